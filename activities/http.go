@@ -1,0 +1,133 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"upgrader/workflows/runbook"
+)
+
+// HTTP calls and polls HTTP endpoints: health checks (`/actuator/health`
+// must say UP), HTML titles, and vendor APIs.
+type HTTP struct {
+	Client  *http.Client
+	Secrets Secrets
+	// PollInterval is the default pause between two probes of a wait.
+	PollInterval time.Duration
+}
+
+// WaitHTTPInput says what to poll and what counts as ready.
+type WaitHTTPInput struct {
+	URL string `json:"url"`
+	// JSONField and Equals: the body is JSON and this top-level field has
+	// this value (`status` = `UP`). Both empty: only the status code counts.
+	JSONField string `json:"jsonField,omitempty"`
+	Equals    string `json:"equals,omitempty"`
+	// BodyContains: the body contains this text (`<title>Choerodon`).
+	BodyContains string `json:"bodyContains,omitempty"`
+	// Interval between probes; zero uses the activity's default.
+	Interval time.Duration `json:"interval,omitempty"`
+}
+
+// WaitHTTPResult reports how the wait ended.
+type WaitHTTPResult struct {
+	runbook.Outcome
+	Probes int `json:"probes"`
+}
+
+// waitProgress is heartbeated after every probe, so the Web UI's pending
+// activity shows the last observation and a new worker resumes the count.
+type waitProgress struct {
+	Probes int    `json:"probes"`
+	Last   string `json:"last"`
+}
+
+// WaitUntil probes the URL until it answers as expected, heartbeating the
+// last observation. It gives up shortly before the activity's deadline with
+// the last response in the error, so the operator sees why.
+func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult, error) {
+	if in.URL == "" {
+		return WaitHTTPResult{}, invalid("wait: no URL to probe")
+	}
+	interval := in.Interval
+	if interval <= 0 {
+		interval = h.PollInterval
+	}
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	var p waitProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &p)
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	for {
+		p.Probes++
+		ok, obs := h.probe(ctx, in)
+		p.Last = obs
+		activity.RecordHeartbeat(ctx, p)
+		if ok {
+			return WaitHTTPResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("ready after %d probes: %s", p.Probes, obs)}, Probes: p.Probes}, nil
+		}
+		if hasDeadline && time.Until(deadline) < interval+time.Second {
+			return WaitHTTPResult{}, temporal.NewApplicationError(
+				fmt.Sprintf("%s not ready after %d probes; last: %s", in.URL, p.Probes, obs), "NotReady")
+		}
+		select {
+		case <-ctx.Done():
+			return WaitHTTPResult{}, fmt.Errorf("%s not ready after %d probes; last: %s: %w", in.URL, p.Probes, obs, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+func (h *HTTP) client() *http.Client {
+	if h.Client != nil {
+		return h.Client
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// probe makes one request and says whether it met the expectation, with a
+// short description of what it saw.
+func (h *HTTP) probe(ctx context.Context, in WaitHTTPInput) (bool, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL, nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	resp, err := h.client().Do(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	short := strings.TrimSpace(string(body))
+	if len(short) > 200 {
+		short = short[:200] + "…"
+	}
+	obs := fmt.Sprintf("HTTP %d %s", resp.StatusCode, short)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return false, obs
+	}
+	if in.BodyContains != "" && !strings.Contains(string(body), in.BodyContains) {
+		return false, obs
+	}
+	if in.JSONField != "" {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return false, obs + " (not JSON)"
+		}
+		if fmt.Sprint(m[in.JSONField]) != in.Equals {
+			return false, obs
+		}
+	}
+	return true, obs
+}

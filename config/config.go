@@ -1,0 +1,208 @@
+// Package config loads what the worker and the starter need: how to reach
+// Temporal, where to keep artifacts, and where secrets live. Files are YAML,
+// read with viper; every key can be overridden by an UPGRADER_* environment
+// variable (temporal.address → UPGRADER_TEMPORAL_ADDRESS). A loaded config is
+// validated as a whole, and every problem is reported by field at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix prefixes every environment override.
+const EnvPrefix = "UPGRADER"
+
+// Worker is the worker's (and the starter's) configuration.
+type Worker struct {
+	Temporal Temporal `mapstructure:"temporal"`
+	// ArtifactDir holds each run's backups and logs, one folder per run.
+	ArtifactDir string `mapstructure:"artifactDir"`
+	// Secrets maps the names workflow inputs use to where the value lives.
+	Secrets map[string]Secret `mapstructure:"secrets"`
+	// Log sets the worker's log level: debug, info, warn or error.
+	LogLevel string `mapstructure:"logLevel"`
+}
+
+// Temporal says how to reach the Temporal server.
+type Temporal struct {
+	Address   string `mapstructure:"address"`
+	Namespace string `mapstructure:"namespace"`
+	TaskQueue string `mapstructure:"taskQueue"`
+	// UIAddress is printed in links to runs; empty prints none.
+	UIAddress string `mapstructure:"uiAddress"`
+	TLS       TLS    `mapstructure:"tls"`
+}
+
+// TLS configures a TLS (optionally mutual) connection to Temporal.
+type TLS struct {
+	Enabled    bool   `mapstructure:"enabled"`
+	CAFile     string `mapstructure:"caFile"`
+	CertFile   string `mapstructure:"certFile"`
+	KeyFile    string `mapstructure:"keyFile"`
+	ServerName string `mapstructure:"serverName"`
+}
+
+// Secret says where one secret's value lives on the worker. Exactly one
+// field is set. Values never leave the worker: workflows carry only names.
+type Secret struct {
+	Env   string `mapstructure:"env"`   // an environment variable
+	File  string `mapstructure:"file"`  // a file (trailing newline trimmed)
+	Value string `mapstructure:"value"` // inline, for labs and tests only
+}
+
+// Defaults are what an empty config file means: a local dev server.
+func Defaults() Worker {
+	home, _ := os.UserHomeDir()
+	return Worker{
+		Temporal: Temporal{
+			Address:   "127.0.0.1:7233",
+			Namespace: "default",
+			TaskQueue: "upgrader",
+			UIAddress: "http://127.0.0.1:8233",
+		},
+		ArtifactDir: filepath.Join(home, ".local", "state", "upgrader", "artifacts"),
+		LogLevel:    "info",
+	}
+}
+
+// LoadWorker reads path (empty: defaults and environment only), applies
+// UPGRADER_* overrides and validates the result. Unknown keys are errors, so
+// a typo does not silently fall back to a default.
+func LoadWorker(path string) (Worker, error) {
+	v := viper.New()
+	def := Defaults()
+	setDefaults(v, "", reflect.ValueOf(def))
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return Worker{}, fmt.Errorf("unable to read config %s: %w", path, err)
+		}
+	}
+	var cfg Worker
+	if err := v.UnmarshalExact(&cfg, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true }); err != nil {
+		return Worker{}, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Worker{}, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	return cfg, nil
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "(defaults and environment)"
+	}
+	return p
+}
+
+// setDefaults registers every leaf key with viper so that AutomaticEnv
+// overrides reach Unmarshal (viper only consults the environment for keys it
+// knows about).
+func setDefaults(v *viper.Viper, prefix string, val reflect.Value) {
+	t := val.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := f.Tag.Get("mapstructure")
+		if key == "" {
+			continue
+		}
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		fv := val.Field(i)
+		switch fv.Kind() {
+		case reflect.Struct:
+			setDefaults(v, key, fv)
+		case reflect.Map:
+			// Secrets have no defaults; they come from the file.
+		default:
+			v.SetDefault(key, fv.Interface())
+		}
+	}
+}
+
+// Problems collects every problem of a config, by field.
+type Problems []string
+
+// Add records a problem with one field.
+func (p *Problems) Add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+// Err returns nil when there were no problems, else one error listing them.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New("invalid configuration:\n  - " + strings.Join(p, "\n  - "))
+}
+
+// Validate reports every problem of the config at once.
+func (c Worker) Validate() error {
+	var p Problems
+	if c.Temporal.Address == "" {
+		p.Add("temporal.address", "is empty; set host:port of the Temporal frontend")
+	} else if !strings.Contains(c.Temporal.Address, ":") {
+		p.Add("temporal.address", "%q has no port; use host:port, e.g. 127.0.0.1:7233", c.Temporal.Address)
+	}
+	if c.Temporal.Namespace == "" {
+		p.Add("temporal.namespace", "is empty")
+	}
+	if c.Temporal.TaskQueue == "" {
+		p.Add("temporal.taskQueue", "is empty")
+	}
+	t := c.Temporal.TLS
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "") {
+		p.Add("temporal.tls.enabled", "is false but TLS files are set; set enabled: true or remove them")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.Add("temporal.tls", "certFile and keyFile go together; set both or neither")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"temporal.tls.caFile", t.CAFile}, {"temporal.tls.certFile", t.CertFile}, {"temporal.tls.keyFile", t.KeyFile},
+	} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				p.Add(f.name, "cannot read %s: %v", f.path, errors.Unwrap(err))
+			}
+		}
+	}
+	if c.ArtifactDir == "" {
+		p.Add("artifactDir", "is empty; backups and logs need a folder")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	names := make([]string, 0, len(c.Secrets))
+	for n := range c.Secrets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := c.Secrets[n]
+		set := 0
+		for _, v := range []string{s.Env, s.File, s.Value} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			p.Add("secrets."+n, "set exactly one of env, file, value")
+		}
+	}
+	return p.Err()
+}

@@ -1,0 +1,118 @@
+// Package app wires config into Temporal clients and workers; the worker
+// main, the starter and the tests share it so they connect the same way.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/workflows"
+)
+
+// NewLogger returns a text logger at the given level.
+func NewLogger(level string, w io.Writer) tlog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})))
+}
+
+// Dial connects to Temporal as the config says.
+func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger) (client.Client, error) {
+	opts := client.Options{HostPort: cfg.Address, Namespace: cfg.Namespace, Logger: logger}
+	if cfg.TLS.Enabled {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("unable to reach Temporal at %s (namespace %s): %w; is the server running? "+
+			"(`make demo` starts a local one)", cfg.Address, cfg.Namespace, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("unable to read temporal.tls.caFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("temporal.tls.caFile %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("unable to load temporal.tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Register registers every guide's workflow and every activity struct,
+// built from the config, on w.
+func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore) {
+	for _, g := range workflows.Guides() {
+		w.RegisterWorkflowWithOptions(g.Workflow, workflow.RegisterOptions{Name: g.WorkflowType})
+	}
+	art := &activities.Artifacts{Root: cfg.ArtifactDir}
+	w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
+	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second})
+}
+
+// WorkerOptions are the options every upgrader worker runs with: secrets
+// scrubbed from activity failures, and a graceful stop that gives running
+// activities time to record their last heartbeat.
+func WorkerOptions(secrets *config.SecretStore) worker.Options {
+	return worker.Options{
+		Interceptors:      []interceptor.WorkerInterceptor{activities.NewScrubInterceptor(secrets)},
+		WorkerStopTimeout: 10 * time.Second,
+	}
+}
+
+// RunWorker connects, registers everything and runs until ctx is done.
+func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error {
+	if err := os.MkdirAll(cfg.ArtifactDir, 0o700); err != nil {
+		return fmt.Errorf("unable to create artifactDir %s: %w", cfg.ArtifactDir, err)
+	}
+	c, err := Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	secrets := config.NewSecretStore(cfg.Secrets)
+	w := worker.New(c, cfg.Temporal.TaskQueue, WorkerOptions(secrets))
+	Register(w, cfg, secrets)
+	logger.Info("worker starting", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
+		"taskQueue", cfg.Temporal.TaskQueue, "guides", len(workflows.Guides()))
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("unable to start the worker: %w", err)
+	}
+	<-ctx.Done()
+	logger.Info("worker stopping")
+	w.Stop()
+	return nil
+}

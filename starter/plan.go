@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"upgrader/config"
+	"upgrader/workflows"
+	"upgrader/workflows/runbook"
+)
+
+func newGuidesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "guides",
+		Short: "List the upgrade guides this build knows",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "GUIDE\tWORKFLOW TYPE\tTITLE\tEXAMPLE CONFIG")
+			for _, g := range workflows.Guides() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Name, g.WorkflowType, g.Title, g.Example)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// loadInput decodes and validates a guide's config; env, when set,
+// overrides the config's environment.
+func loadInput(guide, path, env string) (workflows.Spec, workflows.Input, error) {
+	spec, err := workflows.Lookup(guide)
+	if err != nil {
+		return spec, nil, err
+	}
+	if path == "" {
+		return spec, nil, fmt.Errorf("no config given; pass -c FILE (example: %s)", spec.Example)
+	}
+	in := spec.NewInput()
+	if err := config.LoadUpgrade(path, guide, in); err != nil {
+		return spec, nil, err
+	}
+	if env != "" {
+		in.GetTarget().Environment = env
+	}
+	if err := in.Validate(); err != nil {
+		return spec, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return spec, in, nil
+}
+
+func newPlanCmd() *cobra.Command {
+	var file, env string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "plan GUIDE -c FILE",
+		Short: "Print the steps a guide will run for a config, in order",
+		Long: `plan validates the config as a whole and prints every step the workflow will run,
+with the same names the Web UI and 'starter status' show. Nothing is started.`,
+		Example: "  starter plan demo -c config/examples/demo.yaml",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, in, err := loadInput(args[0], file, env)
+			if err != nil {
+				return err
+			}
+			steps, err := in.Plan()
+			if err != nil {
+				return err
+			}
+			t := in.GetTarget()
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s on %s (workflow %s, ID %s)\n\n", spec.Title, t.From, t.To,
+				t.Environment, spec.WorkflowType, runbook.WorkflowID(spec.Name, t.Environment))
+			printPlan(cmd.OutOrStdout(), steps, verbose)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "upgrade config (YAML) for one environment")
+	cmd.Flags().StringVar(&env, "env", "", "environment name (overrides the config's)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print each step's input")
+	return cmd
+}
+
+func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSTEP\tKIND\tNEEDS\tWHAT IT DOES")
+	for i, s := range steps {
+		var needs []string
+		if s.Gate != nil {
+			needs = append(needs, "approval")
+		}
+		if s.Parallel != "" {
+			needs = append(needs, "parallel:"+s.Parallel)
+		}
+		if len(s.Requires) > 0 {
+			needs = append(needs, "after:"+strings.Join(s.Requires, ","))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, s.Name, s.Kind, strings.Join(needs, " "), s.Summary)
+		if s.Gate != nil {
+			fmt.Fprintf(tw, "\t\t\t\t  asks: %s\n", s.Gate.Prompt)
+		}
+		if verbose && s.Input != nil {
+			fmt.Fprintf(tw, "\t\t\t\t  input: %+v\n", s.Input)
+		}
+	}
+	tw.Flush()
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	var file, env string
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "start GUIDE -c FILE [--env NAME]",
+		Short: "Start an upgrade run (one per guide and environment at a time)",
+		Example: `  starter start demo -c config/examples/demo.yaml --env lab
+  starter start demo -c config/examples/demo.yaml --watch`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, in, err := loadInput(args[0], file, env)
+			if err != nil {
+				return err
+			}
+			if _, err := in.Plan(); err != nil {
+				return err
+			}
+			c, cfg, err := g.dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			run, err := startUpgrade(cmd.Context(), c, cfg, spec, in)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
+			if cfg.Temporal.UIAddress != "" {
+				fmt.Fprintf(out, "Web UI: %s\n", uiLink(cfg, run.GetID()))
+			}
+			if !watch {
+				fmt.Fprintf(out, "follow it: %s watch %s\n", self(), run.GetID())
+				return nil
+			}
+			return watchRun(cmd.Context(), c, run.GetID(), out, watchOptions{})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "upgrade config (YAML) for one environment")
+	cmd.Flags().StringVar(&env, "env", "", "environment name (overrides the config's)")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the run after starting it")
+	return cmd
+}
+
+// startUpgrade starts a guide's workflow with ID upgrade/<guide>/<env>. It
+// refuses a second run for the same guide and environment while one runs.
+func startUpgrade(ctx context.Context, c client.Client, cfg config.Worker, spec workflows.Spec, in workflows.Input) (client.WorkflowRun, error) {
+	if err := checkSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+		return nil, err
+	}
+	t := in.GetTarget()
+	id := runbook.WorkflowID(spec.Name, t.Environment)
+	opts := client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                cfg.Temporal.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary: fmt.Sprintf("%s: %s → %s on %s", spec.Title, t.From, t.To, t.Environment),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			runbook.AttrGuide.ValueSet(spec.Name),
+			runbook.AttrEnvironment.ValueSet(t.Environment),
+			runbook.AttrFrom.ValueSet(t.From),
+			runbook.AttrTo.ValueSet(t.To),
+			runbook.AttrState.ValueSet(string(runbook.RunRunning)),
+		),
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, spec.WorkflowType, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil, fmt.Errorf("an upgrade with guide %s is already running in environment %s (run %s); "+
+			"follow it with `%s status %s`, or end it with `%s decide %s STEP abort --comment …` before starting another",
+			spec.Name, t.Environment, already.RunId, self(), id, self(), id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to start %s: %w", id, err)
+	}
+	return run, nil
+}
+
+// checkSearchAttributes makes sure the namespace knows the attributes the
+// workflows upsert; without them every run would stall at its first step.
+func checkSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("unable to list search attributes of namespace %s: %w", namespace, err)
+	}
+	var missing, args []string
+	for _, k := range runbook.SearchAttributeKeys() {
+		if _, ok := resp.GetCustomAttributes()[k.GetName()]; !ok {
+			missing = append(missing, k.GetName())
+			args = append(args, "--name "+k.GetName()+" --type Keyword")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace %s lacks the search attributes %s, which every run upserts; register them once with:\n"+
+			"  temporal operator search-attribute create --namespace %s %s",
+			namespace, strings.Join(missing, ", "), namespace, strings.Join(args, " "))
+	}
+	return nil
+}
+
+// self is how the operator invoked this CLI, for printing commands to copy.
+func self() string {
+	exe := os.Args[0]
+	if strings.Contains(exe, "go-build") {
+		return "go run ./starter"
+	}
+	return exe
+}
+
+func uiLink(cfg config.Worker, id string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(cfg.Temporal.UIAddress, "/"),
+		cfg.Temporal.Namespace, strings.ReplaceAll(id, "/", "%2F"))
+}
