@@ -1,0 +1,156 @@
+// Package integration_test runs upgrader against a real Temporal dev server
+// (the pinned CLI, started by the tests), with the worker and the starter as
+// real processes built from this checkout.
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"upgrader/internal/app"
+)
+
+var (
+	server    *testsuite.DevServer
+	binDir    string
+	serverLog bytes.Buffer
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if _, err := app.TemporalBin(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration tests need the dev server:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "upgrader-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	for _, name := range []string{"worker", "starter"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "upgrader/"+name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
+			return 1
+		}
+	}
+	ctx := context.Background()
+	server, err = app.StartDevServer(ctx, app.DevServerOptions{Log: &serverLog})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer server.Stop()
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "dev server log (tail):\n%s\n", tail(serverLog.String(), 3000))
+	}
+	return code
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func temporalClient() client.Client { return server.Client() }
+
+// starter runs the starter binary against the test server and returns its
+// combined output and error.
+func starter(t *testing.T, workerCfg string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	full := append([]string{"--worker-config", workerCfg}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), full...)
+	cmd.Env = append(os.Environ(), "USER=tester")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustStarter(t *testing.T, workerCfg string, args ...string) string {
+	t.Helper()
+	out, err := starter(t, workerCfg, args...)
+	if err != nil {
+		t.Fatalf("starter %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// workerProc is a worker running as its own process, so tests can kill it.
+type workerProc struct {
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+func startWorker(t *testing.T, cfgPath string, env ...string) *workerProc {
+	t.Helper()
+	var buf bytes.Buffer
+	cmd := exec.Command(filepath.Join(binDir, "worker"), "-c", cfgPath)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &workerProc{cmd: cmd, log: &buf}
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			_ = w.cmd.Process.Kill()
+			_ = w.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("worker log:\n%s", tail(buf.String(), 4000))
+		}
+	})
+	return w
+}
+
+// kill ends the worker the hard way: no graceful stop, no last heartbeat.
+func (w *workerProc) kill(t *testing.T) {
+	t.Helper()
+	if err := w.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.cmd.Wait()
+}
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
