@@ -1,30 +1,53 @@
 #!/usr/bin/env bash
 # Builds the pinned tool binaries once into a cache outside the repo, keyed on
-# version, and prints nothing but what it does. Safe to run again: a binary
-# that is already there is reused.
+# version, and prints each binary's path. Safe to run again: a binary that is
+# already there is reused, so a warm CI spends no time here.
 #
-#   scripts/build-tools.sh temporal     -> $UPGRADER_CACHE/bin/temporal-<ver>
+#   scripts/build-tools.sh temporal staticcheck workflowcheck
+#
+# Cache: $UPGRADER_CACHE (default ~/.cache/upgrader)/bin/<tool>-<version>.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${UPGRADER_CACHE:-$HOME/.cache/upgrader}
 mkdir -p "$cache/bin"
 
-temporal_version=1.5.1
+temporal_version=1.5.1          # Server 1.29.1, UI 2.42.1; newer CLIs do not build from the module proxy
+staticcheck_version=v0.8.2
+workflowcheck_version=v0.6.0
 
-build_temporal() {
-  local out="$cache/bin/temporal-$temporal_version"
-  if [ -x "$out" ]; then echo "$out"; return; fi
-  echo "building Temporal CLI $temporal_version (one time, ~13 min on 2 cores) -> $out" >&2
-  (cd "$here/tools" && go build -trimpath -o "$out.tmp" \
-      -ldflags "-s -w -X github.com/temporalio/cli/temporalcli.Version=$temporal_version" \
-      github.com/temporalio/cli/cmd/temporal)
-  mv "$out.tmp" "$out"
+# install_pkg NAME VERSION PACKAGE: go install PACKAGE@VERSION into the cache.
+install_pkg() {
+  local name=$1 version=$2 pkg=$3 out="$cache/bin/$1-$2"
+  if [ ! -x "$out" ]; then
+    echo "building $name $version (one time) -> $out" >&2
+    local tmp; tmp=$(mktemp -d)
+    GOFLAGS= GOBIN="$tmp" go install "$pkg@$version"
+    mv "$tmp/$(basename "$pkg")" "$out"
+    rm -rf "$tmp"
+  fi
   echo "$out"
 }
 
+build_temporal() {
+  local out="$cache/bin/temporal-$temporal_version"
+  if [ ! -x "$out" ]; then
+    # Its own module (tools/go.mod): the SDK's newer go.temporal.io/api in the
+    # product's go.mod breaks the CLI's server build.
+    echo "building Temporal CLI $temporal_version (one time, ~13 min on 2 cores) -> $out" >&2
+    (cd "$here/tools" && GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp" \
+        -ldflags "-s -w -X github.com/temporalio/cli/temporalcli.Version=$temporal_version" \
+        github.com/temporalio/cli/cmd/temporal)
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
-    *) echo "unknown tool $t (known: temporal)" >&2; exit 2 ;;
+    staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
+    workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
+    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck)" >&2; exit 2 ;;
   esac
 done

@@ -170,12 +170,12 @@ func startUpgrade(ctx context.Context, c client.Client, cfg config.Worker, spec 
 	t := in.GetTarget()
 	id := runbook.WorkflowID(spec.Name, t.Environment)
 	opts := client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                cfg.Temporal.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		ID:                                       id,
+		TaskQueue:                                cfg.Temporal.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary: fmt.Sprintf("%s: %s → %s on %s", spec.Title, t.From, t.To, t.Environment),
+		StaticSummary:                            fmt.Sprintf("%s: %s → %s on %s", spec.Title, t.From, t.To, t.Environment),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			runbook.AttrGuide.ValueSet(spec.Name),
 			runbook.AttrEnvironment.ValueSet(t.Environment),

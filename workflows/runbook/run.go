@@ -521,21 +521,21 @@ func (r *runner) publish(ctx workflow.Context, initial bool) error {
 // details renders the run for the Web UI's "current details" panel.
 func (r *runner) details() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** (%s → %s, %s): %s\n\n", r.guide.Title, r.target.From, r.target.To,
-		r.target.Environment, r.status.State)
+	b.WriteString(fmt.Sprintf("**%s** (%s → %s, %s): %s\n\n", r.guide.Title, r.target.From, r.target.To,
+		r.target.Environment, r.status.State))
 	done := 0
 	for _, st := range r.status.Steps {
 		if st.State == StepDone || st.State == StepSkipped {
 			done++
 		}
 	}
-	fmt.Fprintf(&b, "%d of %d steps finished.\n", done, len(r.status.Steps))
+	b.WriteString(fmt.Sprintf("%d of %d steps finished.\n", done, len(r.status.Steps)))
 	for _, st := range r.status.Waiting() {
 		switch st.State {
 		case StepWaitingApproval:
-			fmt.Fprintf(&b, "\n* `%s` waits for approval: %s\n", st.Name, st.Prompt)
+			b.WriteString(fmt.Sprintf("\n* `%s` waits for approval: %s\n", st.Name, st.Prompt))
 		case StepFailedAwaiting:
-			fmt.Fprintf(&b, "\n* `%s` failed: %s. Decide: retry, skip or abort.\n", st.Name, st.LastError)
+			b.WriteString(fmt.Sprintf("\n* `%s` failed: %s. Decide: retry, skip or abort.\n", st.Name, st.LastError))
 		}
 	}
 	return b.String()
@@ -581,7 +581,7 @@ func (r *runner) summary() string {
 	var b strings.Builder
 	b.WriteString("steps:")
 	for _, st := range r.status.Steps {
-		fmt.Fprintf(&b, "\n  %-28s %s", st.State, st.Name)
+		b.WriteString(fmt.Sprintf("\n  %-28s %s", st.State, st.Name))
 	}
 	return b.String()
 }

@@ -1,0 +1,44 @@
+# upgrader — the two commands the README promises:
+#   make demo   local Temporal dev server + Web UI, the worker, a demo upgrade
+#   make test   every check and every test (what .ci/run runs)
+
+SHELL := /bin/bash
+export UPGRADER_CACHE ?= $(HOME)/.cache/upgrader
+TOOLS := scripts/build-tools.sh
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: all build demo test lint unit integration bench tools clean
+
+all: build
+
+build:
+	go build -o bin/worker ./worker
+	go build -o bin/starter ./starter
+
+tools:
+	$(TOOLS) temporal staticcheck workflowcheck
+
+## demo: run the demo upgrade locally; the Web UI is at http://127.0.0.1:8233
+demo: build
+	$(TOOLS) temporal >/dev/null
+	bin/starter demo $(DEMO_FLAGS)
+
+## lint: go vet, staticcheck, and Temporal's determinism checker
+lint:
+	go vet ./...
+	$$($(TOOLS) staticcheck) ./...
+	$$($(TOOLS) workflowcheck) ./...
+	@test -z "$$(gofmt -l . | grep -v '^tools/')" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+## test: lint, then every test (unit, workflow, integration against real servers)
+test: lint
+	$(TOOLS) temporal >/dev/null
+	go test $(GO_TEST_FLAGS) ./...
+
+## bench: speed and memory of the engine on a real dev server
+bench:
+	$(TOOLS) temporal >/dev/null
+	go test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
