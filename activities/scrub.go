@@ -50,11 +50,16 @@ func (a *scrubActivity) ExecuteActivity(ctx context.Context, in *interceptor.Exe
 // keeps an application error's type and retryability, so the workflow can
 // still branch on them; the cause chain is flattened into the message.
 func ScrubError(s Scrubber, err error) error {
-	msg := err.Error()
-	clean := s.Scrub(msg)
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		if clean == msg && s.Scrub(app.Message()) == app.Message() {
+		msg := app.Message()
+		if err != app { // wrapped: keep the outer context
+			msg = err.Error()
+		} else if cause := errors.Unwrap(app); cause != nil {
+			msg += ": " + cause.Error()
+		}
+		clean := s.Scrub(msg)
+		if clean == msg {
 			return err
 		}
 		opts := temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable(), Category: app.Category()}
@@ -63,8 +68,9 @@ func ScrubError(s Scrubber, err error) error {
 		}
 		return temporal.NewApplicationErrorWithOptions(clean, app.Type(), opts)
 	}
-	if clean == msg {
-		return err
+	msg := err.Error()
+	if clean := s.Scrub(msg); clean != msg {
+		return errors.New(clean)
 	}
-	return errors.New(clean)
+	return err
 }

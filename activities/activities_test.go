@@ -1,0 +1,129 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/workflows/runbook"
+)
+
+func TestWaitUntilPollsARealEndpointUntilUP(t *testing.T) {
+	var probes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"status":"DOWN"}`)
+			return
+		}
+		fmt.Fprint(w, `{"status":"UP","groups":["liveness"]}`)
+	}))
+	defer srv.Close()
+
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	h := &activities.HTTP{PollInterval: 10 * time.Millisecond}
+	env.RegisterActivity(h)
+	val, err := env.ExecuteActivity(h.WaitUntil, activities.WaitHTTPInput{URL: srv.URL + "/actuator/health", JSONField: "status", Equals: "UP"})
+	require.NoError(t, err)
+	var res activities.WaitHTTPResult
+	require.NoError(t, val.Get(&res))
+	require.Equal(t, 3, res.Probes)
+	require.Contains(t, res.Summary, `ready after 3 probes: HTTP 200 {"status":"UP"`)
+}
+
+func TestWaitUntilChecksAnHTMLTitle(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><title>Choerodon</title></head></html>`)
+	}))
+	defer srv.Close()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	h := &activities.HTTP{PollInterval: 10 * time.Millisecond}
+	env.RegisterActivity(h)
+	_, err := env.ExecuteActivity(h.WaitUntil, activities.WaitHTTPInput{URL: srv.URL, BodyContains: "<title>Choerodon"})
+	require.NoError(t, err)
+}
+
+func TestWaitUntilGivesUpBeforeItsDeadlineWithTheLastResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"status":"DOWN","details":"db unreachable"}`)
+	}))
+	defer srv.Close()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetTestTimeout(10 * time.Second)
+	h := &activities.HTTP{PollInterval: 100 * time.Millisecond}
+	env.RegisterActivity(h)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	env.SetWorkerOptions(testsuiteWorkerOptions(ctx))
+	_, err := env.ExecuteActivity(h.WaitUntil, activities.WaitHTTPInput{URL: srv.URL, JSONField: "status", Equals: "UP"})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "not ready after")
+	require.Contains(t, err.Error(), `last: HTTP 503 {"status":"DOWN","details":"db unreachable"}`)
+}
+
+func TestScrubErrorKeepsTypeAndRetryability(t *testing.T) {
+	s := config.NewSecretStore(map[string]config.Secret{"db": {Value: "hunter2-long"}})
+	err := activities.ScrubError(s, temporal.NewNonRetryableApplicationError(
+		"mysqldump -u root -phunter2-long failed", "DumpFailed", nil))
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app))
+	require.Equal(t, "mysqldump -u root -p*** failed", app.Message())
+	require.Equal(t, "DumpFailed", app.Type())
+	require.True(t, app.NonRetryable())
+
+	plain := activities.ScrubError(s, fmt.Errorf("dial: %w", errors.New("password hunter2-long rejected")))
+	require.Equal(t, "dial: password *** rejected", plain.Error())
+}
+
+func TestDemoBackupWritesAPrivateFileAndReturnsItsChecksum(t *testing.T) {
+	lab := t.TempDir()
+	rel := activities.DemoRelease{Name: "agile", Version: "0.21", Values: map[string]string{"password": "pw-in-values"}}
+	b, _ := json.Marshal(rel)
+	require.NoError(t, os.MkdirAll(filepath.Join(lab, "releases"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(lab, "releases", "agile.json"), b, 0o600))
+
+	art := &activities.Artifacts{Root: t.TempDir()}
+	d := &activities.Demo{Artifacts: art, Secrets: config.NewSecretStore(nil)}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(d)
+	val, err := env.ExecuteActivity(d.BackupValues, activities.DemoReleaseInput{LabDir: lab, Release: "agile"})
+	require.NoError(t, err)
+	var res activities.DemoResult
+	require.NoError(t, val.Get(&res))
+	st, err := os.Stat(res.Path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	sum, err := activities.FileSHA256(res.Path)
+	require.NoError(t, err)
+	require.Equal(t, sum, res.SHA256)
+	require.NotContains(t, res.Summary, "pw-in-values", "the result names the file, not its content")
+
+	// Deleting twice is success both times: safe to retry.
+	for i := 0; i < 2; i++ {
+		_, err := env.ExecuteActivity(d.DeleteRelease, activities.DemoReleaseInput{LabDir: lab, Release: "agile"})
+		require.NoError(t, err)
+	}
+	_, err = env.ExecuteActivity(d.Install, activities.DemoInstallInput{LabDir: lab, Release: "x", Version: "1", PasswordRef: "nope"})
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app))
+	require.Equal(t, runbook.ErrSecretNotFound, app.Type())
+}
