@@ -162,8 +162,6 @@ func BenchmarkStepOverheadOnDevServer(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*steps), "ms/step")
 }
 
-
-
 // BenchmarkBaselineActivitiesOnDevServer is the same 10 no-op activities in a
 // plain workflow: what Temporal itself costs per step here, for comparison.
 func BenchmarkBaselineActivitiesOnDevServer(b *testing.B) {
