@@ -30,6 +30,14 @@ type Worker struct {
 	Secrets map[string]Secret `mapstructure:"secrets"`
 	// Log sets the worker's log level: debug, info, warn or error.
 	LogLevel string `mapstructure:"logLevel"`
+	SSH      SSH    `mapstructure:"ssh"`
+}
+
+// SSH configures how the worker verifies hosts.
+type SSH struct {
+	// KnownHostsFiles are OpenSSH known_hosts files every host key is
+	// checked against (unless the inventory pins the key).
+	KnownHostsFiles []string `mapstructure:"knownHostsFiles"`
 }
 
 // Temporal says how to reach the Temporal server.
@@ -71,6 +79,7 @@ func Defaults() Worker {
 		},
 		ArtifactDir: filepath.Join(home, ".local", "state", "upgrader", "artifacts"),
 		LogLevel:    "info",
+		SSH:         SSH{KnownHostsFiles: []string{filepath.Join(home, ".ssh", "known_hosts")}},
 	}
 }
 

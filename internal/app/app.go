@@ -81,6 +81,9 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
 	w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
 	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second})
+	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
+	w.RegisterActivity(host)
+	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets

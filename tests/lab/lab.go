@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func StartMariaDB(t TB) *MariaDB {
 		t.Fatalf("mariadbd: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Process.Signal(syscall.SIGTERM) // mariadbd shuts down cleanly on TERM
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
@@ -117,7 +118,8 @@ func StartMariaDB(t TB) *MariaDB {
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, q := range []string{
-		"CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '" + m.RootPassword + "'",
+		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'",
+		"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '" + m.RootPassword + "'",
 		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
 	} {
 		if _, err := db.Exec(q); err != nil {
