@@ -127,3 +127,62 @@ func TestDemoBackupWritesAPrivateFileAndReturnsItsChecksum(t *testing.T) {
 	require.True(t, errors.As(err, &app))
 	require.Equal(t, runbook.ErrSecretNotFound, app.Type())
 }
+
+func TestHTTPCallWithSecretsAndExpectations(t *testing.T) {
+	var gotAuth, gotBody, gotToken string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/migrate/v3/migrate/system/user_config/blueking_modify/true":
+			u, p, _ := r.BasicAuth()
+			gotAuth = u + ":" + p
+			fmt.Fprint(w, `{"result":true,"bk_error_code":0,"data":{"status":"done"}}`)
+		case "/platform/v1/system-variables":
+			gotToken = r.Header.Get("Authorization")
+			b := make([]byte, r.ContentLength)
+			_, _ = r.Body.Read(b)
+			gotBody = string(b)
+			fmt.Fprint(w, `{"status":"OK","data":[{"name":"GATEWAY_URL"}]}`)
+		case "/broken":
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, "upstream down")
+		case "/denied":
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"message":"token hunter2-token-991 expired"}`)
+		}
+	}))
+	defer srv.Close()
+	store := config.NewSecretStore(map[string]config.Secret{"bk-admin": {Value: "bk-Admin-pw-13"}, "wecube-token": {Value: "Bearer hunter2-token-991"}})
+	h := &activities.HTTP{Secrets: store}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(h)
+
+	val, err := env.ExecuteActivity(h.Call, activities.HTTPCallInput{Method: "POST",
+		URL: srv.URL + "/migrate/v3/migrate/system/user_config/blueking_modify/true", BasicUser: "admin", BasicPasswordRef: "bk-admin",
+		ExpectJSON: map[string]string{"result": "true", "bk_error_code": "0", "data.status": "done"}})
+	require.NoError(t, err)
+	require.Equal(t, "admin:bk-Admin-pw-13", gotAuth)
+	var res activities.HTTPCallResult
+	require.NoError(t, val.Get(&res))
+	require.Equal(t, 200, res.Status)
+
+	_, err = env.ExecuteActivity(h.Call, activities.HTTPCallInput{Method: "POST", URL: srv.URL + "/platform/v1/system-variables",
+		SecretHeaders: map[string]string{"Authorization": "wecube-token"}, Body: `[{"name":"GATEWAY_URL","value":"http://gw"}]`,
+		ExpectJSON: map[string]string{"status": "OK", "data.0.name": "GATEWAY_URL"}})
+	require.NoError(t, err)
+	require.Equal(t, "Bearer hunter2-token-991", gotToken)
+	require.JSONEq(t, `[{"name":"GATEWAY_URL","value":"http://gw"}]`, gotBody)
+
+	_, err = env.ExecuteActivity(h.Call, activities.HTTPCallInput{URL: srv.URL + "/platform/v1/system-variables", ExpectJSON: map[string]string{"status": "DONE"}})
+	require.ErrorContains(t, err, `status is "OK", expected "DONE"`)
+
+	_, err = env.ExecuteActivity(h.Call, activities.HTTPCallInput{URL: srv.URL + "/broken"})
+	app := appErr(t, err)
+	require.False(t, app.NonRetryable(), "a 5xx is worth retrying")
+
+	_, err = env.ExecuteActivity(h.Call, activities.HTTPCallInput{URL: srv.URL + "/denied", SecretHeaders: map[string]string{"Authorization": "wecube-token"}})
+	app = appErr(t, err)
+	require.True(t, app.NonRetryable(), "a 4xx goes to the operator")
+	require.Contains(t, app.Message(), "answered 403")
+	require.NotContains(t, app.Message(), "hunter2-token-991", "the token echoed by the server is scrubbed")
+}

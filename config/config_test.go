@@ -91,6 +91,10 @@ func TestSecretsResolveOnTheWorkerAndAreScrubbed(t *testing.T) {
 
 	text := "dial root:from-env-pw@tcp(db) and from-file-pw and inline-pw"
 	require.Equal(t, "dial root:***@tcp(db) and *** and ***", s.Scrub(text))
+
+	bearer := config.NewSecretStore(map[string]config.Secret{"tok": {Value: "Bearer abcdef123456"}})
+	require.Equal(t, "sent *** and the server said token *** expired",
+		bearer.Scrub("sent Bearer abcdef123456 and the server said token abcdef123456 expired"))
 }
 
 func TestUpgradeConfigIsStrictAndValidatedAsAWhole(t *testing.T) {

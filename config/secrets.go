@@ -90,6 +90,17 @@ func (s *SecretStore) Scrub(text string) string {
 			vals = append(vals, src.Value)
 		}
 	}
+	// Parts of a value travel alone too: the token of "Bearer <token>",
+	// echoed back by a server. Long parts only, to spare ordinary words.
+	for _, v := range vals {
+		if f := strings.Fields(v); len(f) > 1 {
+			for _, part := range f {
+				if len(part) >= 8 {
+					vals = append(vals, part)
+				}
+			}
+		}
+	}
 	// Longest first, so a value that contains another is replaced whole.
 	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
 	for _, v := range vals {

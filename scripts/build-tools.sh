@@ -14,6 +14,7 @@ mkdir -p "$cache/bin"
 temporal_version=1.5.1          # Server 1.29.1, UI 2.42.1; newer CLIs do not build from the module proxy
 staticcheck_version=v0.8.2
 workflowcheck_version=v0.6.0
+ferretdb_version=v1.24.0        # a MongoDB wire-protocol server (SQLite backend) for tests: no mongod here
 
 # install_pkg NAME VERSION PACKAGE: go install PACKAGE@VERSION into the cache.
 install_pkg() {
@@ -42,12 +43,13 @@ build_temporal() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck
+[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
     staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
-    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck)" >&2; exit 2 ;;
+    ferretdb) install_pkg ferretdb "$ferretdb_version" github.com/FerretDB/FerretDB/cmd/ferretdb ;;
+    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb)" >&2; exit 2 ;;
   esac
 done
