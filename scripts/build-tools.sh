@@ -43,13 +43,25 @@ build_temporal() {
   echo "$out"
 }
 
+build_ferretdb() {
+  local out="$cache/bin/ferretdb-$ferretdb_version"
+  if [ ! -x "$out" ]; then
+    # From its pinned module (tools/ferretdb/go.mod), see tools/ferretdb/main.go.
+    echo "building FerretDB $ferretdb_version (one time, ~2 min) -> $out" >&2
+    (cd "$here/tools/ferretdb" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.tmp" \
+        .)
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
 [ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
     staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
-    ferretdb) install_pkg ferretdb "$ferretdb_version" github.com/FerretDB/FerretDB/cmd/ferretdb ;;
+    ferretdb) build_ferretdb ;;
     *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb)" >&2; exit 2 ;;
   esac
 done

@@ -84,6 +84,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
 	w.RegisterActivity(host)
 	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host})
+	w.RegisterActivity(&activities.Mongo{Secrets: secrets, Scrub: secrets, Host: host})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets

@@ -227,3 +227,59 @@ Subsystem sftp internal-sftp
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// ToolBin finds a tool scripts/build-tools.sh built into the cache.
+func ToolBin(t TB, name, version string) string {
+	t.Helper()
+	cache := os.Getenv("UPGRADER_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "upgrader")
+	}
+	p := filepath.Join(cache, "bin", name+"-"+version)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not built; run scripts/build-tools.sh %s", p, name)
+	}
+	return p
+}
+
+// Mongo is a running MongoDB wire-protocol server (FerretDB on SQLite): it
+// answers ping, buildInfo, listDatabases, inserts and queries, but has no
+// replica set, oplog, transactions or users.
+type Mongo struct {
+	Addr string
+}
+
+// StartFerretDB starts FerretDB on a free loopback port.
+func StartFerretDB(t TB) *Mongo {
+	t.Helper()
+	bin := ToolBin(t, "ferretdb", "v1.24.0")
+	dir := t.TempDir()
+	port := FreePort(t)
+	m := &Mongo{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "-listen-addr", m.Addr, "-sqlite-url", "file:"+dir+"/")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("ferretdb: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("ferretdb log:\n%s", log.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", m.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ferretdb did not listen in 15s:\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,275 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alessio/shellescape"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.temporal.io/sdk/temporal"
+
+	"upgrader/workflows/runbook"
+)
+
+// MongoTarget is a MongoDB server as a step's input carries it.
+type MongoTarget struct {
+	Name string `json:"name"`
+	// Address is host:port.
+	Address     string `json:"address"`
+	User        string `json:"user,omitempty"`
+	PasswordRef string `json:"passwordRef,omitempty"`
+	// AuthSource is the authentication database; empty means admin.
+	AuthSource string `json:"authSource,omitempty"`
+	// AuthMechanism (SCRAM-SHA-256, PLAIN, …); empty lets client and server agree.
+	AuthMechanism string `json:"authMechanism,omitempty"`
+}
+
+func (t MongoTarget) String() string {
+	if t.Name != "" {
+		return t.Name + " (" + t.Address + ")"
+	}
+	return t.Address
+}
+
+// Mongo runs MongoDB steps: pre-flight through the driver, and the guide's
+// mongodump on the Mongo host over SSH.
+type Mongo struct {
+	Secrets Secrets
+	Scrub   Scrubber
+	Host    *Host
+}
+
+func (m *Mongo) scrub(s string) string {
+	if m.Scrub == nil {
+		return s
+	}
+	return m.Scrub.Scrub(s)
+}
+
+func (m *Mongo) connect(ctx context.Context, t MongoTarget) (*mongo.Client, error) {
+	if t.Address == "" {
+		return nil, invalid("mongo server %q has no address", t.Name)
+	}
+	opts := options.Client().SetHosts([]string{t.Address}).SetDirect(true).
+		SetServerSelectionTimeout(10 * time.Second).SetConnectTimeout(10 * time.Second)
+	if t.User != "" {
+		pw, err := resolveSecret(m.Secrets, t.PasswordRef)
+		if err != nil {
+			return nil, err
+		}
+		src := t.AuthSource
+		if src == "" {
+			src = "admin"
+		}
+		opts.SetAuth(options.Credential{Username: t.User, Password: pw, AuthSource: src, AuthMechanism: t.AuthMechanism})
+	}
+	c, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, invalid("mongo server %s: %v", t, err)
+	}
+	if err := c.Ping(ctx, nil); err != nil {
+		_ = c.Disconnect(context.Background())
+		msg := m.scrub(fmt.Sprintf("unable to reach mongo server %s: %v", t, err))
+		if strings.Contains(err.Error(), "auth") {
+			return nil, temporal.NewNonRetryableApplicationError(msg+"; check the user and the secret "+t.PasswordRef, ErrDBAuthFailed, nil)
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	return c, nil
+}
+
+// MongoPreflightInput says what a guide needs of the server.
+type MongoPreflightInput struct {
+	DB MongoTarget `json:"db"`
+	// RequireOplog fails unless the server is a replica-set member with an
+	// oplog: `mongodump --oplog` needs one.
+	RequireOplog bool `json:"requireOplog,omitempty"`
+}
+
+// MongoPreflightResult describes the server.
+type MongoPreflightResult struct {
+	runbook.Outcome
+	Version    string   `json:"version"`
+	Databases  []string `json:"databases"`
+	ReplicaSet string   `json:"replicaSet,omitempty"`
+	Oplog      bool     `json:"oplog"`
+}
+
+// Preflight pings, reads the version and the databases, and checks for a
+// replica set and its oplog.
+func (m *Mongo) Preflight(ctx context.Context, in MongoPreflightInput) (MongoPreflightResult, error) {
+	c, err := m.connect(ctx, in.DB)
+	if err != nil {
+		return MongoPreflightResult{}, err
+	}
+	defer func() { _ = c.Disconnect(context.Background()) }()
+	var res MongoPreflightResult
+	var info struct {
+		Version string `bson:"version"`
+	}
+	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return res, fmt.Errorf("unable to read the version of %s: %w", in.DB, err)
+	}
+	res.Version = info.Version
+	if res.Databases, err = c.ListDatabaseNames(ctx, bson.D{}); err != nil {
+		return res, fmt.Errorf("unable to list the databases of %s: %w", in.DB, err)
+	}
+	sort.Strings(res.Databases)
+	var hello struct {
+		SetName string `bson:"setName"`
+	}
+	_ = c.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello)
+	res.ReplicaSet = hello.SetName
+	if res.ReplicaSet != "" {
+		names, err := c.Database("local").ListCollectionNames(ctx, bson.D{{Key: "name", Value: "oplog.rs"}})
+		res.Oplog = err == nil && len(names) == 1
+	}
+	if in.RequireOplog && !res.Oplog {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s is not a replica-set member with an oplog (replica set %q), so the guide's `mongodump --oplog` cannot run; "+
+				"drop --oplog for a standalone server (the dump is then not a point-in-time copy) or point at a replica-set member",
+			in.DB, res.ReplicaSet), runbook.ErrPrecondition, nil, res)
+	}
+	res.Summary = fmt.Sprintf("mongo %s, %d databases, replica set %q, oplog %v", res.Version, len(res.Databases), res.ReplicaSet, res.Oplog)
+	return res, nil
+}
+
+// MongoDumpInput is the guide's `mongodump --oplog --gzip --out DIR`.
+type MongoDumpInput struct {
+	DB MongoTarget `json:"db"`
+	// Via is the host that runs mongodump (the guide: on the Mongo host).
+	Via    SSHTarget `json:"via"`
+	OutDir string    `json:"outDir"`
+	Oplog  bool      `json:"oplog"`
+	Gzip   bool      `json:"gzip"`
+	// Tool is mongodump's path on the host; empty means "mongodump".
+	Tool string `json:"tool,omitempty"`
+}
+
+// MongoDumpResult lists what the dump holds.
+type MongoDumpResult struct {
+	runbook.Outcome
+	Collections int `json:"collections"`
+}
+
+// Dump runs mongodump on the host with the password in a 0600 --config file
+// (never argv), then checks the dump folder holds every collection of every
+// database the server lists.
+func (m *Mongo) Dump(ctx context.Context, in MongoDumpInput) (MongoDumpResult, error) {
+	if m.Host == nil {
+		return MongoDumpResult{}, invalid("no SSH configured on this worker to reach %s", in.Via)
+	}
+	if !filepath.IsAbs(in.OutDir) {
+		return MongoDumpResult{}, invalid("outDir %q must be absolute", in.OutDir)
+	}
+	pre, err := m.Preflight(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
+	if err != nil {
+		return MongoDumpResult{}, err
+	}
+	want, err := m.collections(ctx, in.DB, pre.Databases)
+	if err != nil {
+		return MongoDumpResult{}, err
+	}
+	tool := in.Tool
+	if tool == "" {
+		tool = "mongodump"
+	}
+	host, port, _ := strings.Cut(in.DB.Address, ":")
+	args := []string{"--host", host}
+	if port != "" {
+		args = append(args, "--port", port)
+	}
+	secretEnv := map[string]string{}
+	script := "set -e\numask 077\nf=$(mktemp)\ntrap 'rm -f \"$f\"' EXIT\n"
+	if in.DB.User != "" {
+		src := in.DB.AuthSource
+		if src == "" {
+			src = "admin"
+		}
+		args = append(args, "-u", in.DB.User, "--authenticationDatabase", src)
+		if in.DB.AuthMechanism != "" {
+			args = append(args, "--authenticationMechanism", in.DB.AuthMechanism)
+		}
+		secretEnv["UPGRADER_MONGO_PASSWORD"] = in.DB.PasswordRef
+		// mongodump reads the password from a YAML --config file.
+		script += `printf 'password: "%s"\n' "$(printf '%s' "$UPGRADER_MONGO_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')" > "$f"` + "\n"
+		args = append(args, "--config")
+	}
+	if in.Oplog {
+		args = append(args, "--oplog")
+	}
+	if in.Gzip {
+		args = append(args, "--gzip")
+	}
+	args = append(args, "--out", in.OutDir)
+	cmdline := shellescape.Quote(tool) + " " + QuoteArgs(args)
+	if in.DB.User != "" {
+		cmdline = strings.Replace(cmdline, "--config", `--config="$f"`, 1)
+	}
+	script += "mkdir -p " + shellescape.Quote(in.OutDir) + "\n" + cmdline + "\n" +
+		"cd " + shellescape.Quote(in.OutDir) + " && find . -name '*.bson' -o -name '*.bson.gz' | sort\n"
+	res, err := m.Host.Run(ctx, HostCommandInput{Host: in.Via, Command: script, SecretEnv: secretEnv,
+		Failure: []string{`(?i)^\S*\s*Failed:`}})
+	if err != nil {
+		return MongoDumpResult{}, err
+	}
+	out, _ := readFileString(res.LogPath)
+	have := map[string]bool{}
+	for _, l := range strings.Split(lastTry(out), "\n") {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "./")
+		l = strings.TrimSuffix(strings.TrimSuffix(l, ".gz"), ".bson")
+		if l != "" {
+			have[l] = true
+		}
+	}
+	var missing []string
+	for _, c := range want {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	if in.Oplog && !have["oplog"] {
+		missing = append(missing, "oplog")
+	}
+	if len(missing) > 0 {
+		return MongoDumpResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"the dump in %s on %s lacks %s: it is not a complete backup; do not go on", in.OutDir, in.Via, strings.Join(missing, ", ")),
+			ErrDumpIncomplete, nil)
+	}
+	r := MongoDumpResult{Collections: len(want)}
+	r.Summary = fmt.Sprintf("%d collections of %d databases dumped to %s on %s, all present", len(want), len(pre.Databases), in.OutDir, in.Via)
+	return r, nil
+}
+
+// collections lists db/collection for every database mongodump dumps (all
+// but local), leaving out system collections.
+func (m *Mongo) collections(ctx context.Context, t MongoTarget, dbs []string) ([]string, error) {
+	c, err := m.connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = c.Disconnect(context.Background()) }()
+	var out []string
+	for _, db := range dbs {
+		if db == "local" || db == "config" {
+			continue
+		}
+		names, err := c.Database(db).ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			return nil, fmt.Errorf("unable to list the collections of %s on %s: %w", db, t, err)
+		}
+		for _, n := range names {
+			if !strings.HasPrefix(n, "system.") {
+				out = append(out, db+"/"+n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
