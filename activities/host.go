@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"upgrader/config"
 	"upgrader/workflows/runbook"
 )
 
@@ -53,6 +54,15 @@ type SSHTarget struct {
 	// HostKey pins the host's public key ("ssh-ed25519 AAAA…"); empty uses
 	// the worker's known_hosts files.
 	HostKey string `json:"hostKey,omitempty"`
+}
+
+// TargetFor builds a step's SSH target from an inventory host.
+func TargetFor(inv config.Inventory, name string) (SSHTarget, error) {
+	h, ok := inv[name]
+	if !ok {
+		return SSHTarget{}, fmt.Errorf("no host %q in the inventory", name)
+	}
+	return SSHTarget{Name: name, Address: h.Address, User: h.User, KeyRef: h.KeyRef, HostKey: h.HostKey}, nil
 }
 
 func (t SSHTarget) String() string {
