@@ -101,9 +101,9 @@ type MongoPreflightResult struct {
 	Oplog      bool     `json:"oplog"`
 }
 
-// Preflight pings, reads the version and the databases, and checks for a
+// PreflightMongo pings, reads the version and the databases, and checks for a
 // replica set and its oplog.
-func (m *Mongo) Preflight(ctx context.Context, in MongoPreflightInput) (MongoPreflightResult, error) {
+func (m *Mongo) PreflightMongo(ctx context.Context, in MongoPreflightInput) (MongoPreflightResult, error) {
 	c, err := m.connect(ctx, in.DB)
 	if err != nil {
 		return MongoPreflightResult{}, err
@@ -158,17 +158,17 @@ type MongoDumpResult struct {
 	Collections int `json:"collections"`
 }
 
-// Dump runs mongodump on the host with the password in a 0600 --config file
+// DumpMongo runs mongodump on the host with the password in a 0600 --config file
 // (never argv), then checks the dump folder holds every collection of every
 // database the server lists.
-func (m *Mongo) Dump(ctx context.Context, in MongoDumpInput) (MongoDumpResult, error) {
+func (m *Mongo) DumpMongo(ctx context.Context, in MongoDumpInput) (MongoDumpResult, error) {
 	if m.Host == nil {
 		return MongoDumpResult{}, invalid("no SSH configured on this worker to reach %s", in.Via)
 	}
 	if !filepath.IsAbs(in.OutDir) {
 		return MongoDumpResult{}, invalid("outDir %q must be absolute", in.OutDir)
 	}
-	pre, err := m.Preflight(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
+	pre, err := m.PreflightMongo(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
 	if err != nil {
 		return MongoDumpResult{}, err
 	}

@@ -23,7 +23,7 @@ func TestMongoDumpPassesThePasswordInAConfigFile(t *testing.T) {
 	m := &activities.Mongo{Secrets: store, Scrub: store, Host: f.host}
 	f.env.RegisterActivity(m)
 	tool, argsFile, cfgFile := stubMongodump(t, colls)
-	_, err := f.env.ExecuteActivity(m.Dump, activities.MongoDumpInput{
+	_, err := f.env.ExecuteActivity(m.DumpMongo, activities.MongoDumpInput{
 		DB:  activities.MongoTarget{Name: "bk-mongodb", Address: srv, User: "bkadmin", PasswordRef: "mongo-admin", AuthMechanism: "PLAIN"},
 		Via: f.target, OutDir: filepath.Join(t.TempDir(), "bak"), Tool: tool})
 	require.NoError(t, err)

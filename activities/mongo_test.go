@@ -40,7 +40,7 @@ func TestMongoPreflightAgainstAWireProtocolServer(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(m)
-	val, err := env.ExecuteActivity(m.Preflight, activities.MongoPreflightInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr}})
+	val, err := env.ExecuteActivity(m.PreflightMongo, activities.MongoPreflightInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr}})
 	require.NoError(t, err)
 	var res activities.MongoPreflightResult
 	require.NoError(t, val.Get(&res))
@@ -50,12 +50,12 @@ func TestMongoPreflightAgainstAWireProtocolServer(t *testing.T) {
 
 	// The guide's mongodump --oplog needs a replica set: said clearly.
 	// (The positive oplog path cannot run here: FerretDB has no replica set.)
-	_, err = env.ExecuteActivity(m.Preflight, activities.MongoPreflightInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr}, RequireOplog: true})
+	_, err = env.ExecuteActivity(m.PreflightMongo, activities.MongoPreflightInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr}, RequireOplog: true})
 	app := appErr(t, err)
 	require.Equal(t, "Precondition", app.Type())
 	require.Contains(t, app.Message(), "is not a replica-set member with an oplog")
 
-	_, err = env.ExecuteActivity(m.Preflight, activities.MongoPreflightInput{DB: activities.MongoTarget{Address: "127.0.0.1:1"}})
+	_, err = env.ExecuteActivity(m.PreflightMongo, activities.MongoPreflightInput{DB: activities.MongoTarget{Address: "127.0.0.1:1"}})
 	require.ErrorContains(t, err, "unable to reach mongo server")
 }
 
@@ -94,7 +94,7 @@ func TestMongoDumpOverSSHIsVerifiedAgainstTheServer(t *testing.T) {
 
 	tool, argsFile, _ := stubMongodump(t, colls)
 	out := filepath.Join(t.TempDir(), "mongodb_bak")
-	val, err := f.env.ExecuteActivity(m.Dump, activities.MongoDumpInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr},
+	val, err := f.env.ExecuteActivity(m.DumpMongo, activities.MongoDumpInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr},
 		Via: f.target, OutDir: out, Gzip: true, Tool: tool})
 	require.NoError(t, err)
 	var res activities.MongoDumpResult
@@ -105,7 +105,7 @@ func TestMongoDumpOverSSHIsVerifiedAgainstTheServer(t *testing.T) {
 
 	// A dump that lacks a collection the server has is not a backup.
 	tool, _, _ = stubMongodump(t, colls[:2])
-	_, err = f.env.ExecuteActivity(m.Dump, activities.MongoDumpInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr},
+	_, err = f.env.ExecuteActivity(m.DumpMongo, activities.MongoDumpInput{DB: activities.MongoTarget{Name: "bk-mongodb", Address: srv.Addr},
 		Via: f.target, OutDir: filepath.Join(t.TempDir(), "bak2"), Gzip: true, Tool: tool})
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrDumpIncomplete, app.Type())

@@ -129,9 +129,9 @@ type MySQLPreflightResult struct {
 	Binlog  bool   `json:"binlog"`
 }
 
-// Preflight connects, reads the version, checks binary logging and the
+// PreflightMySQL connects, reads the version, checks binary logging and the
 // user's privileges, before a guide changes anything.
-func (m *MySQL) Preflight(ctx context.Context, in MySQLPreflightInput) (MySQLPreflightResult, error) {
+func (m *MySQL) PreflightMySQL(ctx context.Context, in MySQLPreflightInput) (MySQLPreflightResult, error) {
 	db, err := m.open(ctx, in.DB, "")
 	if err != nil {
 		return MySQLPreflightResult{}, err
@@ -467,14 +467,14 @@ func AdaptDumpOptions(opts []string, clientIsMariaDB, binlog bool) (out, notes [
 	return out, notes
 }
 
-// Dump runs mysqldump and then checks that the file holds a CREATE DATABASE
+// DumpMySQL runs mysqldump and then checks that the file holds a CREATE DATABASE
 // for every database it should: a backup that is not verified does not
 // count, and the destructive steps after it stay blocked.
-func (m *MySQL) Dump(ctx context.Context, in DumpInput) (DumpResult, error) {
+func (m *MySQL) DumpMySQL(ctx context.Context, in DumpInput) (DumpResult, error) {
 	if !filepath.IsAbs(in.OutPath) {
 		return DumpResult{}, invalid("outPath %q must be absolute", in.OutPath)
 	}
-	pre, err := m.Preflight(ctx, MySQLPreflightInput{DB: in.DB})
+	pre, err := m.PreflightMySQL(ctx, MySQLPreflightInput{DB: in.DB})
 	if err != nil {
 		return DumpResult{}, err
 	}

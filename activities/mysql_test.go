@@ -84,7 +84,7 @@ func (f *dbFixture) sql(t *testing.T, q string) {
 
 func TestMySQLPreflightAndCredentials(t *testing.T) {
 	f := newDBFixture(t)
-	val, err := f.env.ExecuteActivity(f.m.Preflight, activities.MySQLPreflightInput{DB: f.root,
+	val, err := f.env.ExecuteActivity(f.m.PreflightMySQL, activities.MySQLPreflightInput{DB: f.root,
 		Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}, RequireBinlog: true})
 	require.NoError(t, err)
 	var res activities.MySQLPreflightResult
@@ -94,7 +94,7 @@ func TestMySQLPreflightAndCredentials(t *testing.T) {
 
 	wrong := f.root
 	wrong.PasswordRef = "wrong-pw"
-	_, err = f.env.ExecuteActivity(f.m.Preflight, activities.MySQLPreflightInput{DB: wrong})
+	_, err = f.env.ExecuteActivity(f.m.PreflightMySQL, activities.MySQLPreflightInput{DB: wrong})
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrDBAuthFailed, app.Type())
 	require.Contains(t, app.Message(), `check the user and the secret "wrong-pw"`)
@@ -102,7 +102,7 @@ func TestMySQLPreflightAndCredentials(t *testing.T) {
 
 	f.sql(t, "CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'c7n-User-pw-2209'")
 	f.sql(t, "GRANT SELECT ON *.* TO 'reader'@'127.0.0.1'")
-	_, err = f.env.ExecuteActivity(f.m.Preflight, activities.MySQLPreflightInput{
+	_, err = f.env.ExecuteActivity(f.m.PreflightMySQL, activities.MySQLPreflightInput{
 		DB: activities.DBTarget{Address: f.maria.Addr, User: "reader", PasswordRef: "c7n-pw"}, Privileges: []string{"SELECT", "CREATE USER"}})
 	app = appErr(t, err)
 	require.Equal(t, "Precondition", app.Type())
@@ -110,7 +110,7 @@ func TestMySQLPreflightAndCredentials(t *testing.T) {
 
 	unreachable := f.root
 	unreachable.Address = "127.0.0.1:1"
-	_, err = f.env.ExecuteActivity(f.m.Preflight, activities.MySQLPreflightInput{DB: unreachable})
+	_, err = f.env.ExecuteActivity(f.m.PreflightMySQL, activities.MySQLPreflightInput{DB: unreachable})
 	require.ErrorContains(t, err, "unable to connect")
 }
 
@@ -212,7 +212,7 @@ func TestDumpOnTheWorkerAndOverSSHIsVerified(t *testing.T) {
 
 	for _, via := range []*activities.SSHTarget{nil, mysqlHost} {
 		out := filepath.Join(t.TempDir(), "dbbak", "bk_mysql_alldata.sql")
-		val, err := f.env.ExecuteActivity(f.m.Dump, activities.DumpInput{DB: f.root, Via: via, OutPath: out})
+		val, err := f.env.ExecuteActivity(f.m.DumpMySQL, activities.DumpInput{DB: f.root, Via: via, OutPath: out})
 		require.NoError(t, err)
 		var res activities.DumpResult
 		require.NoError(t, val.Get(&res))
@@ -226,7 +226,7 @@ func TestDumpOnTheWorkerAndOverSSHIsVerified(t *testing.T) {
 		require.NotContains(t, res.Summary+strings.Join(res.Adapted, ""), f.maria.RootPassword)
 	}
 
-	_, err := f.env.ExecuteActivity(f.m.Dump, activities.DumpInput{DB: f.root, Databases: []string{"no_such_db"},
+	_, err := f.env.ExecuteActivity(f.m.DumpMySQL, activities.DumpInput{DB: f.root, Databases: []string{"no_such_db"},
 		OutPath: filepath.Join(t.TempDir(), "x.sql")})
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrDumpFailed, app.Type())
