@@ -32,7 +32,7 @@ lint:
 
 ## test: lint, then every test (unit, workflow, integration against real servers)
 test: lint
-	$(TOOLS) temporal ferretdb >/dev/null
+	$(TOOLS) temporal ferretdb kube-apiserver >/dev/null
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: speed and memory of the engine on a real dev server

@@ -31,6 +31,17 @@ type Worker struct {
 	// Log sets the worker's log level: debug, info, warn or error.
 	LogLevel string `mapstructure:"logLevel"`
 	SSH      SSH    `mapstructure:"ssh"`
+	// Clusters maps the names steps use to kubeconfig files and contexts.
+	Clusters map[string]Cluster `mapstructure:"clusters"`
+	// ChartDirs hold charts as <name>-<version>.tgz or <name>/ folders:
+	// the site's chart mirror (most sites are offline).
+	ChartDirs []string `mapstructure:"chartDirs"`
+}
+
+// Cluster is how the worker reaches one Kubernetes cluster.
+type Cluster struct {
+	Kubeconfig string `mapstructure:"kubeconfig"`
+	Context    string `mapstructure:"context"`
 }
 
 // SSH configures how the worker verifies hosts.
@@ -196,6 +207,18 @@ func (c Worker) Validate() error {
 	default:
 		p.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	for _, n := range sortedKeys(c.Clusters) {
+		if c.Clusters[n].Kubeconfig == "" {
+			p.Add("clusters."+n+".kubeconfig", "is empty")
+		} else if _, err := os.Stat(c.Clusters[n].Kubeconfig); err != nil {
+			p.Add("clusters."+n+".kubeconfig", "cannot read %s: %v", c.Clusters[n].Kubeconfig, errors.Unwrap(err))
+		}
+	}
+	for i, d := range c.ChartDirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			p.Add(fmt.Sprintf("chartDirs[%d]", i), "%s is not a readable folder", d)
+		}
+	}
 	names := make([]string, 0, len(c.Secrets))
 	for n := range c.Secrets {
 		names = append(names, n)
@@ -214,4 +237,13 @@ func (c Worker) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -14,6 +14,7 @@ mkdir -p "$cache/bin"
 temporal_version=1.5.1          # Server 1.29.1, UI 2.42.1; newer CLIs do not build from the module proxy
 staticcheck_version=v0.8.2
 workflowcheck_version=v0.6.0
+kube_version=v1.34.4            # kube-apiserver for the lab (tests/kube/go.mod)
 ferretdb_version=v1.24.0        # a MongoDB wire-protocol server (SQLite backend) for tests: no mongod here
 
 # install_pkg NAME VERSION PACKAGE: go install PACKAGE@VERSION into the cache.
@@ -55,13 +56,26 @@ build_ferretdb() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb
+build_kube_apiserver() {
+  local out="$cache/bin/kube-apiserver-$kube_version"
+  if [ ! -x "$out" ]; then
+    # k8s.io/kubernetes at $kube_version with every staging module replaced
+    # by its published v0 twin (tests/kube/go.mod); ~10-15 min cold on 2 cores.
+    echo "building kube-apiserver $kube_version (one time, ~10-15 min on 2 cores) -> $out" >&2
+    (cd "$here/tests/kube" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.tmp" ./cmd/kube-apiserver)
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb kube-apiserver
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
     staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
     ferretdb) build_ferretdb ;;
-    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb)" >&2; exit 2 ;;
+    kube-apiserver) build_kube_apiserver ;;
+    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb kube-apiserver)" >&2; exit 2 ;;
   esac
 done

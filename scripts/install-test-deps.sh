@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests start on loopback (Debian packages):
-# MariaDB (server + mysqldump) and OpenSSH (sshd + ssh-keygen). Skips apt
+# MariaDB (server + mysqldump), OpenSSH (sshd + ssh-keygen) and etcd (for the
+# lab's kube-apiserver). Skips apt
 # entirely when everything is already there.
 set -euo pipefail
-pkgs=(mariadb-server mariadb-client openssh-server openssh-client)
+pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -85,6 +85,11 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	w.RegisterActivity(host)
 	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host})
 	w.RegisterActivity(&activities.Mongo{Secrets: secrets, Scrub: secrets, Host: host})
+	clusters := map[string]activities.Cluster{}
+	for name, c := range cfg.Clusters {
+		clusters[name] = activities.Cluster{Kubeconfig: c.Kubeconfig, Context: c.Context}
+	}
+	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Secrets: secrets, Artifacts: art})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets

@@ -1,0 +1,366 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"sigs.k8s.io/yaml"
+
+	"upgrader/workflows/runbook"
+)
+
+// Error types of Helm steps.
+const (
+	// ErrHelmPending: another install/upgrade/rollback of the release is in
+	// progress (or one died half-way). Retrying blindly would not help: a
+	// person must look (`helm history`) and roll back or wait.
+	ErrHelmPending = "HelmPending"
+	// ErrChartNotFound: the chart is neither in the local chart folder nor
+	// in the configured repository.
+	ErrChartNotFound = "ChartNotFound"
+)
+
+// Cluster says how the worker reaches one Kubernetes cluster.
+type Cluster struct {
+	Kubeconfig string `json:"kubeconfig"`
+	Context    string `json:"context,omitempty"`
+}
+
+// ChartRef names a chart the way the guides do: c7n/hzero-iam --version 0.22.0.
+type ChartRef struct {
+	Repo    string `json:"repo"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+func (c ChartRef) String() string { return c.Repo + "/" + c.Name + "@" + c.Version }
+
+// Helm installs, upgrades, backs up and removes releases through helm's Go
+// API (never the helm binary), with a fresh action object per call.
+type Helm struct {
+	// Clusters by name; steps name the cluster they act on.
+	Clusters map[string]Cluster
+	// ChartDirs are searched for <name>-<version>.tgz or <name>/ (with a
+	// matching Chart.yaml version): the air-gapped sites' chart mirror.
+	ChartDirs []string
+	Secrets   Secrets
+	Artifacts *Artifacts
+}
+
+var helmMu sync.Mutex // helm's kube client reads global klog state; keep one init at a time
+
+func (h *Helm) config(cluster, namespace string) (*action.Configuration, error) {
+	c, ok := h.Clusters[cluster]
+	if !ok {
+		var names []string
+		for n := range h.Clusters {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, invalid("cluster %q is not configured on the worker (known: %s)", cluster, strings.Join(names, ", "))
+	}
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Context, flags.Namespace = &c.Kubeconfig, &c.Context, &namespace
+	cfg := new(action.Configuration)
+	helmMu.Lock()
+	defer helmMu.Unlock()
+	if err := cfg.Init(flags, namespace, "secret", func(string, ...any) {}); err != nil {
+		return nil, fmt.Errorf("unable to reach cluster %s: %w", cluster, err)
+	}
+	return cfg, nil
+}
+
+// loadChart finds a chart in the local chart folders.
+func (h *Helm) loadChart(ref ChartRef) (*chart.Chart, string, error) {
+	for _, dir := range h.ChartDirs {
+		for _, p := range []string{filepath.Join(dir, ref.Name+"-"+ref.Version+".tgz"), filepath.Join(dir, ref.Name)} {
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			ch, err := loader.Load(p)
+			if err != nil {
+				return nil, "", invalid("chart %s at %s does not load: %v", ref, p, err)
+			}
+			if ch.Metadata.Version != ref.Version {
+				continue
+			}
+			return ch, p, nil
+		}
+	}
+	return nil, "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"chart %s is not in the chart folders %v; put %s-%s.tgz there (helm pull %s/%s --version %s)",
+		ref, h.ChartDirs, ref.Name, ref.Version, ref.Repo, ref.Name, ref.Version), ErrChartNotFound, nil)
+}
+
+// HelmBackupInput backs up release values: the guide's
+// `for name in $(helm list …); do helm get values $name > $name.yaml; done`.
+type HelmBackupInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// Releases to back up; empty backs up every release in the namespace.
+	Releases []string `json:"releases,omitempty"`
+}
+
+// BackupFile is one written backup: where and its checksum, never content
+// (values hold passwords).
+type BackupFile struct {
+	Release string `json:"release"`
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+}
+
+// HelmBackupResult lists the files written.
+type HelmBackupResult struct {
+	runbook.Outcome
+	Files   []BackupFile `json:"files"`
+	Missing []string     `json:"missing,omitempty"`
+}
+
+// BackupReleaseValues writes each release's user-supplied values to the run's
+// artifact folder. A named release that does not exist is listed as
+// missing, not an error: there is nothing of it to lose.
+func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (HelmBackupResult, error) {
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return HelmBackupResult{}, err
+	}
+	names := in.Releases
+	if len(names) == 0 {
+		l := action.NewList(cfg)
+		l.StateMask = action.ListDeployed | action.ListFailed | action.ListPendingInstall | action.ListPendingUpgrade | action.ListPendingRollback
+		rels, err := l.Run()
+		if err != nil {
+			return HelmBackupResult{}, fmt.Errorf("unable to list releases in %s/%s: %w", in.Cluster, in.Namespace, err)
+		}
+		for _, r := range rels {
+			names = append(names, r.Name)
+		}
+		sort.Strings(names)
+	}
+	var res HelmBackupResult
+	for _, name := range names {
+		vals, err := action.NewGetValues(cfg).Run(name)
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			res.Missing = append(res.Missing, name)
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("unable to get the values of %s in %s/%s: %w", name, in.Cluster, in.Namespace, err)
+		}
+		data, err := yaml.Marshal(vals)
+		if err != nil {
+			return res, err
+		}
+		p, sum, err := h.Artifacts.WriteFile(ctx, filepath.Join("values", in.Cluster, in.Namespace, name+".yaml"), data)
+		if err != nil {
+			return res, err
+		}
+		res.Files = append(res.Files, BackupFile{Release: name, Path: p, SHA256: sum})
+		activity.RecordHeartbeat(ctx, len(res.Files))
+	}
+	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
+	if len(res.Missing) > 0 {
+		res.Summary += fmt.Sprintf("; not installed: %s", strings.Join(res.Missing, ", "))
+	}
+	return res, nil
+}
+
+// HelmUninstallInput removes a release (the guide's helm delete --purge).
+type HelmUninstallInput struct {
+	Cluster   string        `json:"cluster"`
+	Namespace string        `json:"namespace"`
+	Release   string        `json:"release"`
+	Timeout   time.Duration `json:"timeout,omitempty"`
+}
+
+// HelmReleaseResult describes a release after a step.
+type HelmReleaseResult struct {
+	runbook.Outcome
+	Release  string `json:"release"`
+	Revision int    `json:"revision,omitempty"`
+	Chart    string `json:"chart,omitempty"`
+	Status   string `json:"status,omitempty"`
+	Changed  bool   `json:"changed"`
+}
+
+// Uninstall removes the release and its history; one already gone is
+// success. Workflows run it only after the release's backup step.
+func (h *Helm) Uninstall(ctx context.Context, in HelmUninstallInput) (HelmReleaseResult, error) {
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return HelmReleaseResult{}, err
+	}
+	u := action.NewUninstall(cfg)
+	u.Timeout = in.Timeout
+	if u.Timeout == 0 {
+		u.Timeout = 5 * time.Minute
+	}
+	_, err = u.Run(in.Release)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return HelmReleaseResult{Outcome: runbook.Outcome{Summary: in.Release + " was not installed; nothing to delete"}, Release: in.Release}, nil
+	}
+	if err != nil {
+		return HelmReleaseResult{}, fmt.Errorf("unable to delete %s in %s/%s: %w", in.Release, in.Cluster, in.Namespace, err)
+	}
+	return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("deleted %s from %s/%s", in.Release, in.Cluster, in.Namespace)},
+		Release: in.Release, Changed: true}, nil
+}
+
+// HelmUpgradeInput is `helm upgrade --install`.
+type HelmUpgradeInput struct {
+	Cluster   string   `json:"cluster"`
+	Namespace string   `json:"namespace"`
+	Release   string   `json:"release"`
+	Chart     ChartRef `json:"chart"`
+	// Values are the guide's values file, templated from config (no secret
+	// values: those go in SetSecrets).
+	Values map[string]any `json:"values,omitempty"`
+	// Set are --set pairs, applied after Values.
+	Set []string `json:"set,omitempty"`
+	// SetSecrets maps --set paths to secret names, resolved on the worker.
+	SetSecrets map[string]string `json:"setSecrets,omitempty"`
+	// ReuseValues starts from the release's current values, as the guides'
+	// `-f <(helm get values X)` does.
+	ReuseValues     bool          `json:"reuseValues,omitempty"`
+	CreateNamespace bool          `json:"createNamespace,omitempty"`
+	Wait            bool          `json:"wait,omitempty"`
+	Timeout         time.Duration `json:"timeout,omitempty"`
+}
+
+// UpgradeInstall installs the release when it is missing (or was
+// uninstalled) and upgrades it otherwise, like helm's own CLI (whose
+// Upgrade with Install=true does not install by itself). When the release
+// is already deployed at this chart version with these values it does
+// nothing, so a retry after a lost worker never upgrades twice.
+func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmReleaseResult, error) {
+	ch, _, err := h.loadChart(in.Chart)
+	if err != nil {
+		return HelmReleaseResult{}, err
+	}
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return HelmReleaseResult{}, err
+	}
+	hist := action.NewHistory(cfg)
+	hist.Max = 1
+	versions, err := hist.Run(in.Release)
+	install := errors.Is(err, driver.ErrReleaseNotFound) || (err == nil && len(versions) > 0 && versions[len(versions)-1].Info.Status == release.StatusUninstalled)
+	if err != nil && !install {
+		return HelmReleaseResult{}, fmt.Errorf("unable to read the history of %s: %w", in.Release, err)
+	}
+	var current *release.Release
+	if !install && len(versions) > 0 {
+		current = versions[len(versions)-1]
+		if current.Info.Status.IsPending() {
+			return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"release %s in %s/%s is %s: another operation is in progress or died half-way; check `helm history %s -n %s`, "+
+					"roll back or wait, then retry", in.Release, in.Cluster, in.Namespace, current.Info.Status, in.Release, in.Namespace),
+				ErrHelmPending, nil)
+		}
+	}
+
+	vals := map[string]any{}
+	if in.ReuseValues && current != nil {
+		vals = chartutil.CoalesceTables(map[string]any{}, copyValues(current.Config))
+	}
+	vals = chartutil.CoalesceTables(copyValues(in.Values), vals) // the guide's values win over reused ones
+	for _, s := range in.Set {
+		if err := strvals.ParseInto(s, vals); err != nil {
+			return HelmReleaseResult{}, invalid("--set %q: %v", s, err)
+		}
+	}
+	paths := make([]string, 0, len(in.SetSecrets))
+	for p := range in.SetSecrets {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		v, err := resolveSecret(h.Secrets, in.SetSecrets[p])
+		if err != nil {
+			return HelmReleaseResult{}, err
+		}
+		// ParseIntoString keeps the value a string whatever it looks like.
+		if err := strvals.ParseIntoString(p+"="+escapeStrval(v), vals); err != nil {
+			return HelmReleaseResult{}, invalid("secret for %s does not fit a --set value", p)
+		}
+	}
+
+	if current != nil && current.Info.Status == release.StatusDeployed && current.Chart != nil &&
+		current.Chart.Metadata.Version == in.Chart.Version && reflect.DeepEqual(normalize(current.Config), normalize(vals)) {
+		return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s already at %s (revision %d) with these values; nothing to do",
+			in.Release, in.Chart.Version, current.Version)}, Release: in.Release, Revision: current.Version,
+			Chart: in.Chart.Version, Status: string(current.Info.Status)}, nil
+	}
+
+	timeout := in.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	var rel *release.Release
+	if install {
+		i := action.NewInstall(cfg)
+		i.ReleaseName, i.Namespace, i.CreateNamespace = in.Release, in.Namespace, in.CreateNamespace
+		i.Wait, i.Timeout = in.Wait, timeout
+		i.Replace = err == nil // reinstall over an uninstalled release's history
+		rel, err = i.RunWithContext(ctx, ch, vals)
+	} else {
+		u := action.NewUpgrade(cfg)
+		u.Namespace, u.Wait, u.Timeout, u.MaxHistory = in.Namespace, in.Wait, timeout, 10
+		rel, err = u.RunWithContext(ctx, in.Release, ch, vals)
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress") {
+			return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"release %s: %v; check `helm history %s -n %s`", in.Release, err, in.Release, in.Namespace), ErrHelmPending, nil)
+		}
+		verb := "upgrade"
+		if install {
+			verb = "install"
+		}
+		return HelmReleaseResult{}, fmt.Errorf("unable to %s %s with %s in %s/%s: %w", verb, in.Release, in.Chart, in.Cluster, in.Namespace, err)
+	}
+	verb := "upgraded"
+	if install {
+		verb = "installed"
+	}
+	return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s to %s (revision %d, %s)", verb, in.Release, in.Chart.Version, rel.Version, rel.Info.Status)},
+		Release: in.Release, Revision: rel.Version, Chart: in.Chart.Version, Status: string(rel.Info.Status), Changed: true}, nil
+}
+
+// copyValues deep-copies a values map so coalescing never edits the input.
+func copyValues(v map[string]any) map[string]any {
+	if v == nil {
+		return map[string]any{}
+	}
+	b, _ := yaml.Marshal(v)
+	out := map[string]any{}
+	_ = yaml.Unmarshal(b, &out)
+	return out
+}
+
+// normalize makes two values maps comparable whatever their number types.
+func normalize(v map[string]any) map[string]any { return copyValues(v) }
+
+// escapeStrval escapes what --set syntax treats specially.
+func escapeStrval(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`, `[`, `\[`, `]`, `\]`, `.`, `\.`)
+	return r.Replace(s)
+}
