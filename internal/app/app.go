@@ -90,6 +90,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 		clusters[name] = activities.Cluster{Kubeconfig: c.Kubeconfig, Context: c.Context}
 	}
 	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Secrets: secrets, Artifacts: art})
+	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: 2 * time.Second})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets

@@ -1,0 +1,277 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"upgrader/workflows/runbook"
+)
+
+// Error types of Kubernetes steps.
+const (
+	ErrJobFailed      = "JobFailed"        // a Job ran out of retries
+	ErrAPINotServed   = "APINotServed"     // a manifest's apiVersion is not served by the cluster
+	ErrManifestReject = "ManifestRejected" // the API server refused an object
+)
+
+// Kube applies manifests and waits on objects, with client-go.
+type Kube struct {
+	Clusters map[string]Cluster
+	// PollInterval paces waits.
+	PollInterval time.Duration
+}
+
+func (k *Kube) restConfig(cluster string) (*rest.Config, error) {
+	c, ok := k.Clusters[cluster]
+	if !ok {
+		return nil, invalid("cluster %q is not configured on the worker", cluster)
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: c.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
+	if err != nil {
+		return nil, invalid("cluster %s: kubeconfig %s: %v", cluster, c.Kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+func (k *Kube) interval() time.Duration {
+	if k.PollInterval > 0 {
+		return k.PollInterval
+	}
+	return 2 * time.Second
+}
+
+// KubeApplyInput is `kubectl apply --server-side` of one or more YAML
+// documents: the guides' CRD files and skoala's job.yaml.
+type KubeApplyInput struct {
+	Cluster string `json:"cluster"`
+	// Namespace for namespaced objects that name none.
+	Namespace string `json:"namespace,omitempty"`
+	Manifests string `json:"manifests"`
+}
+
+// KubeApplyResult lists what was applied.
+type KubeApplyResult struct {
+	runbook.Outcome
+	Objects []string `json:"objects"`
+}
+
+// Apply applies every document with server-side apply (field manager
+// "upgrader", conflicts forced, as the guide's operator would), which is
+// idempotent: applying the same files again changes nothing.
+func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, error) {
+	cfg, err := k.restConfig(in.Cluster)
+	if err != nil {
+		return KubeApplyResult{}, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return KubeApplyResult{}, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return KubeApplyResult{}, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(in.Manifests)), 4096)
+	var res KubeApplyResult
+	for doc := 1; ; doc++ {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return res, invalid("manifest document %d is not valid YAML: %v", doc, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		gvk := obj.GroupVersionKind()
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			mapper.Reset() // a CRD applied earlier in this call may serve it now
+			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
+		if err != nil {
+			hint := ""
+			if gvk.Group == "apiextensions.k8s.io" && gvk.Version == "v1beta1" {
+				hint = "; apiextensions.k8s.io/v1beta1 was removed in Kubernetes 1.22: convert the CRD to apiextensions.k8s.io/v1"
+			}
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"document %d (%s %s): %s is not served by cluster %s%s", doc, gvk.Kind, obj.GetName(), gvk.GroupVersion(), in.Cluster, hint),
+				ErrAPINotServed, nil)
+		}
+		ri := dyn.Resource(mapping.Resource)
+		var target dynamic.ResourceInterface = ri
+		name := obj.GetName()
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns := obj.GetNamespace()
+			if ns == "" {
+				ns = in.Namespace
+			}
+			if ns == "" {
+				ns = "default"
+			}
+			obj.SetNamespace(ns)
+			target = ri.Namespace(ns)
+			name = ns + "/" + name
+		}
+		if _, err := target.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "upgrader", Force: true}); err != nil {
+			if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) {
+				return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"cluster %s refused %s %s: %v", in.Cluster, gvk.Kind, name, err), ErrManifestReject, nil)
+			}
+			return res, fmt.Errorf("unable to apply %s %s on %s: %w", gvk.Kind, name, in.Cluster, err)
+		}
+		res.Objects = append(res.Objects, strings.ToLower(gvk.Kind)+"/"+name)
+	}
+	if len(res.Objects) == 0 {
+		return res, invalid("the manifests hold no object")
+	}
+	res.Summary = fmt.Sprintf("applied %d objects on %s: %s", len(res.Objects), in.Cluster, strings.Join(res.Objects, ", "))
+	return res, nil
+}
+
+// WaitCRDInput names CRDs that must become Established.
+type WaitCRDInput struct {
+	Cluster string   `json:"cluster"`
+	Names   []string `json:"names"` // c7nhelmreleases.choerodon.io
+}
+
+// WaitCRDsEstablished polls until every CRD reports Established, so the
+// next step can create its objects.
+func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (runbook.Outcome, error) {
+	cfg, err := k.restConfig(in.Cluster)
+	if err != nil {
+		return runbook.Outcome{}, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return runbook.Outcome{}, err
+	}
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	for {
+		var waiting []string
+		for _, n := range in.Names {
+			obj, err := crds.Get(ctx, n, metav1.GetOptions{})
+			if err != nil || !conditionTrue(obj, "Established") {
+				waiting = append(waiting, n)
+			}
+		}
+		activity.RecordHeartbeat(ctx, waiting)
+		if len(waiting) == 0 {
+			return runbook.Outcome{Summary: fmt.Sprintf("%d CRDs established on %s", len(in.Names), in.Cluster)}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return runbook.Outcome{}, fmt.Errorf("CRDs not established on %s: %s: %w", in.Cluster, strings.Join(waiting, ", "), ctx.Err())
+		case <-time.After(k.interval()):
+		}
+	}
+}
+
+func conditionTrue(obj *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitJobInput names a Job to wait for (skoala's DB upgrade job).
+type WaitJobInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// WaitJob polls until the Job succeeds, heartbeating its counts. A failed
+// Job ends the step at once with the last lines of its pods' logs.
+func (k *Kube) WaitJob(ctx context.Context, in WaitJobInput) (runbook.Outcome, error) {
+	cfg, err := k.restConfig(in.Cluster)
+	if err != nil {
+		return runbook.Outcome{}, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return runbook.Outcome{}, err
+	}
+	where := fmt.Sprintf("job %s/%s on %s", in.Namespace, in.Name, in.Cluster)
+	for {
+		job, err := cs.BatchV1().Jobs(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			activity.RecordHeartbeat(ctx, "not created yet")
+		case err != nil:
+			activity.RecordHeartbeat(ctx, err.Error())
+		default:
+			activity.RecordHeartbeat(ctx, fmt.Sprintf("active %d, succeeded %d, failed %d", job.Status.Active, job.Status.Succeeded, job.Status.Failed))
+			for _, c := range job.Status.Conditions {
+				if c.Status != corev1.ConditionTrue {
+					continue
+				}
+				switch c.Type {
+				case batchv1.JobComplete:
+					return runbook.Outcome{Summary: fmt.Sprintf("%s completed (%d succeeded)", where, job.Status.Succeeded)}, nil
+				case batchv1.JobFailed:
+					return runbook.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+						"%s failed: %s: %s; its pods' last log lines: %s", where, c.Reason, c.Message, podLogTail(ctx, cs, in.Namespace, "job-name="+in.Name)),
+						ErrJobFailed, nil)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return runbook.Outcome{}, fmt.Errorf("%s did not complete: %w", where, ctx.Err())
+		case <-time.After(k.interval()):
+		}
+	}
+}
+
+// podLogTail returns the last lines of the newest pod matching selector,
+// or why there are none.
+func podLogTail(ctx context.Context, cs kubernetes.Interface, ns, selector string) string {
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil || len(pods.Items) == 0 {
+		return "(no pod found)"
+	}
+	newest := pods.Items[0]
+	for _, p := range pods.Items[1:] {
+		if p.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+			newest = p
+		}
+	}
+	lines := int64(20)
+	b, err := cs.CoreV1().Pods(ns).GetLogs(newest.Name, &corev1.PodLogOptions{TailLines: &lines}).DoRaw(ctx)
+	if err != nil {
+		return fmt.Sprintf("(logs of %s unavailable: %v)", newest.Name, err)
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
