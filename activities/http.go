@@ -109,12 +109,18 @@ func (h *HTTP) probe(ctx context.Context, in WaitHTTPInput) (bool, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return judge(resp.StatusCode, body, in)
+}
+
+// judge says whether an answer meets a wait's expectation, with a short
+// description of what it saw.
+func judge(status int, body []byte, in WaitHTTPInput) (bool, string) {
 	short := strings.TrimSpace(string(body))
 	if len(short) > 200 {
 		short = short[:200] + "…"
 	}
-	obs := fmt.Sprintf("HTTP %d %s", resp.StatusCode, short)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	obs := fmt.Sprintf("HTTP %d %s", status, short)
+	if status < 200 || status > 299 {
 		return false, obs
 	}
 	if in.BodyContains != "" && !strings.Contains(string(body), in.BodyContains) {

@@ -70,6 +70,8 @@ func StartControlPlane(t TB) *ControlPlane {
 		// No controller-manager creates service accounts here.
 		"--disable-admission-plugins", "ServiceAccount",
 		"--enable-priority-and-fairness=false", "--v", "0",
+		// The pod simulator is the lab's kubelet: reach it on its InternalIP.
+		"--kubelet-preferred-address-types", "InternalIP",
 	})
 	cp.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
