@@ -94,6 +94,21 @@ func TestWaitUpAndFollowLogOnSimulatedPods(t *testing.T) {
 		require.Contains(t, err.Error(), "(proxy)")
 	})
 
+	t.Run("wait until UP through the API server's pod proxy", func(t *testing.T) {
+		// A kubeconfig is all the worker needs: the API server reaches the pod
+		// (on a netns test host, so its IP is one the proxy accepts).
+		var up atomic.Bool
+		up.Store(true)
+		sim.RunPod(lab.PodSpec{Namespace: ns, Name: "hzero-admin-1", Labels: map[string]string{"choerodon.io/release": "hzero-admin"},
+			Host: lab.NewNetnsHost(t), Handlers: map[int]http.Handler{8061: healthHandler(&up, "0.22")}})
+		val, err := env.ExecuteActivity(k.WaitUp, activities.WaitUpInput{Cluster: "lab", Namespace: ns, Release: "hzero-admin", Via: activities.ViaProxy,
+			Port: 8061, Path: "/actuator/health", Expect: expectUP})
+		require.NoError(t, err)
+		var res activities.WaitHTTPResult
+		require.NoError(t, val.Get(&res))
+		require.Contains(t, res.Summary, "pod hzero-admin-1 (proxy): HTTP 200")
+	})
+
 	t.Run("follow the migration log across a pod restart until the success line", func(t *testing.T) {
 		mig := map[string]string{"choerodon.io/release": "data-migration"}
 		sim.RunPod(lab.PodSpec{Namespace: ns, Name: "data-migration-a", Labels: mig})

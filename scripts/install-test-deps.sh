@@ -4,7 +4,7 @@
 # lab's kube-apiserver). Skips apt
 # entirely when everything is already there.
 set -euo pipefail
-pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server)
+pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -98,6 +98,9 @@ type PodSpec struct {
 	OwnerReplicaSet string
 	// Handlers serve HTTP on the pod's IP, by port.
 	Handlers map[int]http.Handler
+	// Host, when set, places the pod on a netns test host: its IP is then
+	// one the API server proxies to. Otherwise the pod gets a loopback IP.
+	Host *NetnsHost
 }
 
 // Pod is a running simulated pod.
@@ -114,6 +117,10 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 	s.nextIP++
 	ip := fmt.Sprintf("127.0.%d.%d", s.nextIP/250, s.nextIP%250+1)
 	s.mu.Unlock()
+	listen := func(port int) (net.Listener, error) { return net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port)) }
+	if spec.Host != nil {
+		ip, listen = spec.Host.IP, spec.Host.Listen
+	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: spec.Namespace, Labels: spec.Labels},
 		Spec: corev1.PodSpec{NodeName: s.node, Containers: []corev1.Container{{Name: "app", Image: "lab/app"}}}}
 	if spec.OwnerReplicaSet != "" {
@@ -126,7 +133,7 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 		s.t.Fatalf("create pod %s: %v", spec.Name, err)
 	}
 	for port, h := range spec.Handlers {
-		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+		l, err := listen(port)
 		if err != nil {
 			s.t.Fatalf("pod %s listen on %s:%d: %v", spec.Name, ip, port, err)
 		}
