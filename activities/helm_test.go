@@ -2,7 +2,12 @@ package activities_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/repo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -149,4 +155,42 @@ func markPending(t *testing.T, kubeconfig, ns, name string) {
 	require.NoError(t, err)
 	rel.Info.Status = release.StatusPendingUpgrade
 	require.NoError(t, cfg.Releases.Update(rel))
+}
+
+func TestChartsComeFromTheRepositoryOnceThenFromTheCache(t *testing.T) {
+	repoDir := packageCharts(t, "0.22.0", "0.22.1")
+	var downloads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".tgz") {
+			downloads.Add(1)
+		}
+		http.FileServer(http.Dir(repoDir)).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	idx, err := repo.IndexDirectory(repoDir, srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, idx.WriteFile(filepath.Join(repoDir, "index.yaml"), 0o644))
+
+	mirror := packageCharts(t, "0.21.0")
+	h := &activities.Helm{ChartDirs: []string{mirror}, Repos: map[string]string{"c7n": srv.URL}, CacheDir: t.TempDir()}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(h)
+	want := []activities.ChartRef{{Repo: "c7n", Name: "agile-service", Version: "0.21.0"}, {Repo: "c7n", Name: "agile-service", Version: "0.22.1"}}
+	for i := 0; i < 2; i++ {
+		val, err := env.ExecuteActivity(h.FetchCharts, activities.FetchChartsInput{Charts: want})
+		require.NoError(t, err)
+		var res activities.FetchChartsResult
+		require.NoError(t, val.Get(&res))
+		require.Len(t, res.Charts, 2)
+		require.Equal(t, filepath.Join(mirror, "agile-service-0.21.0.tgz"), res.Charts[0].Path, "the mirror comes first")
+	}
+	require.Equal(t, int32(1), downloads.Load(), "downloaded once, then from the cache")
+
+	_, err = env.ExecuteActivity(h.FetchCharts, activities.FetchChartsInput{Charts: []activities.ChartRef{
+		{Repo: "c7n", Name: "agile-service", Version: "9.9.9"}, {Repo: "skoala", Name: "skoala", Version: "0.19.2"}, {Repo: "c7n", Name: "agile-service", Version: "0.22.0"}}})
+	app := appErr(t, err)
+	require.Equal(t, activities.ErrChartNotFound, app.Type())
+	require.Contains(t, app.Message(), "2 charts cannot be found")
+	require.Contains(t, app.Message(), "c7n/agile-service@9.9.9, skoala/skoala@0.19.2")
 }

@@ -36,6 +36,10 @@ type Worker struct {
 	// ChartDirs hold charts as <name>-<version>.tgz or <name>/ folders:
 	// the site's chart mirror (most sites are offline).
 	ChartDirs []string `mapstructure:"chartDirs"`
+	// ChartRepos maps repository names (c7n, skoala) to URLs, for sites
+	// that reach them; charts are downloaded once into ChartCache.
+	ChartRepos map[string]string `mapstructure:"chartRepos"`
+	ChartCache string            `mapstructure:"chartCache"`
 }
 
 // Cluster is how the worker reaches one Kubernetes cluster.
@@ -91,6 +95,7 @@ func Defaults() Worker {
 		ArtifactDir: filepath.Join(home, ".local", "state", "upgrader", "artifacts"),
 		LogLevel:    "info",
 		SSH:         SSH{KnownHostsFiles: []string{filepath.Join(home, ".ssh", "known_hosts")}},
+		ChartCache:  filepath.Join(home, ".cache", "upgrader", "charts"),
 	}
 }
 

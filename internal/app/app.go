@@ -89,7 +89,8 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	for name, c := range cfg.Clusters {
 		clusters[name] = activities.Cluster{Kubeconfig: c.Kubeconfig, Context: c.Context}
 	}
-	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Secrets: secrets, Artifacts: art})
+	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Repos: cfg.ChartRepos,
+		CacheDir: cfg.ChartCache, Secrets: secrets, Artifacts: art})
 	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: 2 * time.Second})
 }
 
