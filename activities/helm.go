@@ -68,9 +68,9 @@ type Helm struct {
 	ChartDirs []string
 	// Repos maps repository names (c7n, skoala) to URLs; a chart not found
 	// in ChartDirs is downloaded from its repository once into CacheDir.
-	Repos    map[string]string
-	CacheDir string
-	Secrets  Secrets
+	Repos     map[string]string
+	CacheDir  string
+	Secrets   Secrets
 	Artifacts *Artifacts
 }
 

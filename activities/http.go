@@ -64,6 +64,14 @@ func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult,
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	return pollUntil(ctx, in.URL, "ready", interval, func() (bool, string) { return h.probe(ctx, in) })
+}
+
+// pollUntil runs probe every interval until it succeeds, heartbeating the
+// count and the last observation (shown in the Web UI's pending activity;
+// a new try resumes the count). It gives up shortly before the activity's
+// deadline, with the last observation in the error, so the operator sees why.
+func pollUntil(ctx context.Context, what, ready string, interval time.Duration, probe func() (bool, string)) (WaitHTTPResult, error) {
 	var p waitProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
@@ -71,19 +79,19 @@ func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult,
 	deadline, hasDeadline := ctx.Deadline()
 	for {
 		p.Probes++
-		ok, obs := h.probe(ctx, in)
+		ok, obs := probe()
 		p.Last = obs
 		activity.RecordHeartbeat(ctx, p)
 		if ok {
-			return WaitHTTPResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("ready after %d probes: %s", p.Probes, obs)}, Probes: p.Probes}, nil
+			return WaitHTTPResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}, nil
 		}
 		if hasDeadline && time.Until(deadline) < interval+time.Second {
 			return WaitHTTPResult{}, temporal.NewApplicationError(
-				fmt.Sprintf("%s not ready after %d probes; last: %s", in.URL, p.Probes, obs), "NotReady")
+				fmt.Sprintf("%s not %s after %d probes; last: %s", what, ready, p.Probes, obs), "NotReady")
 		}
 		select {
 		case <-ctx.Done():
-			return WaitHTTPResult{}, fmt.Errorf("%s not ready after %d probes; last: %s: %w", in.URL, p.Probes, obs, ctx.Err())
+			return WaitHTTPResult{}, fmt.Errorf("%s not %s after %d probes; last: %s: %w", what, ready, p.Probes, obs, ctx.Err())
 		case <-time.After(interval):
 		}
 	}

@@ -75,28 +75,7 @@ func (k *Kube) WaitUp(ctx context.Context, in WaitUpInput) (WaitHTTPResult, erro
 		interval = k.interval()
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
-	var p waitProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &p)
-	}
-	deadline, hasDeadline := ctx.Deadline()
-	for {
-		p.Probes++
-		ok, obs := k.probeRelease(ctx, cs, hc, in, via)
-		p.Last = obs
-		activity.RecordHeartbeat(ctx, p)
-		if ok {
-			return WaitHTTPResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s up after %d probes: %s", in.Release, p.Probes, obs)}, Probes: p.Probes}, nil
-		}
-		if hasDeadline && time.Until(deadline) < interval+time.Second {
-			return WaitHTTPResult{}, temporal.NewApplicationError(fmt.Sprintf("%s not up after %d probes; last: %s", in.Release, p.Probes, obs), "NotReady")
-		}
-		select {
-		case <-ctx.Done():
-			return WaitHTTPResult{}, fmt.Errorf("%s not up after %d probes; last: %s: %w", in.Release, p.Probes, obs, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
+	return pollUntil(ctx, in.Release, "up", interval, func() (bool, string) { return k.probeRelease(ctx, cs, hc, in, via) })
 }
 
 func (k *Kube) probeRelease(ctx context.Context, cs kubernetes.Interface, hc *http.Client, in WaitUpInput, via string) (bool, string) {

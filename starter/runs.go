@@ -255,6 +255,22 @@ func update(ctx context.Context, c client.Client, id, name string, arg any) (run
 	return ans, nil
 }
 
+// answer sends a person's answer to a run as an Update and prints what the
+// run recorded.
+func answer(cmd *cobra.Command, g *globals, id, step, name string, arg any) error {
+	c, _, err := g.dial(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ans, err := update(cmd.Context(), c, id, name, arg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", step, ans.Action, ans.By, ans.At.Local().Format(time.RFC3339))
+	return nil
+}
+
 func newApproveCmd(g *globals) *cobra.Command {
 	var comment, by string
 	var reject bool
@@ -265,18 +281,8 @@ func newApproveCmd(g *globals) *cobra.Command {
   starter approve upgrade/demo/lab approve/delete-old-releases --reject --comment "backup failed"`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := g.dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ans, err := update(cmd.Context(), c, args[0], runbook.UpdateApprove,
+			return answer(cmd, g, args[0], args[1], runbook.UpdateApprove,
 				runbook.Approval{Step: args[1], Reject: reject, By: by, Comment: comment})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", args[1], ans.Action, ans.By, ans.At.Local().Format(time.RFC3339))
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required with --reject); lands in the run's history")
@@ -302,18 +308,8 @@ func newDecideCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("unknown decision %q: use retry, skip or abort", args[2])
 			}
-			c, _, err := g.dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ans, err := update(cmd.Context(), c, args[0], runbook.UpdateDecide,
+			return answer(cmd, g, args[0], args[1], runbook.UpdateDecide,
 				runbook.Decision{Step: args[1], Action: action, By: by, Comment: comment})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", args[1], ans.Action, ans.By, ans.At.Local().Format(time.RFC3339))
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required for skip and abort); lands in the run's history")
