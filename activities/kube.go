@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -71,7 +73,40 @@ type KubeApplyInput struct {
 	Cluster string `json:"cluster"`
 	// Namespace for namespaced objects that name none.
 	Namespace string `json:"namespace,omitempty"`
-	Manifests string `json:"manifests"`
+	// Manifests is YAML text; Files are read on the worker and URLs
+	// fetched by it (the guides' "re-apply the CRD files"), in this order.
+	Manifests string   `json:"manifests,omitempty"`
+	Files     []string `json:"files,omitempty"`
+	URLs      []string `json:"urls,omitempty"`
+}
+
+// manifests gathers every document of the input into one YAML stream.
+func (in KubeApplyInput) manifests(ctx context.Context) (string, error) {
+	parts := []string{in.Manifests}
+	for _, f := range in.Files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", invalid("manifest file %s cannot be read on the worker: %v", f, err)
+		}
+		parts = append(parts, string(b))
+	}
+	for _, u := range in.URLs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", invalid("manifest URL %q: %v", u, err)
+		}
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			return "", fmt.Errorf("unable to fetch manifests from %s: %w", u, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("unable to fetch manifests from %s: HTTP %d %v", u, resp.StatusCode, err)
+		}
+		parts = append(parts, string(b))
+	}
+	return strings.Join(parts, "\n---\n"), nil
 }
 
 // KubeApplyResult lists what was applied.
@@ -97,7 +132,11 @@ func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, e
 		return KubeApplyResult{}, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(in.Manifests)), 4096)
+	text, err := in.manifests(ctx)
+	if err != nil {
+		return KubeApplyResult{}, err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(text)), 4096)
 	var res KubeApplyResult
 	for doc := 1; ; doc++ {
 		obj := &unstructured.Unstructured{}

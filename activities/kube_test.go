@@ -2,6 +2,12 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,8 +61,14 @@ func TestKubeApplyCRDAndJobsAgainstARealAPIServer(t *testing.T) {
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(k)
 
+	// The CRD from a file on the worker, the namespace from a URL.
+	crdFile := filepath.Join(t.TempDir(), "C7NHelmRelease.yaml")
+	parts := strings.SplitN(c7nCRD, "---\n", 2)
+	require.NoError(t, os.WriteFile(crdFile, []byte(parts[0]), 0o600))
+	nsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, parts[1]) }))
+	defer nsSrv.Close()
 	for i := 0; i < 2; i++ { // server-side apply is idempotent
-		val, err := env.ExecuteActivity(k.Apply, activities.KubeApplyInput{Cluster: "lab", Manifests: c7nCRD})
+		val, err := env.ExecuteActivity(k.Apply, activities.KubeApplyInput{Cluster: "lab", Files: []string{crdFile}, URLs: []string{nsSrv.URL + "/ns.yaml"}})
 		require.NoError(t, err)
 		var res activities.KubeApplyResult
 		require.NoError(t, val.Get(&res))

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"upgrader/activities"
@@ -141,6 +142,28 @@ func TestWaitUpAndFollowLogOnSimulatedPods(t *testing.T) {
 		require.Equal(t, activities.ErrLogFailure, app.Type())
 		require.True(t, app.NonRetryable())
 		require.Contains(t, app.Message(), "java.lang.IllegalStateException: page 42 has no space")
+	})
+
+	t.Run("a failed job reports its pod's last log lines", func(t *testing.T) {
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "create-c7nfw-db", Namespace: ns}, Spec: batchv1.JobSpec{
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "mysql-client", Image: "c7n/mysql-client:0.1.0"}}}}}}
+		created, err := kc.BatchV1().Jobs(ns).Create(context.Background(), job, metav1.CreateOptions{})
+		require.NoError(t, err)
+		sim.RunPod(lab.PodSpec{Namespace: ns, Name: "create-c7nfw-db-x1", Labels: map[string]string{"job-name": "create-c7nfw-db"}})
+		sim.Log(ns, "create-c7nfw-db-x1", "connecting to c7n-mysql.c7n-system.svc:3306", "ERROR 1045 (28000): Access denied for user 'root'")
+		now := metav1.Now()
+		created.Status.StartTime = &now
+		created.Status.Failed = 1
+		created.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now}}
+		_, err = kc.BatchV1().Jobs(ns).UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		_, err = env.ExecuteActivity(k.WaitJob, activities.WaitJobInput{Cluster: "lab", Namespace: ns, Name: "create-c7nfw-db"})
+		app := appErr(t, err)
+		require.Equal(t, activities.ErrJobFailed, app.Type())
+		require.Contains(t, app.Message(), "Access denied for user 'root'")
 	})
 
 	t.Run("a new try resumes where the last heartbeat was, reading no line twice", func(t *testing.T) {
