@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"upgrader/activities"
@@ -222,6 +223,39 @@ func TestDemoUpgradeSurvivesAWorkerKillAndRunsNoStepTwice(t *testing.T) {
 	})
 
 	assertSecretNotInHistory(t, id, secretValue)
+	assertUIShowsStepNames(t, id, names)
+}
+
+// assertUIShowsStepNames checks what the Web UI lists for the run: every
+// activity event carries a plan step's name as its ID (step#try) and as its
+// summary, and every step that runs an activity appears.
+func assertUIShowsStepNames(t *testing.T, id string, names []string) {
+	t.Helper()
+	plan := map[string]bool{}
+	for _, n := range names {
+		plan[n] = true
+	}
+	seen := map[string]bool{}
+	it := temporalClient().GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		attrs := ev.GetActivityTaskScheduledEventAttributes()
+		if attrs == nil {
+			continue
+		}
+		step, _, _ := strings.Cut(attrs.GetActivityId(), "#")
+		require.True(t, plan[step], "activity %s is not a plan step", attrs.GetActivityId())
+		var summary string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ev.GetUserMetadata().GetSummary(), &summary))
+		require.Equal(t, step, summary)
+		seen[step] = true
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "approve/") {
+			require.True(t, seen[n], "step %s never showed in the history", n)
+		}
+	}
 }
 
 // assertSecretNotInHistory reads every event of the run, as the Web UI and
