@@ -26,6 +26,12 @@ var netnsSeq atomic.Int32
 // when the test ends. It needs root (CI and the lab machines run as root).
 func NewNetnsHost(t TB) *NetnsHost {
 	t.Helper()
+	if unix.Geteuid() != 0 {
+		if s, ok := t.(interface{ Skip(...any) }); ok {
+			s.Skip("network namespaces need root (CI runs as root)")
+		}
+		t.Fatalf("network namespaces need root")
+	}
 	n := int(netnsSeq.Add(1))
 	subnet := (unix.Getpid()%60)*4 + n // a distinct /30 per process and host
 	name := fmt.Sprintf("upg%d-%d", unix.Getpid(), n)
