@@ -56,6 +56,7 @@ type ChartRef struct {
 	Version string `json:"version"`
 }
 
+// String renders the chart as the guides write it: repo/name@version.
 func (c ChartRef) String() string { return c.Repo + "/" + c.Name + "@" + c.Version }
 
 // Helm installs, upgrades, backs up and removes releases through helm's Go

@@ -65,6 +65,7 @@ func TargetFor(inv config.Inventory, name string) (SSHTarget, error) {
 	return SSHTarget{Name: name, Address: h.Address, User: h.User, KeyRef: h.KeyRef, HostKey: h.HostKey}, nil
 }
 
+// String names the host for messages: name (user@address).
 func (t SSHTarget) String() string {
 	if t.Name != "" && t.Name != t.Address {
 		return t.Name + " (" + t.User + "@" + t.Address + ")"

@@ -30,6 +30,7 @@ type MongoTarget struct {
 	AuthMechanism string `json:"authMechanism,omitempty"`
 }
 
+// String names the server for messages.
 func (t MongoTarget) String() string {
 	if t.Name != "" {
 		return t.Name + " (" + t.Address + ")"

@@ -41,6 +41,7 @@ type DBTarget struct {
 	PasswordRef string `json:"passwordRef"`
 }
 
+// String names the server for messages, without the password.
 func (t DBTarget) String() string {
 	if t.Name != "" {
 		return t.Name + " (" + t.User + "@" + t.Address + ")"

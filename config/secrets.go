@@ -28,6 +28,7 @@ type SecretNotFoundError struct {
 	Reason string
 }
 
+// Error says which secret and why, never a value.
 func (e *SecretNotFoundError) Error() string {
 	return fmt.Sprintf("secret %q %s", e.Name, e.Reason)
 }
