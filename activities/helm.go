@@ -334,9 +334,17 @@ type HelmUpgradeInput struct {
 	Set []string `json:"set,omitempty"`
 	// SetSecrets maps --set paths to secret names, resolved on the worker.
 	SetSecrets map[string]string `json:"setSecrets,omitempty"`
+	// Overrides are the site's own values for this release (from the
+	// upgrade config), applied after Values and Set: the operator's word
+	// wins over the guide's defaults.
+	Overrides map[string]any `json:"overrides,omitempty"`
 	// ReuseValues starts from the release's current values, as the guides'
 	// `-f <(helm get values X)` does.
-	ReuseValues     bool          `json:"reuseValues,omitempty"`
+	ReuseValues bool `json:"reuseValues,omitempty"`
+	// MustExist refuses to install a missing release: the guide upgrades
+	// it (`helm upgrade`, no --install), so a missing one means the config
+	// names the wrong release or namespace.
+	MustExist       bool          `json:"mustExist,omitempty"`
 	CreateNamespace bool          `json:"createNamespace,omitempty"`
 	Wait            bool          `json:"wait,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
@@ -363,6 +371,12 @@ func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmRel
 	if err != nil && !install {
 		return HelmReleaseResult{}, fmt.Errorf("unable to read the history of %s: %w", in.Release, err)
 	}
+	if install && in.MustExist {
+		return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"release %s is not installed in %s/%s, and the guide upgrades it rather than installing it; "+
+				"if it was installed under another name, set releases.%s in the upgrade config, then retry",
+			in.Release, in.Cluster, in.Namespace, in.Release), runbook.ErrPrecondition, nil)
+	}
 	var current *release.Release
 	if !install && len(versions) > 0 {
 		current = versions[len(versions)-1]
@@ -383,6 +397,9 @@ func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmRel
 		if err := strvals.ParseInto(s, vals); err != nil {
 			return HelmReleaseResult{}, invalid("--set %q: %v", s, err)
 		}
+	}
+	if len(in.Overrides) > 0 {
+		vals = chartutil.CoalesceTables(copyValues(in.Overrides), vals)
 	}
 	paths := make([]string, 0, len(in.SetSecrets))
 	for p := range in.SetSecrets {
@@ -460,4 +477,75 @@ func normalize(v map[string]any) map[string]any { return copyValues(v) }
 func escapeStrval(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`, `[`, `\[`, `]`, `\]`, `.`, `\.`)
 	return r.Replace(s)
+}
+
+// VerifyReleasesInput is the end state a guide leaves.
+type VerifyReleasesInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// Versions maps releases to the chart version they must be deployed at.
+	Versions map[string]string `json:"versions"`
+	// Absent releases must be gone.
+	Absent []string `json:"absent,omitempty"`
+}
+
+// VerifyReleases reads every release's last revision and reports every
+// release not deployed at its version, and every one that should be gone,
+// at once.
+func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (runbook.Outcome, error) {
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return runbook.Outcome{}, err
+	}
+	last := func(name string) (*release.Release, error) {
+		hist := action.NewHistory(cfg)
+		hist.Max = 1
+		versions, err := hist.Run(name)
+		if errors.Is(err, driver.ErrReleaseNotFound) || err == nil && len(versions) == 0 {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("unable to read the history of %s in %s/%s: %w", name, in.Cluster, in.Namespace, err)
+		}
+		return versions[len(versions)-1], nil
+	}
+	var wrong []string
+	names := make([]string, 0, len(in.Versions))
+	for n := range in.Versions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rel, err := last(n)
+		switch {
+		case err != nil:
+			return runbook.Outcome{}, err
+		case rel == nil || rel.Info.Status == release.StatusUninstalled:
+			wrong = append(wrong, n+" is not installed")
+		case rel.Info.Status != release.StatusDeployed:
+			wrong = append(wrong, fmt.Sprintf("%s is %s (revision %d)", n, rel.Info.Status, rel.Version))
+		case rel.Chart == nil || rel.Chart.Metadata.Version != in.Versions[n]:
+			got := "?"
+			if rel.Chart != nil {
+				got = rel.Chart.Metadata.Version
+			}
+			wrong = append(wrong, fmt.Sprintf("%s is at %s, not %s", n, got, in.Versions[n]))
+		}
+		activity.RecordHeartbeat(ctx, n)
+	}
+	for _, n := range in.Absent {
+		rel, err := last(n)
+		if err != nil {
+			return runbook.Outcome{}, err
+		}
+		if rel != nil && rel.Info.Status != release.StatusUninstalled {
+			wrong = append(wrong, fmt.Sprintf("%s should be gone but is %s", n, rel.Info.Status))
+		}
+	}
+	if len(wrong) > 0 {
+		return runbook.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d releases in %s/%s are not as the guide leaves them: %s",
+			len(wrong), in.Cluster, in.Namespace, strings.Join(wrong, "; ")), runbook.ErrPrecondition, nil)
+	}
+	return runbook.Outcome{Summary: fmt.Sprintf("%d releases deployed at the guide's versions, %d old ones gone, in %s/%s",
+		len(names), len(in.Absent), in.Cluster, in.Namespace)}, nil
 }

@@ -27,8 +27,8 @@ type HTTP struct {
 // WaitHTTPInput says what to poll and what counts as ready.
 type WaitHTTPInput struct {
 	URL string `json:"url"`
-	// JSONField and Equals: the body is JSON and this top-level field has
-	// this value (`status` = `UP`). Both empty: only the status code counts.
+	// JSONField and Equals: the body is JSON and the field at this dotted
+	// path has this value (`status` = `UP`, `instance.0.status` = `UP`). Both empty: only the status code counts.
 	JSONField string `json:"jsonField,omitempty"`
 	Equals    string `json:"equals,omitempty"`
 	// BodyContains: the body contains this text (`<title>Choerodon`).
@@ -135,11 +135,11 @@ func judge(status int, body []byte, in WaitHTTPInput) (bool, string) {
 		return false, obs
 	}
 	if in.JSONField != "" {
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
+		var doc any
+		if err := json.Unmarshal(body, &doc); err != nil {
 			return false, obs + " (not JSON)"
 		}
-		if fmt.Sprint(m[in.JSONField]) != in.Equals {
+		if v, ok := jsonPath(doc, in.JSONField); !ok || v != in.Equals {
 			return false, obs
 		}
 	}

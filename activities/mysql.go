@@ -421,7 +421,8 @@ type DumpInput struct {
 	Databases []string `json:"databases,omitempty"`
 	// Via runs mysqldump on this host over SSH; nil runs it on the worker.
 	Via *SSHTarget `json:"via,omitempty"`
-	// OutPath is the dump file on the host that runs mysqldump.
+	// OutPath is the dump file on the host that runs mysqldump; empty, on
+	// the worker, means the run's artifact folder.
 	OutPath string `json:"outPath"`
 	// Options are mysqldump options as the guide gives them; those the
 	// client or server cannot take are adapted (see AdaptDumpOptions).
@@ -472,6 +473,13 @@ func AdaptDumpOptions(opts []string, clientIsMariaDB, binlog bool) (out, notes [
 // for every database it should: a backup that is not verified does not
 // count, and the destructive steps after it stay blocked.
 func (m *MySQL) DumpMySQL(ctx context.Context, in DumpInput) (DumpResult, error) {
+	if in.OutPath == "" && in.Via == nil && m.Artifacts != nil {
+		dir, err := m.Artifacts.RunDir(ctx)
+		if err != nil {
+			return DumpResult{}, err
+		}
+		in.OutPath = filepath.Join(dir, "mysql", safePath(StepName(ctx))+".sql")
+	}
 	if !filepath.IsAbs(in.OutPath) {
 		return DumpResult{}, invalid("outPath %q must be absolute", in.OutPath)
 	}

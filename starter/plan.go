@@ -106,6 +106,9 @@ func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
 		if len(s.Requires) > 0 {
 			needs = append(needs, "after:"+strings.Join(s.Requires, ","))
 		}
+		if s.OnlyIfSkipped != "" {
+			needs = append(needs, "only-if-skipped:"+s.OnlyIfSkipped)
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, s.Name, s.Kind, strings.Join(needs, " "), s.Summary)
 		if s.Gate != nil {
 			fmt.Fprintf(tw, "\t\t\t\t  asks: %s\n", s.Gate.Prompt)

@@ -207,6 +207,14 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 	s := r.steps[i]
 	st := &r.status.Steps[i]
 
+	if s.OnlyIfSkipped != "" {
+		if other := r.status.Steps[r.index[s.OnlyIfSkipped]]; other.State != StepSkipped {
+			st.Result = fmt.Sprintf("not needed: %s is %s", s.OnlyIfSkipped, other.State)
+			r.setState(ctx, i, StepSkipped)
+			return nil
+		}
+	}
+
 	if len(s.Requires) > 0 {
 		if err := r.awaitRequires(ctx, i); err != nil {
 			return err

@@ -53,6 +53,10 @@ type Step struct {
 	// Requires names earlier steps that must have finished (not been
 	// skipped) before this one may run: a destructive step lists its backup.
 	Requires []string
+	// OnlyIfSkipped names an earlier step: this step runs only when an
+	// operator skipped that one (the guide's "if the log line does not come,
+	// call the repair API"); otherwise it is skipped by itself as not needed.
+	OnlyIfSkipped string
 	// Parallel groups consecutive steps that may run side by side; steps
 	// with the same non-empty value next to each other start together.
 	Parallel string
@@ -107,6 +111,11 @@ func ValidatePlan(steps []Step) error {
 		}
 		if s.Gate != nil && strings.TrimSpace(s.Gate.Prompt) == "" {
 			problems = append(problems, where+": gate without a prompt")
+		}
+		if s.OnlyIfSkipped != "" {
+			if _, ok := seen[s.OnlyIfSkipped]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: onlyIfSkipped %q is not an earlier step", where, s.OnlyIfSkipped))
+			}
 		}
 		for _, r := range s.Requires {
 			if _, ok := seen[r]; !ok {

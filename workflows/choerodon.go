@@ -1,0 +1,471 @@
+package workflows
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/workflows/runbook"
+)
+
+// ChoerodonSite is what both Choerodon guides need to know about one
+// installation: where it runs, how the worker reaches it, and every value
+// the guides say "replace with yours".
+type ChoerodonSite struct {
+	// Cluster names a cluster configured on the worker (clusters: in its config).
+	Cluster string `mapstructure:"cluster" json:"cluster"`
+	// Namespace is where the platform's releases live (c7n-system, choerodon-devops-prod).
+	Namespace string `mapstructure:"namespace" json:"namespace"`
+	// ChartRepo names the chart repository (c7n); the worker maps it to a
+	// URL or finds the charts in its chart folders.
+	ChartRepo string `mapstructure:"chartRepo" json:"chartRepo"`
+	// Releases maps the guide's release names to the names used at this
+	// site (the guide: "if you chose another RELEASE NAME, use yours").
+	Releases map[string]string `mapstructure:"releases" json:"releases,omitempty"`
+	// Versions overrides the guide's chart versions, by the guide's release name.
+	Versions map[string]string `mapstructure:"versions" json:"versions,omitempty"`
+	// Values are the site's own Helm values, by the guide's release name,
+	// applied over the guide's.
+	Values map[string]map[string]any `mapstructure:"values" json:"values,omitempty"`
+	// Probe says how the "verify" steps reach the services.
+	Probe ChoerodonProbe `mapstructure:"probe" json:"probe"`
+	// DB is the platform's MySQL.
+	DB ChoerodonDB `mapstructure:"db" json:"db"`
+	// API is the platform's gateway, for the API calls the guides make by hand.
+	API ChoerodonAPI `mapstructure:"api" json:"api"`
+	// HelmTimeout bounds one helm install or upgrade.
+	HelmTimeout time.Duration `mapstructure:"helmTimeout" json:"helmTimeout,omitempty"`
+	// GateRemindAfter makes a gate log a reminder this often while nobody answers.
+	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+}
+
+// ChoerodonProbe says how to check that a service is up.
+type ChoerodonProbe struct {
+	// Via is pod-ip (the worker runs in the cluster) or proxy (through the
+	// API server: a kubeconfig is enough).
+	Via string `mapstructure:"via" json:"via"`
+	// LabelKey selects a release's pods (choerodon.io/release).
+	LabelKey string `mapstructure:"labelKey" json:"labelKey,omitempty"`
+	// Timeout bounds each wait; Interval is the pause between probes.
+	Timeout  time.Duration `mapstructure:"timeout" json:"timeout"`
+	Interval time.Duration `mapstructure:"interval" json:"interval,omitempty"`
+	// Ports overrides the guide's health ports, by the guide's release name.
+	Ports map[string]int `mapstructure:"ports" json:"ports,omitempty"`
+	// LogTimeout bounds each wait for a log line (data migration, data fix).
+	LogTimeout time.Duration `mapstructure:"logTimeout" json:"logTimeout"`
+	// LogFailure are the patterns that, in a migration log, stop the
+	// upgrade (the guide: "if an exception appears you cannot continue").
+	LogFailure []string `mapstructure:"logFailure" json:"logFailure,omitempty"`
+}
+
+// ChoerodonDB is the platform's MySQL, as the services and the worker reach it.
+type ChoerodonDB struct {
+	// Host and Port as pods reach the server (the guides' JDBC URLs).
+	Host string `mapstructure:"host" json:"host"`
+	Port int    `mapstructure:"port" json:"port"`
+	// User is the services' account (choerodon); PasswordRef names the
+	// worker-side secret holding its password.
+	User        string `mapstructure:"user" json:"user"`
+	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
+	// Admin, when set, lets the worker reach the server itself: it then
+	// creates the databases directly and backs them up with mysqldump.
+	// Without it, a person is asked to do both, with the exact SQL.
+	Admin *ChoerodonDBAdmin `mapstructure:"admin" json:"admin,omitempty"`
+}
+
+// ChoerodonDBAdmin is an administrator account the worker uses.
+type ChoerodonDBAdmin struct {
+	// Address is host:port as the worker reaches the server.
+	Address     string `mapstructure:"address" json:"address"`
+	User        string `mapstructure:"user" json:"user"`
+	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
+	// Backup dumps the databases with mysqldump on the worker into the
+	// run's artifact folder before anything is deleted.
+	Backup bool `mapstructure:"backup" json:"backup"`
+}
+
+// ChoerodonAPI is the platform gateway the guides' swagger calls go through.
+type ChoerodonAPI struct {
+	// URL of the gateway (http://api.example.choerodon.io); empty turns
+	// every API call into a gate where a person makes it by hand.
+	URL string `mapstructure:"url" json:"url,omitempty"`
+	// TokenRef names a worker-side secret holding an admin's
+	// "Bearer …" Authorization header value.
+	TokenRef string `mapstructure:"tokenRef" json:"tokenRef,omitempty"`
+}
+
+// defaultChoerodonSite holds what both guides default to.
+func defaultChoerodonSite(namespace string) ChoerodonSite {
+	return ChoerodonSite{
+		Cluster:   "c7n",
+		Namespace: namespace,
+		ChartRepo: "c7n",
+		Probe: ChoerodonProbe{Via: activities.ViaPodIP, LabelKey: activities.DefaultReleaseLabel,
+			Timeout: 20 * time.Minute, Interval: 5 * time.Second, LogTimeout: 30 * time.Minute,
+			LogFailure: []string{`Exception`, `\bERROR\b`}},
+		DB:              ChoerodonDB{Port: 3306, User: "choerodon"},
+		HelmTimeout:     15 * time.Minute,
+		GateRemindAfter: time.Hour,
+	}
+}
+
+// validate reports the site's problems into p. knownReleases are the
+// guide's release names, which releases:, versions:, values: and
+// probe.ports: may be keyed by.
+func (s *ChoerodonSite) validate(p *config.Problems, knownReleases []string) {
+	if s.Cluster == "" {
+		p.Add("cluster", "is empty; name a cluster configured on the worker (clusters: in worker.yaml)")
+	}
+	if !envName.MatchString(s.Namespace) {
+		p.Add("namespace", "%q is not a namespace name", s.Namespace)
+	}
+	if s.ChartRepo == "" {
+		p.Add("chartRepo", "is empty; name the chart repository (c7n)")
+	}
+	known := map[string]bool{}
+	for _, r := range knownReleases {
+		known[r] = true
+	}
+	checkKeys := func(field string, keys []string) {
+		for _, k := range keys {
+			if !known[k] {
+				p.Add(field+"."+k, "is not a release of this guide (known: %s)", strings.Join(knownReleases, ", "))
+			}
+		}
+	}
+	checkKeys("releases", sortedKeys(s.Releases))
+	checkKeys("versions", sortedKeys(s.Versions))
+	checkKeys("values", sortedKeys(s.Values))
+	checkKeys("probe.ports", sortedKeys(s.Probe.Ports))
+	for _, k := range sortedKeys(s.Releases) {
+		if !releaseName.MatchString(s.Releases[k]) {
+			p.Add("releases."+k, "%q is not a release name", s.Releases[k])
+		}
+	}
+	switch s.Probe.Via {
+	case activities.ViaPodIP, activities.ViaProxy:
+	default:
+		p.Add("probe.via", "%q: use pod-ip (the worker runs in the cluster) or proxy (through the API server)", s.Probe.Via)
+	}
+	if s.Probe.Timeout <= 0 {
+		p.Add("probe.timeout", "must be positive (e.g. 20m)")
+	}
+	if s.Probe.LogTimeout <= 0 {
+		p.Add("probe.logTimeout", "must be positive (e.g. 30m)")
+	}
+	if s.DB.Host == "" {
+		p.Add("db.host", "is empty; give the MySQL host as the pods reach it (c7n-mysql.c7n-system)")
+	}
+	if s.DB.Port <= 0 || s.DB.Port > 65535 {
+		p.Add("db.port", "%d is not a port", s.DB.Port)
+	}
+	if s.DB.User == "" {
+		p.Add("db.user", "is empty; the guides use choerodon")
+	}
+	if s.DB.PasswordRef == "" {
+		p.Add("db.passwordRef", "is empty; name the worker-side secret holding the password of %s", s.DB.User)
+	}
+	if a := s.DB.Admin; a != nil {
+		if !strings.Contains(a.Address, ":") {
+			p.Add("db.admin.address", "%q: give host:port as the worker reaches MySQL", a.Address)
+		}
+		if a.User == "" {
+			p.Add("db.admin.user", "is empty; an account that may create databases, users and grants")
+		}
+		if a.PasswordRef == "" {
+			p.Add("db.admin.passwordRef", "is empty; name the worker-side secret holding the admin password")
+		}
+	}
+	if s.API.URL != "" && !strings.HasPrefix(s.API.URL, "http://") && !strings.HasPrefix(s.API.URL, "https://") {
+		p.Add("api.url", "%q is not an http(s) URL", s.API.URL)
+	}
+	if s.API.URL != "" && s.API.TokenRef == "" {
+		p.Add("api.tokenRef", "is empty; the API calls need an admin token (a worker-side secret)")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// c7nService is one release as a guide handles it.
+type c7nService struct {
+	Release string // the guide's release name
+	// Install: the guide installs the release (helm install / upgrade
+	// --install); otherwise it must exist and is upgraded.
+	Install bool
+	// Reuse: the guide passes -f <(helm get values X).
+	Reuse   bool
+	Values  map[string]any
+	Set     []string
+	Secrets map[string]string // --set path → secret name
+	// Port and Path of the guide's verify command; zero Port: no check.
+	Port   int
+	Path   string
+	Expect activities.WaitHTTPInput
+}
+
+// c7nChart is one chart a guide installs: release name, chart name when it
+// differs (register-server is c7n/go-register-server), version.
+type c7nChart struct {
+	Release, Chart, Version string
+}
+
+// c7nPlan builds a Choerodon guide's steps.
+type c7nPlan struct {
+	site   *ChoerodonSite
+	charts []c7nChart
+	steps  []runbook.Step
+}
+
+var (
+	helm   *activities.Helm
+	kube   *activities.Kube
+	mysqlA *activities.MySQL
+)
+
+func (p *c7nPlan) add(s runbook.Step) { p.steps = append(p.steps, s) }
+
+// name is the site's name for one of the guide's releases.
+func (p *c7nPlan) name(release string) string {
+	if n, ok := p.site.Releases[release]; ok {
+		return n
+	}
+	return release
+}
+
+// chart is the chart the site installs for one of the guide's releases.
+func (p *c7nPlan) chart(release string) activities.ChartRef {
+	for _, c := range p.charts {
+		if c.Release != release {
+			continue
+		}
+		ref := activities.ChartRef{Repo: p.site.ChartRepo, Name: c.Release, Version: c.Version}
+		if c.Chart != "" {
+			ref.Name = c.Chart
+		}
+		if v, ok := p.site.Versions[release]; ok {
+			ref.Version = v
+		}
+		return ref
+	}
+	panic("guide bug: release " + release + " is not in the guide's chart table")
+}
+
+// releases lists the guide's releases, in the guide's order.
+func (p *c7nPlan) releases() []string {
+	out := make([]string, len(p.charts))
+	for i, c := range p.charts {
+		out[i] = c.Release
+	}
+	return out
+}
+
+// preflightCharts checks every chart of the guide is at hand before anything changes.
+func (p *c7nPlan) preflightCharts() {
+	refs := make([]activities.ChartRef, len(p.charts))
+	for i, c := range p.charts {
+		refs[i] = p.chart(c.Release)
+	}
+	p.add(runbook.Step{Name: "preflight/charts", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("find the guide's %d charts (repo %s) in the worker's chart folders, cache or repository", len(refs), p.site.ChartRepo),
+		Activity: helm.FetchCharts, Input: activities.FetchChartsInput{Charts: refs}, Timeout: 15 * time.Minute})
+}
+
+// backupValues saves every release's values (the guide's helm get values loop).
+func (p *c7nPlan) backupValues() {
+	p.add(runbook.Step{Name: "backup-values/all", Kind: runbook.KindBackup,
+		Summary:  fmt.Sprintf("helm get values of every release in %s into the run's artifact folder", p.site.Namespace),
+		Activity: helm.BackupReleaseValues,
+		Input:    activities.HelmBackupInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace}})
+}
+
+// verify checks the end state: every release of the guide deployed at its
+// version, the absent ones gone.
+func (p *c7nPlan) verify(absent []string) {
+	want := map[string]string{}
+	for _, c := range p.charts {
+		want[p.name(c.Release)] = p.chart(c.Release).Version
+	}
+	p.add(runbook.Step{Name: "verify/releases", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("check every release of the guide is deployed at its version in %s", p.site.Namespace),
+		Activity: helm.VerifyReleases,
+		Input:    activities.VerifyReleasesInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Absent: absent, Versions: want}})
+}
+
+func (p *c7nPlan) gate(name, prompt string, skipOnReject bool) {
+	p.add(runbook.Step{Name: name, Kind: runbook.KindGate, Summary: "a person confirms: " + firstSentence(prompt),
+		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.site.GateRemindAfter, SkipOnReject: skipOnReject}})
+}
+
+var sentenceEnd = regexp.MustCompile(`[.;:?](\s|$)`)
+
+// firstSentence shortens a prompt to its first sentence for plan summaries.
+func firstSentence(s string) string {
+	if loc := sentenceEnd.FindStringIndex(s); loc != nil && loc[0] < 100 {
+		return s[:loc[0]]
+	}
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+func (p *c7nPlan) dbTarget() activities.DBTarget {
+	a := p.site.DB.Admin
+	return activities.DBTarget{Name: "choerodon-mysql", Address: a.Address, User: a.User, PasswordRef: a.PasswordRef}
+}
+
+// jdbc renders a JDBC URL the way the guides write them.
+func (p *c7nPlan) jdbc(database, params string) string {
+	return fmt.Sprintf("jdbc:mysql://%s:%d/%s?%s", p.site.DB.Host, p.site.DB.Port, database, params)
+}
+
+// The query strings the guides append to their JDBC URLs.
+const (
+	jdbcParams      = "useUnicode=true&characterEncoding=utf-8&useSSL=false&useInformationSchema=true&remarks=true&serverTimezone=Asia/Shanghai"
+	jdbcParamsZero  = "useUnicode=true&characterEncoding=utf-8&useSSL=false&zeroDateTimeBehavior=convertToNull&useInformationSchema=true&remarks=true&serverTimezone=Asia/Shanghai"
+	jdbcParamsMulti = "useUnicode=true&characterEncoding=utf-8&useSSL=false&useInformationSchema=true&remarks=true&allowMultiQueries=true&serverTimezone=Asia/Shanghai"
+)
+
+// upgrade adds the guide's helm command for svc.
+func (p *c7nPlan) upgrade(svc c7nService) {
+	ref := p.chart(svc.Release)
+	rel := p.name(svc.Release)
+	verb := "upgrade"
+	summary := fmt.Sprintf("helm upgrade %s %s/%s --version %s", rel, ref.Repo, ref.Name, ref.Version)
+	if svc.Install {
+		verb = "install"
+		summary = fmt.Sprintf("helm upgrade --install %s %s/%s --version %s -n %s", rel, ref.Repo, ref.Name, ref.Version, p.site.Namespace)
+	}
+	if svc.Reuse {
+		summary += ", reusing its values"
+	}
+	p.add(runbook.Step{
+		Name: verb + "/" + svc.Release, Kind: runbook.KindHelm, Summary: summary,
+		Activity: helm.UpgradeInstall,
+		Input: activities.HelmUpgradeInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
+			Chart:  ref,
+			Values: svc.Values, Set: svc.Set, SetSecrets: svc.Secrets, Overrides: p.site.Values[svc.Release],
+			ReuseValues: svc.Reuse, MustExist: !svc.Install, CreateNamespace: svc.Install,
+			Timeout: p.site.HelmTimeout},
+		Timeout: p.site.HelmTimeout + 5*time.Minute,
+	})
+}
+
+// waitUp adds the guide's verify command for svc: curl … | jq -r .status.
+func (p *c7nPlan) waitUp(svc c7nService) {
+	port := svc.Port
+	if v, ok := p.site.Probe.Ports[svc.Release]; ok {
+		port = v
+	}
+	expect := svc.Expect
+	if expect.JSONField == "" && expect.BodyContains == "" {
+		expect = activities.WaitHTTPInput{JSONField: "status", Equals: "UP"}
+	}
+	expect.Interval = p.site.Probe.Interval
+	what := fmt.Sprintf("%s = %s", expect.JSONField, expect.Equals)
+	if expect.BodyContains != "" {
+		what = fmt.Sprintf("a page containing %s", expect.BodyContains)
+	}
+	rel := p.name(svc.Release)
+	p.add(runbook.Step{
+		Name: "wait-up/" + svc.Release, Kind: runbook.KindWait,
+		Summary:  fmt.Sprintf("wait until a pod of %s answers %s on :%d%s", rel, what, port, svc.Path),
+		Activity: kube.WaitUp,
+		Input: activities.WaitUpInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
+			LabelKey: p.site.Probe.LabelKey, Port: port, Path: svc.Path, Via: p.site.Probe.Via, Expect: expect},
+		Timeout: p.site.Probe.Timeout,
+	})
+}
+
+// service upgrades svc and, when the guide verifies it, waits until it is up.
+func (p *c7nPlan) service(svc c7nService) {
+	p.upgrade(svc)
+	if svc.Port != 0 {
+		p.waitUp(svc)
+	}
+}
+
+// followLog adds a wait for a line in a release's pod log.
+func (p *c7nPlan) followLog(release, success, why string, failure []string) {
+	rel := p.name(release)
+	p.add(runbook.Step{
+		Name: "follow-log/" + release, Kind: runbook.KindWait,
+		Summary:  fmt.Sprintf("follow the log of %s until %q; %s", rel, success, why),
+		Activity: kube.FollowLog,
+		Input: activities.FollowLogInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
+			LabelKey: p.site.Probe.LabelKey, Success: success, Failure: failure},
+		Timeout:     p.site.Probe.LogTimeout,
+		MaxAttempts: 1, // a line that did not come in time goes to the operator at once
+	})
+}
+
+// apiCall adds one of the guide's by-hand API calls: a gate saying what
+// will be called, then the call. Without api.url the gate asks a person to
+// make it by hand and the step has nothing to run.
+func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, onlyIfSkipped string) {
+	s := runbook.Step{Name: name, Kind: runbook.KindHTTP, OnlyIfSkipped: onlyIfSkipped}
+	if p.site.API.URL == "" {
+		s.Kind = runbook.KindGate
+		s.Summary = "a person makes an API call by hand: " + firstSentence(byHand)
+		s.Gate = &runbook.Gate{Prompt: byHand + " Approve once it is done; reject to skip it (with a comment).",
+			RemindAfter: p.site.GateRemindAfter, SkipOnReject: true}
+		p.add(s)
+		return
+	}
+	call.URL = strings.TrimRight(p.site.API.URL, "/") + call.URL
+	call.SecretHeaders = map[string]string{"Authorization": p.site.API.TokenRef}
+	s.Summary = fmt.Sprintf("%s %s, once a person approves", call.Method, call.URL)
+	s.Activity = web.Call
+	s.Input = call
+	s.Gate = &runbook.Gate{Prompt: fmt.Sprintf("%s The worker will call %s %s with the admin token. Approve to call it now; "+
+		"reject (with a comment) if you made the call by hand.", byHand, call.Method, call.URL),
+		RemindAfter: p.site.GateRemindAfter, SkipOnReject: true}
+	p.add(s)
+}
+
+// createDatabases adds the guide's CREATE DATABASE/USER/GRANT block: run
+// directly when the worker has admin access, else asked of a person with
+// the exact SQL.
+func (p *c7nPlan) createDatabases(name string, dbs []activities.DatabaseSpec) {
+	names := make([]string, len(dbs))
+	for i, d := range dbs {
+		names[i] = d.Name
+	}
+	if p.site.DB.Admin != nil {
+		p.add(runbook.Step{
+			Name: name, Kind: runbook.KindSQL,
+			Summary: fmt.Sprintf("create databases %s and user %s with all privileges on them, if missing",
+				strings.Join(names, ", "), p.site.DB.User),
+			Activity: mysqlA.EnsureDatabases,
+			Input: activities.EnsureDatabasesInput{DB: p.dbTarget(), Databases: dbs,
+				User: &activities.DBUser{Name: p.site.DB.User, Host: "%", PasswordRef: p.site.DB.PasswordRef}},
+		})
+		return
+	}
+	var sql strings.Builder
+	sql.WriteString(fmt.Sprintf("CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '<password of %s>'; ", p.site.DB.User, p.site.DB.PasswordRef))
+	for _, d := range dbs {
+		sql.WriteString(fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s DEFAULT CHARACTER SET %s", d.Name, d.Charset))
+		if d.Collation != "" {
+			sql.WriteString(" COLLATE " + d.Collation)
+		}
+		sql.WriteString("; ")
+	}
+	for _, d := range dbs {
+		sql.WriteString(fmt.Sprintf("GRANT ALL PRIVILEGES ON %s.* TO %s@'%%'; ", d.Name, p.site.DB.User))
+	}
+	sql.WriteString("FLUSH PRIVILEGES;")
+	p.gate(name, fmt.Sprintf("The worker has no admin access to MySQL (db.admin is not set). Run this on %s:%d as an administrator: %s",
+		p.site.DB.Host, p.site.DB.Port, sql.String()), false)
+}

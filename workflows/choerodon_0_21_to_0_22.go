@@ -1,0 +1,350 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/workflows/runbook"
+)
+
+// Choerodon021Guide is "从0.21升级到0.22" (../shared/seeds/000_5eb1c8e48cb12d5d.txt):
+// the switch of the framework to hzero. The old framework's releases are
+// deleted, hzero's are installed on new databases after a data migration,
+// then the business services and the front ends are upgraded.
+var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choerodon 0.21 → 0.22 (framework switch to hzero)"}
+
+func init() {
+	register(Spec{
+		Guide:        Choerodon021Guide,
+		WorkflowType: "ChoerodonUpgrade_0_21_to_0_22",
+		Workflow:     ChoerodonUpgrade021To022,
+		NewInput:     func() Input { in := NewChoerodon021Input(); return &in },
+		Example:      "config/examples/choerodon-0.21-0.22.yaml",
+	})
+}
+
+// Choerodon021Input configures the 0.21 → 0.22 upgrade of one site.
+type Choerodon021Input struct {
+	runbook.Target `mapstructure:",squash" json:",inline"`
+	ChoerodonSite  `mapstructure:",squash" json:",inline"`
+	// Redis as the services reach it.
+	Redis ChoerodonRedis `mapstructure:"redis" json:"redis"`
+	// EurekaURL is the registry every hzero service registers with.
+	EurekaURL string `mapstructure:"eurekaURL" json:"eurekaURL"`
+	// Domains are the site's host names.
+	Domains Choerodon021Domains `mapstructure:"domains" json:"domains"`
+	// MinIO is hzero-file's object store.
+	MinIO ChoerodonMinIO `mapstructure:"minio" json:"minio"`
+	// OldReleases are the old framework's releases the guide deletes.
+	OldReleases []string `mapstructure:"oldReleases" json:"oldReleases"`
+}
+
+// ChoerodonRedis is the platform's Redis.
+type ChoerodonRedis struct {
+	Host string `mapstructure:"host" json:"host"`
+	Port int    `mapstructure:"port" json:"port"`
+}
+
+// Choerodon021Domains are the host names the 0.22 values use.
+type Choerodon021Domains struct {
+	API      string `mapstructure:"api" json:"api"`           // api.example.choerodon.io
+	Register string `mapstructure:"register" json:"register"` // register.example.choerodon.io
+	Notify   string `mapstructure:"notify" json:"notify"`     // notify.example.choerodon.io
+	Hzero    string `mapstructure:"hzero" json:"hzero"`       // hzero.example.choerodon.io
+	Front    string `mapstructure:"front" json:"front"`       // example.choerodon.io (login success page)
+	// HTTPS: the domains are served over https.
+	HTTPS bool `mapstructure:"https" json:"https"`
+}
+
+// ChoerodonMinIO is an object store, with keys by secret name.
+type ChoerodonMinIO struct {
+	Endpoint     string `mapstructure:"endpoint" json:"endpoint"`
+	AccessKeyRef string `mapstructure:"accessKeyRef" json:"accessKeyRef"`
+	SecretKeyRef string `mapstructure:"secretKeyRef" json:"secretKeyRef"`
+}
+
+// The old framework's releases, deleted by the guide.
+var choerodon021OldReleases = []string{"base-service", "api-gateway", "file-service", "manager-service",
+	"notify-service", "oauth-server", "register-server", "asgard-service"}
+
+// NewChoerodon021Input returns the guide's defaults.
+func NewChoerodon021Input() Choerodon021Input {
+	return Choerodon021Input{
+		Target:        runbook.Target{From: "0.21", To: "0.22"},
+		ChoerodonSite: defaultChoerodonSite("c7n-system"),
+		Redis:         ChoerodonRedis{Port: 6379},
+		OldReleases:   append([]string{}, choerodon021OldReleases...),
+	}
+}
+
+// GetTarget implements Input.
+func (in *Choerodon021Input) GetTarget() *runbook.Target { return &in.Target }
+
+// Validate implements Input.
+func (in *Choerodon021Input) Validate() error {
+	var p config.Problems
+	validateTarget(&p, in.Target)
+	known := append(append([]string{}, in.OldReleases...), (&c7nPlan{charts: choerodon021Charts}).releases()...)
+	in.ChoerodonSite.validate(&p, known)
+	if in.Redis.Host == "" {
+		p.Add("redis.host", "is empty; give Redis as the pods reach it (c7n-redis.c7n-system)")
+	}
+	if in.EurekaURL == "" {
+		p.Add("eurekaURL", "is empty; the guide uses http://register.c7n-system:8000/eureka/")
+	}
+	for _, d := range []struct{ field, v string }{{"domains.api", in.Domains.API}, {"domains.register", in.Domains.Register},
+		{"domains.notify", in.Domains.Notify}, {"domains.hzero", in.Domains.Hzero}, {"domains.front", in.Domains.Front}} {
+		if d.v == "" || strings.Contains(d.v, "://") {
+			p.Add(d.field, "%q: give a host name, without http://", d.v)
+		}
+	}
+	if in.MinIO.Endpoint == "" {
+		p.Add("minio.endpoint", "is empty; hzero-file stores files there (https://minio.example.choerodon.io)")
+	}
+	if in.MinIO.AccessKeyRef == "" || in.MinIO.SecretKeyRef == "" {
+		p.Add("minio", "accessKeyRef and secretKeyRef name worker-side secrets; both are needed")
+	}
+	for i, r := range in.OldReleases {
+		if !releaseName.MatchString(r) {
+			p.Add(fmt.Sprintf("oldReleases[%d]", i), "%q is not a release name", r)
+		}
+	}
+	return p.Err()
+}
+
+func (in *Choerodon021Input) url(host string) string {
+	if in.Domains.HTTPS {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// Plan implements Input: the guide's steps, in the guide's order.
+func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon021Charts}
+	ns := in.Namespace
+	dbPW := in.DB.PasswordRef
+	redis := func(db int) map[string]any {
+		return map[string]any{"SPRING_REDIS_HOST": in.Redis.Host, "SPRING_REDIS_PORT": in.Redis.Port, "SPRING_REDIS_DATABASE": db}
+	}
+	datasource := func(database string) map[string]any {
+		return map[string]any{"SPRING_DATASOURCE_URL": p.jdbc(database, jdbcParams), "SPRING_DATASOURCE_USERNAME": in.DB.User}
+	}
+	// preInitDB is the hzero charts' DB init job (password by secret).
+	preInitDB := func(driver bool) map[string]any {
+		ds := map[string]any{"url": p.jdbc("", jdbcParams), "username": in.DB.User}
+		if driver {
+			ds["driver"] = "com.mysql.jdbc.Driver"
+		}
+		return map[string]any{"preInitDB": map[string]any{"datasource": ds}}
+	}
+	secrets := func(preJob bool) map[string]string {
+		s := map[string]string{"env.open.SPRING_DATASOURCE_PASSWORD": dbPW}
+		if preJob {
+			s["preJob.preInitDB.datasource.password"] = dbPW
+		}
+		return s
+	}
+	envOpen := func(parts ...map[string]any) map[string]any {
+		out := map[string]any{"EUREKA_CLIENT_SERVICEURL_DEFAULTZONE": in.EurekaURL}
+		for _, part := range parts {
+			for _, k := range sortedKeys(part) {
+				out[k] = part[k]
+			}
+		}
+		return out
+	}
+
+	// Before anything: the worker can reach what it needs.
+	p.preflightCharts()
+	if in.DB.Admin != nil {
+		p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
+			Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
+			Activity: mysqlA.PreflightMySQL,
+			Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
+	}
+
+	// 数据备份: every release's values, and the databases.
+	p.backupValues()
+	dbBackup := "backup-db/mysql"
+	if in.DB.Admin != nil && in.DB.Admin.Backup {
+		p.add(runbook.Step{Name: dbBackup, Kind: runbook.KindBackup,
+			Summary:  "mysqldump every database into the run's artifact folder, then check each CREATE DATABASE is in the dump",
+			Activity: mysqlA.DumpMySQL, Input: activities.DumpInput{DB: p.dbTarget()}})
+	} else {
+		p.gate(dbBackup, fmt.Sprintf("Back up the databases first (the guide: 开始进行升级部署前请先备份好数据库): "+
+			"dump every database of %s:%d, at least base_service, manager_service, notify_service and asgard_service, "+
+			"and check the dump. After this upgrade the schema changes and there is no going back.", in.DB.Host, in.DB.Port), false)
+	}
+
+	// 删除旧版猪齿鱼框架服务.
+	approve := "approve/delete-old-releases"
+	old := make([]string, len(in.OldReleases))
+	for i, r := range in.OldReleases {
+		old[i] = p.name(r)
+	}
+	p.gate(approve, fmt.Sprintf("Delete the old framework's releases %s from %s? Their values are saved by backup-values/all "+
+		"and the databases by %s. The framework is replaced by hzero; this cannot be undone.", strings.Join(old, ", "), ns, dbBackup), false)
+	for _, r := range in.OldReleases {
+		p.add(runbook.Step{Name: "delete-release/" + r, Kind: runbook.KindHelm,
+			Summary:  fmt.Sprintf("helm delete --purge %s", p.name(r)),
+			Activity: helm.Uninstall,
+			Input:    activities.HelmUninstallInput{Cluster: in.Cluster, Namespace: ns, Release: p.name(r)},
+			Requires: []string{"backup-values/all", dbBackup, approve}})
+	}
+
+	// 创建数据库.
+	hzeroDBs := []activities.DatabaseSpec{}
+	for _, d := range []string{"hzero_platform", "hzero_message", "hzero_file", "hzero_monitor", "hzero_admin"} {
+		hzeroDBs = append(hzeroDBs, activities.DatabaseSpec{Name: d, Charset: "utf8mb4", Collation: "utf8mb4_unicode_ci"})
+	}
+	p.createDatabases("create-databases/hzero", hzeroDBs)
+
+	// 数据迁移: the data-migration chart, then its log.
+	migration := map[string]any{"MODULE_NAME": "emailConfig"}
+	migrationSecrets := map[string]string{}
+	for _, d := range []struct{ key, db, params string }{
+		{"ASGARD_SERVICE", "asgard_service", jdbcParamsZero},
+		{"BASE_C7N", "base_service", jdbcParams},
+		{"C7N", "", jdbcParams},
+		{"HZERO_MESSAGE", "hzero_message", jdbcParamsZero},
+		{"HZERO_PLATFORM", "hzero_platform", jdbcParams},
+		{"NOTIFY_C7N", "notify_service", jdbcParams},
+	} {
+		migration["SPRING_DATASOURCE_"+d.key+"_URL"] = p.jdbc(d.db, d.params)
+		migration["SPRING_DATASOURCE_"+d.key+"_USERNAME"] = in.DB.User
+		migrationSecrets["env.open.SPRING_DATASOURCE_"+d.key+"_PASSWORD"] = dbPW
+	}
+	p.upgrade(c7nService{Release: "data-migration", Install: true,
+		Values: map[string]any{"env": map[string]any{"open": migration}}, Secrets: migrationSecrets})
+	p.followLog("data-migration", "修复完成，正常退出",
+		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.LogFailure)
+
+	// The hzero framework, in the guide's order.
+	p.service(c7nService{Release: "hzero-register", Install: true, Port: 8001, Path: "/actuator/health",
+		Values: map[string]any{"env": map[string]any{"open": envOpen()},
+			"ingress": map[string]any{"enabled": true, "host": in.Domains.Register}}})
+	p.service(c7nService{Release: "hzero-admin", Install: true, Port: 8061, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_admin"),
+			map[string]any{"HZERO_AUTO_REFRESH_SWAGGER_ENABLE": true})}}, Secrets: secrets(true)})
+	p.service(c7nService{Release: "hzero-iam", Install: true, Port: 8031, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
+			map[string]any{"CHOERODON_GATEWAY_URL": in.url(in.Domains.API)})}}, Secrets: secrets(true)})
+	p.service(c7nService{Release: "hzero-asgard", Install: true, Port: 8041, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(7), datasource("asgard_service"))}},
+		Secrets: secrets(true)})
+	p.service(c7nService{Release: "hzero-swagger", Install: true, Port: 8051, Path: "/actuator/health",
+		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
+			map[string]any{"HZERO_OAUTH_URL": in.url(in.Domains.API) + "/oauth/oauth/authorize"})}}, Secrets: secrets(false)})
+	p.service(c7nService{Release: "hzero-gateway", Install: true, Port: 8081, Path: "/actuator/health",
+		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(4), datasource("hzero_platform"))},
+			"ingress": map[string]any{"enabled": true, "host": in.Domains.API}}, Secrets: secrets(false)})
+	p.service(c7nService{Release: "hzero-oauth", Install: true, Port: 8021, Path: "/actuator/health",
+		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(3), datasource("hzero_platform"), map[string]any{
+			"HZERO_OAUTH_LOGIN_ENABLE_HTTPS":      in.Domains.HTTPS,
+			"HZERO_OAUTH_LOGIN_SUCCESS_URL":       in.url(in.Domains.Front),
+			"HZERO_OAUTH_LOGIN_DEFAULT_CLIENT_ID": "choerodon",
+			"HZERO_GATEWAY_URL":                   in.url(in.Domains.API)})}}, Secrets: secrets(false)})
+	p.service(c7nService{Release: "hzero-platform", Install: true, Port: 8101, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
+			map[string]any{"HZERO_PLATFORM_HTTP_PROTOCOL": strings.TrimSuffix(in.url(""), "://")})}}, Secrets: secrets(true)})
+	p.service(c7nService{Release: "hzero-monitor", Install: true, Port: 8261, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_monitor"))}},
+		Secrets: secrets(true)})
+	fileSecrets := secrets(true)
+	fileSecrets["env.open.MINIO_ACCESSKEY"] = in.MinIO.AccessKeyRef
+	fileSecrets["env.open.MINIO_SECRETKEY"] = in.MinIO.SecretKeyRef
+	p.service(c7nService{Release: "hzero-file", Install: true, Port: 8111, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_file"), map[string]any{
+			"MINIO_ENDPOINT":                            in.MinIO.Endpoint,
+			"SPRING_SERVLET_MULTIPART_MAX_FILE_SIZE":    "200MB",
+			"SPRING_SERVLET_MULTIPART_MAX_REQUEST_SIZE": "200MB",
+			"FILE_GATEWAY_URL":                          in.url(in.Domains.API) + "/hfle"})}}, Secrets: fileSecrets})
+	p.service(c7nService{Release: "hzero-message", Install: true, Port: 8121, Path: "/actuator/health",
+		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
+			map[string]any{"HZERO_WEBSOCKET_OAUTHURL": "http://" + p.name("hzero-oauth") + "/oauth/api/user"})},
+			"ingress": map[string]any{"enabled": true, "host": in.Domains.Notify}}, Secrets: secrets(true)})
+
+	// 敏捷管理升级 and the other business services: reuse the values, add
+	// the platform datasource of the new preJob.
+	platformSet := []string{
+		"preJob.preInitDB.datasource.platform.url=" + escapeSet(p.jdbc("", jdbcParamsMulti)),
+		"preJob.preInitDB.datasource.platform.username=" + escapeSet(in.DB.User),
+		"preJob.preInitDB.datasource.platform.driver=com.mysql.jdbc.Driver",
+	}
+	platformSecret := map[string]string{"preJob.preInitDB.datasource.platform.password": dbPW}
+	p.service(c7nService{Release: "agile-service", Reuse: true, Set: platformSet, Secrets: platformSecret,
+		Port: 8379, Path: "/actuator/health"})
+	p.service(c7nService{Release: "test-manager-service", Reuse: true, Set: platformSet, Secrets: platformSecret,
+		Port: 8094, Path: "/actuator/health"})
+	p.gate("approve/knowledgebase-db-backup", fmt.Sprintf("Confirm again that the databases are backed up before knowledgebase-service "+
+		"is upgraded (the guide: 请再次确认数据库已备份完成): its data fix rewrites its data on %s:%d.", in.DB.Host, in.DB.Port), false)
+	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: platformSet, Secrets: platformSecret})
+	p.followLog("knowledgebase-service", `Data Fix Succeed!!! FINISHED!!!`, "the data fix is done", in.Probe.LogFailure)
+	p.waitUp(c7nService{Release: "knowledgebase-service", Port: 8281, Path: "/actuator/health"})
+
+	// DevOps服务升级.
+	p.service(c7nService{Release: "gitlab-service", Reuse: true, Port: 8071, Path: "/actuator/health"})
+	p.service(c7nService{Release: "workflow-service", Reuse: true, Port: 8066, Path: "/actuator/health",
+		Set: []string{"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE=" + escapeSet(in.EurekaURL),
+			"env.open.SPRING_REDIS_HOST=" + escapeSet(in.Redis.Host),
+			fmt.Sprintf("env.open.SPRING_REDIS_PORT=%d", in.Redis.Port),
+			"env.open.SPRING_REDIS_DATABASE=9"}})
+	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/actuator/health",
+		Set: append([]string{"env.open.AGENT_VERSION=0.21.5"}, platformSet...), Secrets: platformSecret})
+	p.followLog("devops-service", "修复数据完成", "if it does not come, skip this step (with a comment): "+
+		"the repair call devops-data-fix/retry is then offered after the front ends are up", in.Probe.LogFailure)
+
+	// 整合前端升级.
+	p.service(c7nService{Release: "choerodon-front", Reuse: true, Port: 8080, Path: "/",
+		Expect: activities.WaitHTTPInput{BodyContains: "<title>Choerodon</title>"}})
+	p.service(c7nService{Release: "hzero-front", Install: true, Port: 80, Path: "/",
+		Values: map[string]any{"env": map[string]any{"open": map[string]any{"BUILD_CLIENT_ID": "choerodon", "BUILD_API_HOST": in.url(in.Domains.API)}},
+			"ingress": map[string]any{"enabled": true, "host": in.Domains.Hzero}},
+		Expect: activities.WaitHTTPInput{BodyContains: "<title>HZERO</title>"}})
+
+	// The guide's recovery when devops-service's data migration did not finish.
+	p.apiCall("devops-data-fix/retry",
+		"devops-service's data migration did not report 修复数据完成. The guide's recovery: as an admin, in 平台服务 → 平台接口 → "+
+			"devops-service → devops-check-controller, call the data repair API /v1/upgrade with 0.21.0.",
+		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.21.0"}, "follow-log/devops-service")
+
+	p.verify(old)
+	return p.steps, nil
+}
+
+// choerodon021Charts are the guide's charts, in the guide's order.
+var choerodon021Charts = []c7nChart{
+	{Release: "data-migration", Version: "0.22.0"}, {Release: "hzero-register", Version: "0.22.2"},
+	{Release: "hzero-admin", Version: "0.22.0"}, {Release: "hzero-iam", Version: "0.22.0"},
+	{Release: "hzero-asgard", Version: "0.22.2"}, {Release: "hzero-swagger", Version: "0.22.0"},
+	{Release: "hzero-gateway", Version: "0.22.0"}, {Release: "hzero-oauth", Version: "0.22.0"},
+	{Release: "hzero-platform", Version: "0.22.0"}, {Release: "hzero-monitor", Version: "0.22.0"},
+	{Release: "hzero-file", Version: "0.22.0"}, {Release: "hzero-message", Version: "0.22.0"},
+	{Release: "agile-service", Version: "0.21.1"}, {Release: "test-manager-service", Version: "0.21.1"},
+	{Release: "knowledgebase-service", Version: "0.21.0"}, {Release: "gitlab-service", Version: "0.21.0"},
+	{Release: "workflow-service", Version: "0.21.0"}, {Release: "devops-service", Version: "0.21.6"},
+	{Release: "choerodon-front", Version: "0.21.3"}, {Release: "hzero-front", Version: "0.22.0"},
+}
+
+// escapeSet escapes a value for helm's --set syntax, as the guide's quotes do.
+func escapeSet(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`).Replace(s)
+}
+
+// ChoerodonUpgrade021To022 is the guide's workflow.
+func ChoerodonUpgrade021To022(ctx workflow.Context, in Choerodon021Input) (runbook.RunStatus, error) {
+	steps, err := in.Plan()
+	if err != nil {
+		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
+	}
+	return runbook.Run(ctx, Choerodon021Guide, in.Target, steps)
+}

@@ -1,0 +1,298 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/workflows/runbook"
+)
+
+// Choerodon08Guide is "从0.8升级到0.9" (../shared/seeds/001_051ac39c05e686c8.txt):
+// the framework services in order, two new services (notify, asgard) on
+// new databases, the C7NHelmRelease CRD, DevOps, agile, test, the XWiki
+// procedure done by hand, and the front end.
+var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodon 0.8 → 0.9"}
+
+func init() {
+	register(Spec{
+		Guide:        Choerodon08Guide,
+		WorkflowType: "ChoerodonUpgrade_0_8_to_0_9",
+		Workflow:     ChoerodonUpgrade08To09,
+		NewInput:     func() Input { in := NewChoerodon08Input(); return &in },
+		Example:      "config/examples/choerodon-0.8-0.9.yaml",
+	})
+}
+
+// Choerodon08Input configures the 0.8 → 0.9 upgrade of one site.
+type Choerodon08Input struct {
+	runbook.Target `mapstructure:",squash" json:",inline"`
+	ChoerodonSite  `mapstructure:",squash" json:",inline"`
+	// Kafka and ZooKeeper are the brokers notify and asgard use (host:port each).
+	Kafka     []string `mapstructure:"kafka" json:"kafka"`
+	ZooKeeper []string `mapstructure:"zookeeper" json:"zookeeper"`
+	// ManagerDatabase is the manager-service database the new services'
+	// preConfig job writes to.
+	ManagerDatabase string `mapstructure:"managerDatabase" json:"managerDatabase"`
+	// Domains are the site's host names.
+	Domains Choerodon08Domains `mapstructure:"domains" json:"domains"`
+	// MinIOURL is PRO_FILE_SERVER of the front end.
+	MinIOURL string `mapstructure:"minioURL" json:"minioURL"`
+	// OAuthClientSecretRef names the worker-side secret used as the
+	// `choerodon` OAuth client's secret.
+	OAuthClientSecretRef string `mapstructure:"oauthClientSecretRef" json:"oauthClientSecretRef"`
+}
+
+// Choerodon08Domains are the host names the 0.9 values use.
+type Choerodon08Domains struct {
+	API    string `mapstructure:"api" json:"api"`       // api.example.choerodon.io
+	GitLab string `mapstructure:"gitlab" json:"gitlab"` // gitlab.example.choerodon.io (SSH URL)
+	Front  string `mapstructure:"front" json:"front"`   // choerodon.example.choerodon.io (OAuth redirect)
+	HTTPS  bool   `mapstructure:"https" json:"https"`
+}
+
+// choerodon08Charts are the guide's charts, in the guide's order.
+var choerodon08Charts = []c7nChart{
+	{Release: "register-server", Chart: "go-register-server", Version: "0.9.0"},
+	{Release: "config-server", Version: "0.9.0"}, {Release: "manager-service", Version: "0.9.0"},
+	{Release: "iam-service", Version: "0.9.0"}, {Release: "notify-service", Version: "0.9.0"},
+	{Release: "asgard-service", Version: "0.9.0"}, {Release: "api-gateway", Version: "0.9.0"},
+	{Release: "gateway-helper", Version: "0.9.0"}, {Release: "oauth-server", Version: "0.9.0"},
+	{Release: "file-service", Version: "0.9.0"}, {Release: "devops-service", Version: "0.9.3"},
+	{Release: "gitlab-service", Version: "0.9.1"}, {Release: "agile-service", Version: "0.9.1"},
+	{Release: "test-manager-service", Version: "0.9.2"}, {Release: "wiki-service", Version: "0.9.1"},
+	{Release: "choerodon-front", Version: "0.9.1"},
+}
+
+// NewChoerodon08Input returns the guide's defaults.
+func NewChoerodon08Input() Choerodon08Input {
+	site := defaultChoerodonSite("choerodon-devops-prod")
+	return Choerodon08Input{
+		Target:          runbook.Target{From: "0.8", To: "0.9"},
+		ChoerodonSite:   site,
+		ManagerDatabase: "manager_service",
+	}
+}
+
+// GetTarget implements Input.
+func (in *Choerodon08Input) GetTarget() *runbook.Target { return &in.Target }
+
+// Validate implements Input.
+func (in *Choerodon08Input) Validate() error {
+	var p config.Problems
+	validateTarget(&p, in.Target)
+	in.ChoerodonSite.validate(&p, (&c7nPlan{charts: choerodon08Charts}).releases())
+	if len(in.Kafka) == 0 {
+		p.Add("kafka", "is empty; list the Kafka brokers as host:port (kafka-0.kafka-headless.<ns>.svc.cluster.local:9092, …)")
+	}
+	if len(in.ZooKeeper) == 0 {
+		p.Add("zookeeper", "is empty; list the ZooKeeper nodes as host:port")
+	}
+	for i, b := range append(append([]string{}, in.Kafka...), in.ZooKeeper...) {
+		if !strings.Contains(b, ":") || strings.ContainsAny(b, " ,") {
+			p.Add(fmt.Sprintf("kafka/zookeeper[%d]", i), "%q: give one host:port per entry", b)
+		}
+	}
+	if in.ManagerDatabase == "" {
+		p.Add("managerDatabase", "is empty; the guide uses manager_service")
+	}
+	for _, d := range []struct{ field, v string }{{"domains.api", in.Domains.API}, {"domains.gitlab", in.Domains.GitLab},
+		{"domains.front", in.Domains.Front}} {
+		if d.v == "" || strings.Contains(d.v, "://") {
+			p.Add(d.field, "%q: give a host name, without http://", d.v)
+		}
+	}
+	if !strings.HasPrefix(in.MinIOURL, "http://") && !strings.HasPrefix(in.MinIOURL, "https://") {
+		p.Add("minioURL", "%q: give MinIO's http(s) URL (PRO_FILE_SERVER of the front end)", in.MinIOURL)
+	}
+	if in.API.URL != "" && in.OAuthClientSecretRef == "" {
+		p.Add("oauthClientSecretRef", "is empty; name the worker-side secret for the choerodon OAuth client")
+	}
+	return p.Err()
+}
+
+func (in *Choerodon08Input) url(host string) string {
+	if in.Domains.HTTPS {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// Plan implements Input: the guide's steps, in the guide's order.
+func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon08Charts}
+	ns := in.Namespace
+	health := func(release string, port int) c7nService {
+		return c7nService{Release: release, Reuse: true, Port: port, Path: "/health"}
+	}
+
+	p.preflightCharts()
+	if in.DB.Admin != nil {
+		p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
+			Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
+			Activity: mysqlA.PreflightMySQL,
+			Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
+	}
+	// Not in the guide, but cheap and what every operator wants first: the
+	// values of every release as they were.
+	p.backupValues()
+
+	// 微服务开发框架升级, in the guide's order.
+	p.upgrade(c7nService{Release: "register-server", Reuse: true})
+	p.waitUp(c7nService{Release: "register-server", Port: 8000, Path: "/eureka/apps",
+		Expect: activities.WaitHTTPInput{JSONField: "instance.0.status", Equals: "UP", BodyContains: "go-register-server"}})
+	p.service(health("config-server", 8011))
+	p.service(health("manager-service", 8964))
+	p.service(health("iam-service", 8031))
+
+	// 部署notify service and asgard service: a database each, then the chart.
+	brokers := escapeSet(strings.Join(in.Kafka, ","))
+	zk := escapeSet(strings.Join(in.ZooKeeper, ","))
+	eureka := fmt.Sprintf("http://%s.%s:8000/eureka/", p.name("register-server"), ns)
+	configURI := fmt.Sprintf("http://%s.%s:8010/", p.name("config-server"), ns)
+	for _, svc := range []struct {
+		release, database string
+		port              int
+	}{{"notify-service", "notify_service", 18086}, {"asgard-service", "asgard_service", 18081}} {
+		p.createDatabases("create-database/"+svc.database, []activities.DatabaseSpec{{Name: svc.database, Charset: "utf8"}})
+		set := []string{
+			"preJob.preConfig.mysql.host=" + escapeSet(in.DB.Host),
+			fmt.Sprintf("preJob.preConfig.mysql.port=%d", in.DB.Port),
+			"preJob.preConfig.mysql.database=" + in.ManagerDatabase,
+			"preJob.preConfig.mysql.username=" + escapeSet(in.DB.User),
+			"preJob.preInitDB.mysql.host=" + escapeSet(in.DB.Host),
+			fmt.Sprintf("preJob.preInitDB.mysql.port=%d", in.DB.Port),
+			"preJob.preInitDB.mysql.database=" + svc.database,
+			"preJob.preInitDB.mysql.username=" + escapeSet(in.DB.User),
+			"env.open.SPRING_DATASOURCE_URL=" + escapeSet(fmt.Sprintf("jdbc:mysql://%s:%d/%s?useUnicode=true&characterEncoding=utf-8&useSSL=false",
+				in.DB.Host, in.DB.Port, svc.database)),
+			"env.open.SPRING_DATASOURCE_USERNAME=" + escapeSet(in.DB.User),
+			"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE=" + escapeSet(eureka),
+			"env.open.SPRING_CLOUD_CONFIG_ENABLED=true",
+			"env.open.SPRING_CLOUD_CONFIG_URI=" + escapeSet(configURI),
+			"env.open.CHOERODON_EVENT_CONSUMER_KAFKA_BOOTSTRAP_SERVERS=" + brokers,
+			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_BROKERS=" + brokers,
+			"env.open.SPRING_KAFKA_BOOTSTRAP_SERVERS=" + brokers,
+			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_ZK_NODES=" + zk,
+		}
+		pw := in.DB.PasswordRef
+		p.service(c7nService{Release: svc.release, Install: true, Set: set, Port: svc.port, Path: "/health",
+			Secrets: map[string]string{"preJob.preConfig.mysql.password": pw, "preJob.preInitDB.mysql.password": pw,
+				"env.open.SPRING_DATASOURCE_PASSWORD": pw}})
+	}
+
+	p.service(health("api-gateway", 8081))
+	p.service(health("gateway-helper", 9181))
+	p.service(health("oauth-server", 8021))
+	p.service(health("file-service", 9091))
+
+	// DevOps服务升级: the CRD, GitLab's SSH, devops-service, the smooth upgrade call.
+	p.add(runbook.Step{Name: "apply-crd/c7nhelmrelease", Kind: runbook.KindKube,
+		Summary:  "kubectl apply the C7NHelmRelease CRD (c7nhelmreleases.choerodon.io)",
+		Activity: kube.Apply, Input: activities.KubeApplyInput{Cluster: in.Cluster, Manifests: c7nHelmReleaseCRD}})
+	p.add(runbook.Step{Name: "wait-crd/c7nhelmrelease", Kind: runbook.KindWait,
+		Summary:  "wait until the API server serves c7nhelmreleases.choerodon.io (Established)",
+		Activity: kube.WaitCRDsEstablished, Input: activities.WaitCRDInput{Cluster: in.Cluster, Names: []string{"c7nhelmreleases.choerodon.io"}},
+		Timeout: 5 * time.Minute})
+	p.gate("approve/gitlab-ssh", fmt.Sprintf("Confirm GitLab has the SSH protocol enabled (the guide: 设置Gitlab启用SSH协议, 必须开启); "+
+		"devops-service will use %s as its SSH URL.", in.Domains.GitLab), false)
+	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/health", Set: []string{
+		"env.open.AGENT_VERSION=0.9.6",
+		"env.open.TEMPLATE_VERSION_MICROSERVICE=0.9.0",
+		"env.open.TEMPLATE_VERSION_MICROSERVICEFRONT=0.9.0",
+		"env.open.TEMPLATE_VERSION_JAVALIB=0.9.0",
+		"env.open.SERVICES_GITLAB_SSHURL=" + escapeSet(in.Domains.GitLab),
+		`env.open.SECURITY_IGNORED=/ci\,/webhook\,/v2/api-docs\,/agent/**\,/ws/**\,/webhook/**`,
+		"env.open.SERVICES_GATEWAY_URL=" + escapeSet(in.url(in.Domains.API)),
+	}})
+	p.apiCall("devops-smooth-upgrade/0.9",
+		fmt.Sprintf("As the platform admin, call devops-service's smooth upgrade API (swagger-ui at %s/manager/swagger-ui.html → "+
+			"devops-service → devops-check-controller → 平滑升级接口) with version 0.9: it adds GitOps to the applications made "+
+			"before 0.9; the result is in the log column of devops-service's devops_check_log table.", in.url(in.Domains.API)),
+		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.9"}, "")
+	p.service(health("gitlab-service", 8071))
+
+	// 敏捷管理升级, 测试管理升级.
+	p.service(health("agile-service", 8379))
+	p.service(health("test-manager-service", 8094))
+
+	// 知识管理升级: the XWiki procedure is done by hand, one gate a sub-step.
+	for _, g := range []struct{ name, prompt string }{
+		{"xwiki/download-package", "XWiki 0.9.0 needs the Choerodon framework at 0.9.0 (done above). Download the upgrade package " +
+			"Choerodon-wiki-0.9.0-update.rar from https://file.choerodon.com.cn/choerodon-install/wiki/Choerodon-wiki-0.9.0-update.rar."},
+		{"xwiki/edit-properties", fmt.Sprintf("In XWiki's volume, /data/data/xwiki.properties: set oidc.endpoint.userinfo=%s/iam/v1/users/self "+
+			"and add on the next line oidc.endpoint.logout=%s/oauth/logout (the platform gateway's domain).", in.url(in.Domains.API), in.url(in.Domains.API))},
+		{"xwiki/copy-repository", "Copy the contents of repository-0.9.0-update from the package into XWiki's volume, /data/data/extension/repository."},
+		{"xwiki/import-xar", "As admin in XWiki: 设置 → Content → 导入, upload Choerodon-wiki-0.9.0-update.xar, select it, choose " +
+			"给已有文档添加一个新的版本 (add a new version to existing documents) and import; wait until the import is done."},
+		{"xwiki/delete-confluencetest", "Open /bin/view/ConfluenceTest in XWiki (the page may look broken; that is expected), " +
+			"更多 → 删除, tick Affect children and confirm."},
+		{"xwiki/restart", "Restart XWiki."},
+	} {
+		p.gate(g.name, g.prompt, false)
+	}
+	p.upgrade(c7nService{Release: "wiki-service", Reuse: true})
+	p.apiCall("wiki-refresh-home/0.9",
+		fmt.Sprintf("Refresh the wiki spaces' home pages: in swagger-ui (%s/manager/swagger-ui.html) choose wiki:wiki-service → "+
+			"wiki-scanning-controller → 更新wiki系统主页 and Try it out.", in.url(in.Domains.API)),
+		activities.HTTPCallInput{Method: "PUT", URL: "/wiki/v1/scan/home"}, "")
+
+	// 整合前端升级.
+	p.service(c7nService{Release: "choerodon-front", Reuse: true, Port: 80, Path: "/",
+		Set:    []string{"env.open.PRO_FILE_SERVER=" + escapeSet(in.MinIOURL)},
+		Expect: activities.WaitHTTPInput{BodyContains: "<title>Choerodon</title>"}})
+	p.apiCall("create-oauth-client/choerodon",
+		fmt.Sprintf("Create the OAuth client `choerodon`: swagger-ui (%s/manager/swagger-ui.html) → iam_service → client-controller → 创建client, "+
+			"organization 1, grant types implicit,client_credentials,authorization_code,refresh_token, scope default, "+
+			"redirect URI %s.", in.url(in.Domains.API), in.url(in.Domains.Front)),
+		activities.HTTPCallInput{Method: "POST", URL: "/iam/v1/organizations/1/clients", Body: fmt.Sprintf(`{"accessTokenValidity":60,`+
+			`"additionalInformation":"","authorizedGrantTypes":"implicit,client_credentials,authorization_code,refresh_token",`+
+			`"autoApprove":"default","name":"choerodon","objectVersionNumber":0,"organizationId":1,"refreshTokenValidity":60,`+
+			`"resourceIds":"default","scope":"default","secret":"${secret:%s}","webServerRedirectUri":%q}`,
+			in.OAuthClientSecretRef, in.url(in.Domains.Front))}, "")
+
+	p.verify(nil)
+	return p.steps, nil
+}
+
+// c7nHelmReleaseCRD is the guide's C7NHelmRelease.yaml. The guide's
+// apiextensions.k8s.io/v1beta1 is gone from Kubernetes 1.22 on; this is
+// the same definition in v1, which needs a schema: it keeps every field.
+const c7nHelmReleaseCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: c7nhelmreleases.choerodon.io
+spec:
+  group: choerodon.io
+  names:
+    kind: C7NHelmRelease
+    listKind: C7NHelmReleaseList
+    plural: c7nhelmreleases
+    singular: c7nhelmrelease
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+
+// ChoerodonUpgrade08To09 is the guide's workflow.
+func ChoerodonUpgrade08To09(ctx workflow.Context, in Choerodon08Input) (runbook.RunStatus, error) {
+	steps, err := in.Plan()
+	if err != nil {
+		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
+	}
+	return runbook.Run(ctx, Choerodon08Guide, in.Target, steps)
+}
