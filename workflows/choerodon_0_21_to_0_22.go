@@ -239,7 +239,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
 			map[string]any{"CHOERODON_GATEWAY_URL": in.url(in.Domains.API)})}}, Secrets: secrets(true)})
 	p.service(c7nService{Release: "hzero-asgard", Install: true, Port: 8041, Path: "/actuator/health",
-		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(7), datasource("asgard_service"))}},
+		Values:  map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(7), datasource("asgard_service"))}},
 		Secrets: secrets(true)})
 	p.service(c7nService{Release: "hzero-swagger", Install: true, Port: 8051, Path: "/actuator/health",
 		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
@@ -257,7 +257,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
 			map[string]any{"HZERO_PLATFORM_HTTP_PROTOCOL": strings.TrimSuffix(in.url(""), "://")})}}, Secrets: secrets(true)})
 	p.service(c7nService{Release: "hzero-monitor", Install: true, Port: 8261, Path: "/actuator/health",
-		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_monitor"))}},
+		Values:  map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_monitor"))}},
 		Secrets: secrets(true)})
 	fileSecrets := secrets(true)
 	fileSecrets["env.open.MINIO_ACCESSKEY"] = in.MinIO.AccessKeyRef
