@@ -327,4 +327,3 @@ func TestChoerodon08RejectedGitLabGateStopsBeforeDevops(t *testing.T) {
 	require.Equal(t, runbook.ErrRejected, app.Type())
 	require.Zero(t, h.count["UpgradeInstall devops-service"])
 }
-
