@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -29,6 +30,10 @@ const DefaultReleaseLabel = "choerodon.io/release"
 // ErrLogFailure is a log line that matched a failure pattern (the guide: "if
 // an exception appears you cannot continue").
 const ErrLogFailure = "LogFailure"
+
+// ErrLogLineNotFound is a followed log that did not print the awaited line
+// before the step's timeout.
+const ErrLogLineNotFound = "LogLineNotFound"
 
 // Probe modes of WaitUp.
 const (
@@ -53,6 +58,9 @@ type WaitUpInput struct {
 	URL string `json:"url,omitempty"`
 	// Expect is what counts as up (status UP, or an HTML title).
 	Expect WaitHTTPInput `json:"expect"`
+	// NewRevisionOnly ignores pods older than the release's newest Helm
+	// revision: the check after an upgrade must not pass on the old pod.
+	NewRevisionOnly bool `json:"newRevisionOnly,omitempty"`
 }
 
 // WaitUp probes the release until it answers as expected. It picks a Ready
@@ -74,15 +82,21 @@ func (k *Kube) WaitUp(ctx context.Context, in WaitUpInput) (WaitHTTPResult, erro
 	if interval <= 0 {
 		interval = k.interval()
 	}
+	var since time.Time
+	if in.NewRevisionOnly && via != ViaURL {
+		if since, err = releaseChanged(ctx, cs, in.Namespace, in.Release); err != nil {
+			return WaitHTTPResult{}, err
+		}
+	}
 	hc := &http.Client{Timeout: 10 * time.Second}
-	return pollUntil(ctx, in.Release, "up", interval, func() (bool, string) { return k.probeRelease(ctx, cs, hc, in, via) })
+	return pollUntil(ctx, in.Release, "up", interval, func() (bool, string) { return k.probeRelease(ctx, cs, hc, in, via, since) })
 }
 
-func (k *Kube) probeRelease(ctx context.Context, cs kubernetes.Interface, hc *http.Client, in WaitUpInput, via string) (bool, string) {
+func (k *Kube) probeRelease(ctx context.Context, cs kubernetes.Interface, hc *http.Client, in WaitUpInput, via string, since time.Time) (bool, string) {
 	if via == ViaURL {
 		return (&HTTP{Client: hc}).probe(ctx, WaitHTTPInput{URL: in.URL, JSONField: in.Expect.JSONField, Equals: in.Expect.Equals, BodyContains: in.Expect.BodyContains})
 	}
-	pod, why := newestReadyPod(ctx, cs, in.Namespace, labelSelector(in.LabelKey, in.Release))
+	pod, why := newestReadyPod(ctx, cs, in.Namespace, labelSelector(in.LabelKey, in.Release), since)
 	if pod == nil {
 		return false, why
 	}
@@ -125,13 +139,14 @@ func labelSelector(key, release string) string {
 
 // newestReadyPod returns a Ready, running pod of the newest ReplicaSet among
 // the selected pods (pods with no ReplicaSet count by their own age).
-func newestReadyPod(ctx context.Context, cs kubernetes.Interface, ns, selector string) (*corev1.Pod, string) {
+func newestReadyPod(ctx context.Context, cs kubernetes.Interface, ns, selector string, since time.Time) (*corev1.Pod, string) {
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Sprintf("cannot list pods %s in %s: %v", selector, ns, err)
 	}
+	pods.Items = createdSince(pods.Items, since)
 	if len(pods.Items) == 0 {
-		return nil, fmt.Sprintf("no pod %s in %s yet", selector, ns)
+		return nil, fmt.Sprintf("no pod %s in %s yet%s", selector, ns, sinceNote(since))
 	}
 	rsAge := map[string]time.Time{}
 	if rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
@@ -194,6 +209,9 @@ type FollowLogInput struct {
 	// Failure patterns end the step, unless the line matches an Ignore one.
 	Failure []string `json:"failure,omitempty"`
 	Ignore  []string `json:"ignore,omitempty"`
+	// NewRevisionOnly ignores pods older than the release's newest Helm
+	// revision, whose logs hold the lines of the last upgrade.
+	NewRevisionOnly bool `json:"newRevisionOnly,omitempty"`
 }
 
 // FollowLogProgress is heartbeated after every line: a new try (after a
@@ -235,25 +253,57 @@ func (k *Kube) FollowLog(ctx context.Context, in FollowLogInput) (FollowLogResul
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
+	var since time.Time
+	if in.NewRevisionOnly {
+		if since, err = releaseChanged(ctx, cs, in.Namespace, in.Release); err != nil {
+			return FollowLogResult{}, err
+		}
+	}
 	var res FollowLogResult
 	var tail []string
 	selector := labelSelector(in.LabelKey, in.Release)
+	// A quiet log blocks the stream read: heartbeat the last position
+	// from the side, so Temporal does not take a quiet pod for a dead worker.
+	var last lastProgress
+	last.set(p)
+	stopBeats := make(chan struct{})
+	defer close(stopBeats)
+	go func() {
+		for {
+			select {
+			case <-stopBeats:
+				return
+			case <-time.After(5 * time.Second):
+				activity.RecordHeartbeat(ctx, last.get())
+			}
+		}
+	}()
+	// Give up a little before the step's deadline with an error of our
+	// own, not retried: a line that did not come in time is the operator's
+	// to judge. A worker lost on the way is different: Temporal retries
+	// that try, and it resumes from the heartbeat.
+	wctx := ctx
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 10*time.Second {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-2*time.Second))
+		defer cancel()
+	}
 	for {
-		pod, why := newestPod(ctx, cs, in.Namespace, selector)
+		pod, why := newestPod(wctx, cs, in.Namespace, selector, since)
 		if pod != nil {
 			if pod.Name != p.Pod {
 				p = FollowLogProgress{Pod: pod.Name, Lines: p.Lines} // a new pod: its log from the start
 			}
 			opts := &corev1.PodLogOptions{Follow: true, Timestamps: true, Container: in.Container}
-			var last time.Time
+			var lastTS time.Time
 			if p.LastTS != "" {
-				last, _ = time.Parse(time.RFC3339Nano, p.LastTS)
-				st := metav1.NewTime(last.Truncate(time.Second))
+				lastTS, _ = time.Parse(time.RFC3339Nano, p.LastTS)
+				st := metav1.NewTime(lastTS.Truncate(time.Second))
 				opts.SinceTime = &st
 			}
-			stream, err := cs.CoreV1().Pods(in.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+			stream, err := cs.CoreV1().Pods(in.Namespace).GetLogs(pod.Name, opts).Stream(wctx)
 			if err == nil {
-				done, ferr := k.readLog(ctx, stream, &p, last, success[0], failure, ignore, &res, &tail, in)
+				done, ferr := k.readLog(ctx, stream, &p, &last, lastTS, success[0], failure, ignore, &res, &tail, in)
 				stream.Close()
 				if done || ferr != nil {
 					res.Excerpt = tail
@@ -263,16 +313,36 @@ func (k *Kube) FollowLog(ctx context.Context, in FollowLogInput) (FollowLogResul
 				why = fmt.Sprintf("log of %s not available yet: %v", pod.Name, err)
 			}
 		}
+		last.set(p)
 		activity.RecordHeartbeat(ctx, p)
 		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("no line matching %q in the log of %s (%s): %w", in.Success, in.Release, why, ctx.Err())
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return res, fmt.Errorf("no line matching %q in the log of %s (%s): %w", in.Success, in.Release, why, ctx.Err())
+			}
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"no line matching %q in the log of %s within the step's timeout (%d lines read; last: %s); "+
+					"look at the pod's log, then retry (wait again), skip or abort", in.Success, in.Release, p.Lines,
+				strings.Join(lastN(tail, 3), " | ")), ErrLogLineNotFound, nil, tail)
 		case <-time.After(k.interval()):
 		}
 	}
 }
 
-func (k *Kube) readLog(ctx context.Context, r io.Reader, p *FollowLogProgress, last time.Time, success interface{ MatchString(string) bool },
+// lastProgress is the newest FollowLogProgress, shared with the side heartbeat.
+type lastProgress struct {
+	mu sync.Mutex
+	p  FollowLogProgress
+}
+
+func (l *lastProgress) set(p FollowLogProgress) { l.mu.Lock(); l.p = p; l.mu.Unlock() }
+func (l *lastProgress) get() FollowLogProgress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p
+}
+
+func (k *Kube) readLog(ctx context.Context, r io.Reader, p *FollowLogProgress, shared *lastProgress, last time.Time, success interface{ MatchString(string) bool },
 	failure, ignore []*regexp.Regexp, res *FollowLogResult, tail *[]string, in FollowLogInput) (bool, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -303,6 +373,7 @@ func (k *Kube) readLog(ctx context.Context, r io.Reader, p *FollowLogProgress, l
 		if len(*tail) > 10 {
 			*tail = (*tail)[1:]
 		}
+		shared.set(*p)
 		activity.RecordHeartbeat(ctx, *p)
 		if !matchesAny(ignore, text) && matchesAny(failure, text) {
 			res.Pod, res.Match = p.Pod, text
@@ -321,11 +392,12 @@ func (k *Kube) readLog(ctx context.Context, r io.Reader, p *FollowLogProgress, l
 
 // newestPod returns the newest running pod of the selection (logs start
 // before readiness).
-func newestPod(ctx context.Context, cs kubernetes.Interface, ns, selector string) (*corev1.Pod, string) {
+func newestPod(ctx context.Context, cs kubernetes.Interface, ns, selector string, since time.Time) (*corev1.Pod, string) {
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Sprintf("cannot list pods %s in %s: %v", selector, ns, err)
 	}
+	pods.Items = createdSince(pods.Items, since)
 	var best *corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
@@ -337,9 +409,50 @@ func newestPod(ctx context.Context, cs kubernetes.Interface, ns, selector string
 		}
 	}
 	if best == nil {
-		return nil, fmt.Sprintf("no running pod %s in %s yet (%d pods)", selector, ns, len(pods.Items))
+		return nil, fmt.Sprintf("no running pod %s in %s yet (%d pods%s)", selector, ns, len(pods.Items), sinceNote(since))
 	}
 	return best, ""
+}
+
+// releaseChanged is when the release's newest Helm revision was written
+// (the creation of its newest release Secret), zero when there is none.
+// Pods older than that belong to the revision before: after `helm upgrade`
+// the old pod still runs, answers UP and holds last time's log lines, and
+// must not stand in for the new one.
+func releaseChanged(ctx context.Context, cs kubernetes.Interface, ns, release string) (time.Time, error) {
+	secrets, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,name=" + release})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("unable to read the Helm revisions of %s in %s: %w", release, ns, err)
+	}
+	var newest time.Time
+	for _, s := range secrets.Items {
+		if s.CreationTimestamp.After(newest) {
+			newest = s.CreationTimestamp.Time
+		}
+	}
+	return newest, nil
+}
+
+// createdSince keeps the pods created at or after since (second precision,
+// as the API server keeps creation times).
+func createdSince(pods []corev1.Pod, since time.Time) []corev1.Pod {
+	if since.IsZero() {
+		return pods
+	}
+	out := pods[:0]
+	for _, p := range pods {
+		if !p.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sinceNote(since time.Time) string {
+	if since.IsZero() {
+		return ""
+	}
+	return " created since the release's last revision at " + since.UTC().Format(time.RFC3339)
 }
 
 func (k *Kube) clientset(cluster string) (*kubernetes.Clientset, error) {

@@ -383,7 +383,8 @@ func (p *c7nPlan) waitUp(svc c7nService) {
 		Summary:  fmt.Sprintf("wait until a pod of %s answers %s on :%d%s", rel, what, port, svc.Path),
 		Activity: kube.WaitUp,
 		Input: activities.WaitUpInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
-			LabelKey: p.site.Probe.LabelKey, Port: port, Path: svc.Path, Via: p.site.Probe.Via, Expect: expect},
+			LabelKey: p.site.Probe.LabelKey, Port: port, Path: svc.Path, Via: p.site.Probe.Via, Expect: expect,
+			NewRevisionOnly: true},
 		Timeout: p.site.Probe.Timeout,
 	})
 }
@@ -404,9 +405,8 @@ func (p *c7nPlan) followLog(release, success, why string, failure []string) {
 		Summary:  fmt.Sprintf("follow the log of %s until %q; %s", rel, success, why),
 		Activity: kube.FollowLog,
 		Input: activities.FollowLogInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
-			LabelKey: p.site.Probe.LabelKey, Success: success, Failure: failure},
-		Timeout:     p.site.Probe.LogTimeout,
-		MaxAttempts: 1, // a line that did not come in time goes to the operator at once
+			LabelKey: p.site.Probe.LabelKey, Success: success, Failure: failure, NewRevisionOnly: true},
+		Timeout: p.site.Probe.LogTimeout,
 	})
 }
 

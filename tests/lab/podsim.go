@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,12 +23,13 @@ import (
 // IP, and serves container logs the way a kubelet does, so `pods/log`
 // through the real API server works, follow and sinceTime included.
 type PodSim struct {
-	t      TB
-	cs     *kubernetes.Clientset
-	node   string
-	mu     sync.Mutex
-	logs   map[string]*podLog // ns/pod
-	nextIP int
+	t       TB
+	cs      *kubernetes.Clientset
+	node    string
+	mu      sync.Mutex
+	logs    map[string]*podLog // ns/pod
+	servers map[string][]*http.Server
+	nextIP  int
 }
 
 type podLog struct {
@@ -54,7 +56,7 @@ func StartPodSim(t TB, cp *ControlPlane) *PodSim {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	s := &PodSim{t: t, cs: cs, node: "lab-node", logs: map[string]*podLog{}, nextIP: 10}
+	s := &PodSim{t: t, cs: cs, node: "lab-node", logs: map[string]*podLog{}, servers: map[string][]*http.Server{}, nextIP: 10}
 
 	// The kubelet endpoint: HTTPS, as the API server expects.
 	_, certFile, keyFile := serverCert(t, t.TempDir())
@@ -112,6 +114,15 @@ type Pod struct {
 // loopback IP, and serves its handlers there.
 func (s *PodSim) RunPod(spec PodSpec) Pod {
 	s.t.Helper()
+	p, err := s.StartPod(spec)
+	if err != nil {
+		s.t.Fatalf("%v", err)
+	}
+	return p
+}
+
+// StartPod is RunPod for callers that are not the test's goroutine.
+func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 	ctx := context.Background()
 	s.mu.Lock()
 	s.nextIP++
@@ -124,21 +135,28 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: spec.Namespace, Labels: spec.Labels},
 		Spec: corev1.PodSpec{NodeName: s.node, Containers: []corev1.Container{{Name: "app", Image: "lab/app"}}}}
 	if spec.OwnerReplicaSet != "" {
-		rs := s.ensureReplicaSet(spec.Namespace, spec.OwnerReplicaSet, spec.Labels)
+		rs, err := s.ensureReplicaSet(spec.Namespace, spec.OwnerReplicaSet, spec.Labels)
+		if err != nil {
+			return Pod{}, err
+		}
 		ctrl := true
 		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &ctrl}}
 	}
 	created, err := s.cs.CoreV1().Pods(spec.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		s.t.Fatalf("create pod %s: %v", spec.Name, err)
+		return Pod{}, fmt.Errorf("create pod %s: %w", spec.Name, err)
 	}
+	key := spec.Namespace + "/" + spec.Name
 	for port, h := range spec.Handlers {
 		l, err := listen(port)
 		if err != nil {
-			s.t.Fatalf("pod %s listen on %s:%d: %v", spec.Name, ip, port, err)
+			return Pod{}, fmt.Errorf("pod %s listen on %s:%d: %w", spec.Name, ip, port, err)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
+		s.mu.Lock()
+		s.servers[key] = append(s.servers[key], srv)
+		s.mu.Unlock()
 		s.t.Cleanup(func() { _ = srv.Close() })
 	}
 	now := metav1.Now()
@@ -147,23 +165,43 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 		ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true, Image: "lab/app",
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}}
 	if _, err := s.cs.CoreV1().Pods(spec.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		s.t.Fatalf("pod %s status: %v", spec.Name, err)
+		return Pod{}, fmt.Errorf("pod %s status: %w", spec.Name, err)
 	}
-	return Pod{Name: spec.Name, IP: ip}
+	return Pod{Name: spec.Name, IP: ip}, nil
 }
 
-func (s *PodSim) ensureReplicaSet(ns, name string, labels map[string]string) *metav1.ObjectMeta {
+// StopPod stops the pod's servers, ends its log, and deletes it at once
+// (no kubelet is there to wait for).
+func (s *PodSim) StopPod(ns, name string) error {
+	key := ns + "/" + name
+	s.mu.Lock()
+	servers := s.servers[key]
+	delete(s.servers, key)
+	s.mu.Unlock()
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
+	s.EndLogs(ns, name)
+	zero := int64(0)
+	err := s.cs.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (s *PodSim) ensureReplicaSet(ns, name string, labels map[string]string) (*metav1.ObjectMeta, error) {
 	ctx := context.Background()
 	rs, err := s.cs.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
 	if err == nil {
-		return &rs.ObjectMeta
+		return &rs.ObjectMeta, nil
 	}
 	manifest := replicaSet(ns, name, labels)
 	rs, err = s.cs.AppsV1().ReplicaSets(ns).Create(ctx, manifest, metav1.CreateOptions{})
 	if err != nil {
-		s.t.Fatalf("create replicaset %s: %v", name, err)
+		return nil, fmt.Errorf("create replicaset %s: %w", name, err)
 	}
-	return &rs.ObjectMeta
+	return &rs.ObjectMeta, nil
 }
 
 // Log appends lines to a pod's log, as its process would print them.

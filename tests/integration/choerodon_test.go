@@ -1,0 +1,536 @@
+package integration_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	labsrv "upgrader/tests/lab"
+	"upgrader/workflows/runbook"
+)
+
+// c7nLab is a Choerodon site in the lab: a real API server with simulated
+// pods, a real MariaDB, a chart mirror of lab charts named like the real
+// ones, and the worker config that reaches them.
+type c7nLab struct {
+	cp        *labsrv.ControlPlane
+	deploys   *labsrv.DeploymentSim
+	db        *labsrv.MariaDB
+	charts    string
+	artifacts string
+	workerCfg string
+	api       *apiRecorder
+	root      string
+}
+
+const (
+	c7nDBPassword  = "c7n-Choerodon-pw-5521"
+	c7nAPIToken    = "Bearer lab-admin-token-77Q"
+	c7nOAuthSecret = "oauth-Client-secret-3390"
+)
+
+func newC7nLab(t *testing.T) *c7nLab {
+	t.Helper()
+	l := &c7nLab{root: t.TempDir()}
+	l.cp = labsrv.StartControlPlane(t)
+	sim := labsrv.StartPodSim(t, l.cp)
+	l.deploys = labsrv.StartDeploymentSim(t, sim)
+	l.db = labsrv.StartMariaDB(t)
+	l.charts = filepath.Join(l.root, "charts")
+	l.artifacts = filepath.Join(l.root, "artifacts")
+	l.api = startAPIRecorder(t)
+	l.workerCfg = writeFile(t, filepath.Join(l.root, "worker.yaml"), fmt.Sprintf(`
+temporal:
+  address: %s
+artifactDir: %s
+clusters:
+  lab:
+    kubeconfig: %s
+chartDirs: [%s]
+secrets:
+  c7n-db-choerodon: {value: %s}
+  c7n-db-root: {value: %s}
+  c7n-minio-access-key: {value: lab-minio-ak}
+  c7n-minio-secret-key: {value: lab-minio-sk-8812}
+  c7n-admin-token: {value: %q}
+  c7n-oauth-client-secret: {value: %s}
+`, server.FrontendHostPort(), l.artifacts, l.cp.Kubeconfig, l.charts, c7nDBPassword, l.db.RootPassword, c7nAPIToken, c7nOAuthSecret))
+	return l
+}
+
+// podBehaviour is how a lab chart's pod answers and what it logs.
+type podBehaviour struct {
+	port         int
+	serve, title string
+	upAfter      time.Duration
+	log          []string
+	logAfter     time.Duration
+	eurekaApp    string
+}
+
+// packageChart saves the lab chart as <name>-<version>.tgz in the mirror.
+func (l *c7nLab) packageChart(t *testing.T, name, version string, b podBehaviour) {
+	t.Helper()
+	serve := b.serve
+	if serve == "" {
+		serve = "actuator"
+	}
+	logLines := []any{}
+	for _, s := range b.log {
+		logLines = append(logLines, s)
+	}
+	require.NoError(t, os.MkdirAll(l.charts, 0o755))
+	require.NoError(t, labsrv.PackageChart(l.charts, "../testdata/charts/c7n-service", name, version, map[string]any{
+		"port": b.port, "serve": serve, "title": b.title, "app": b.eurekaApp,
+		"upAfter": b.upAfter.String(), "log": logLines, "logAfter": b.logAfter.String()}))
+}
+
+func (l *c7nLab) helm(t *testing.T, ns string) *action.Configuration {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = &l.cp.Kubeconfig, &ns
+	cfg := new(action.Configuration)
+	require.NoError(t, cfg.Init(flags, ns, "secret", func(string, ...any) {}))
+	return cfg
+}
+
+// seed installs a release the way the site had it before the upgrade.
+func (l *c7nLab) seed(t *testing.T, ns, release, chartName, version string, values map[string]any) {
+	t.Helper()
+	ch, err := loader.Load(filepath.Join(l.charts, chartName+"-"+version+".tgz"))
+	require.NoError(t, err)
+	i := action.NewInstall(l.helm(t, ns))
+	i.ReleaseName, i.Namespace, i.CreateNamespace = release, ns, true
+	_, err = i.Run(ch, values)
+	require.NoError(t, err, "seed %s", release)
+}
+
+// revisions is how many revisions a release has (0: none).
+func (l *c7nLab) revisions(t *testing.T, ns, release string) int {
+	h, err := action.NewHistory(l.helm(t, ns)).Run(release)
+	if err == driver.ErrReleaseNotFound {
+		return 0
+	}
+	require.NoError(t, err)
+	return len(h)
+}
+
+func (l *c7nLab) values(t *testing.T, ns, release string) map[string]any {
+	v, err := action.NewGetValues(l.helm(t, ns)).Run(release)
+	require.NoError(t, err)
+	return v
+}
+
+func (l *c7nLab) chartVersion(t *testing.T, ns, release string) string {
+	r, err := action.NewGet(l.helm(t, ns)).Run(release)
+	require.NoError(t, err)
+	return r.Chart.Metadata.Version
+}
+
+func (l *c7nLab) sql(t *testing.T) *sql.DB {
+	db, err := sql.Open("mysql", l.db.DSN("root", l.db.RootPassword, ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// apiRecorder is the platform gateway's API, recording every call.
+type apiRecorder struct {
+	url   string
+	mu    sync.Mutex
+	calls []string // "METHOD path?query auth body"
+}
+
+func startAPIRecorder(t *testing.T) *apiRecorder {
+	a := &apiRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		a.mu.Lock()
+		a.calls = append(a.calls, fmt.Sprintf("%s %s %s %s", r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"), b))
+		a.mu.Unlock()
+		if r.Header.Get("Authorization") != c7nAPIToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"failed":false}`)
+	}))
+	t.Cleanup(srv.Close)
+	a.url = srv.URL
+	return a
+}
+
+func (a *apiRecorder) all() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string{}, a.calls...)
+}
+
+// operate drives a run as an operator would, through the starter: it
+// approves every gate and calls onRunning once for each step seen running;
+// a failed step ends the drive (the caller decides). It returns the last
+// status.
+func operate(t *testing.T, workerCfg, id string, timeout time.Duration, onRunning map[string]func()) runbook.RunStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st := status(t, id)
+		switch st.State {
+		case runbook.RunCompleted, runbook.RunAborted, runbook.RunRejected, runbook.RunFailedAwaiting:
+			return st
+		}
+		for _, s := range st.Steps {
+			if s.State == runbook.StepRunning && onRunning[s.Name] != nil {
+				f := onRunning[s.Name]
+				delete(onRunning, s.Name)
+				f()
+			}
+			if s.State == runbook.StepWaitingApproval {
+				mustStarter(t, workerCfg, "approve", id, s.Name, "--comment", "checked in the lab")
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s did not finish in %s: %+v", id, timeout, status(t, id))
+	return runbook.RunStatus{}
+}
+
+// c7n021Charts packages every chart the 0.21 → 0.22 lab needs and seeds a
+// 0.21 site in ns.
+func c7n021Charts(t *testing.T, l *c7nLab, migrationLog []string) {
+	actuator := func(port int) podBehaviour { return podBehaviour{port: port} }
+	old := map[string]int{"base-service": 8031, "api-gateway": 8080, "file-service": 9091, "manager-service": 8964,
+		"notify-service": 18086, "oauth-server": 8021, "register-server": 8000, "asgard-service": 18081}
+	for name, port := range old {
+		l.packageChart(t, name, "0.21.0", actuator(port))
+	}
+	for name, port := range map[string]int{"hzero-register": 8001, "hzero-admin": 8061, "hzero-asgard": 8041,
+		"hzero-swagger": 8051, "hzero-gateway": 8081, "hzero-oauth": 8021, "hzero-platform": 8101, "hzero-monitor": 8261,
+		"hzero-file": 8111, "hzero-message": 8121} {
+		v := "0.22.0"
+		if name == "hzero-register" || name == "hzero-asgard" {
+			v = "0.22.2"
+		}
+		l.packageChart(t, name, v, actuator(port))
+	}
+	l.packageChart(t, "hzero-iam", "0.22.0", podBehaviour{port: 8031, upAfter: 8 * time.Second})
+	l.packageChart(t, "data-migration", "0.22.0", podBehaviour{port: 8080, log: migrationLog, logAfter: time.Second})
+	for _, c := range []struct {
+		name, from, to string
+		b              podBehaviour
+	}{
+		{"agile-service", "0.21.0", "0.21.1", actuator(8379)},
+		{"test-manager-service", "0.21.0", "0.21.1", actuator(8094)},
+		{"knowledgebase-service", "0.20.0", "0.21.0", podBehaviour{port: 8281, logAfter: 10 * time.Second,
+			log: []string{"Data fix: 1200 pages", "==========================>>>>>>>> Data Fix Succeed!!! FINISHED!!! <<<<<<<<========================"}}},
+		{"gitlab-service", "0.20.0", "0.21.0", actuator(8071)},
+		{"workflow-service", "0.20.0", "0.21.0", actuator(8066)},
+		{"devops-service", "0.21.0", "0.21.6", podBehaviour{port: 8061, log: []string{"Check: 修复数据完成"}}},
+		{"choerodon-front", "0.21.0", "0.21.3", podBehaviour{port: 8080, serve: "html", title: "Choerodon"}},
+	} {
+		l.packageChart(t, c.name, c.from, c.b)
+		l.packageChart(t, c.name, c.to, c.b)
+	}
+	l.packageChart(t, "hzero-front", "0.22.0", podBehaviour{port: 8080, serve: "html", title: "HZERO"})
+}
+
+// seed021 installs a 0.21 site: the old framework's releases and its
+// databases and, with business, the services the guide upgrades.
+func seed021(t *testing.T, l *c7nLab, ns string, business bool) {
+	db := l.sql(t)
+	for _, d := range []string{"base_service", "manager_service", "notify_service", "asgard_service"} {
+		_, err := db.Exec("CREATE DATABASE " + d)
+		require.NoError(t, err)
+		_, err = db.Exec("CREATE TABLE " + d + ".t (id INT PRIMARY KEY)")
+		require.NoError(t, err)
+	}
+	for _, name := range []string{"base-service", "api-gateway", "file-service", "manager-service", "notify-service",
+		"oauth-server", "register-server", "asgard-service"} {
+		l.seed(t, ns, name, name, "0.21.0", map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_DATASOURCE_PASSWORD": "old-pw"}}})
+	}
+	if !business {
+		return
+	}
+	for name, v := range map[string]string{"agile-service": "0.21.0", "test-manager-service": "0.21.0", "knowledgebase-service": "0.20.0",
+		"gitlab-service": "0.20.0", "workflow-service": "0.20.0", "devops-service": "0.21.0", "choerodon-front": "0.21.0"} {
+		l.seed(t, ns, name, name, v, map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_REDIS_HOST": "redis-of-0.21"}}})
+	}
+}
+
+func c7n021Config(t *testing.T, l *c7nLab, env, ns string) string {
+	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
+guide: choerodon-0.21-0.22
+environment: %s
+from: "0.21"
+to: "0.22"
+cluster: lab
+namespace: %s
+chartRepo: c7n
+db:
+  host: c7n-mysql.%s
+  port: 3306
+  user: choerodon
+  passwordRef: c7n-db-choerodon
+  admin: {address: %q, user: root, passwordRef: c7n-db-root, backup: true}
+redis: {host: c7n-redis.%s, port: 6379}
+eurekaURL: http://register.%s:8000/eureka/
+domains: {api: api.lab.example, register: register.lab.example, notify: notify.lab.example, hzero: hzero.lab.example, front: lab.example}
+minio: {endpoint: "https://minio.lab.example", accessKeyRef: c7n-minio-access-key, secretKeyRef: c7n-minio-secret-key}
+api: {url: %q, tokenRef: c7n-admin-token}
+probe:
+  via: pod-ip
+  timeout: 2m
+  interval: 300ms
+  logTimeout: 2m
+  ports: {choerodon-front: 8080, hzero-front: 8080}
+values:
+  hzero-gateway:
+    replicaCount: 2
+gateRemindAfter: 1h
+`, env, ns, ns, l.db.Addr, ns, ns, l.api.url))
+}
+
+func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "c7n-system"
+	c7n021Charts(t, l, []string{"迁移 emailConfig", "修复完成，正常退出"})
+	seed021(t, l, ns, true)
+	db := l.sql(t)
+	cfg := c7n021Config(t, l, "lab", ns)
+	id := runbook.WorkflowID("choerodon-0.21-0.22", "lab")
+
+	plan := mustStarter(t, l.workerCfg, "plan", "choerodon-0.21-0.22", "-c", cfg)
+	require.Contains(t, plan, "delete-release/base-service")
+	w := startWorker(t, l.workerCfg)
+	mustStarter(t, l.workerCfg, "start", "choerodon-0.21-0.22", "-c", cfg)
+
+	// Nothing is deleted before the backups are done and a person says so.
+	eventually(t, 2*time.Minute, "the delete gate", func() bool { return status(t, id).State == runbook.RunWaitingApproval })
+	st := status(t, id)
+	require.Equal(t, "approve/delete-old-releases", st.CurrentStep)
+	require.Equal(t, runbook.StepDone, st.Step("backup-db/mysql").State)
+	require.Equal(t, 1, l.revisions(t, ns, "base-service"))
+
+	// Kill the worker while it waits for hzero-iam and while it follows
+	// knowledgebase's log; a new worker carries on.
+	restart := func() {
+		time.Sleep(time.Second)
+		w.kill(t)
+		w = startWorker(t, l.workerCfg)
+	}
+	st = operate(t, l.workerCfg, id, 6*time.Minute, map[string]func(){
+		"wait-up/hzero-iam":                restart,
+		"follow-log/knowledgebase-service": restart,
+	})
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+
+	// Old releases gone; new ones at the guide's versions, each installed or upgraded once.
+	for _, r := range []string{"base-service", "api-gateway", "file-service", "manager-service", "notify-service",
+		"oauth-server", "register-server", "asgard-service"} {
+		require.Equal(t, 0, l.revisions(t, ns, r), "%s deleted", r)
+	}
+	for r, v := range map[string]string{"hzero-iam": "0.22.0", "hzero-register": "0.22.2", "hzero-front": "0.22.0", "data-migration": "0.22.0"} {
+		require.Equal(t, v, l.chartVersion(t, ns, r))
+		require.Equal(t, 1, l.revisions(t, ns, r), "%s installed once", r)
+	}
+	for r, v := range map[string]string{"agile-service": "0.21.1", "knowledgebase-service": "0.21.0", "devops-service": "0.21.6", "choerodon-front": "0.21.3"} {
+		require.Equal(t, v, l.chartVersion(t, ns, r))
+		require.Equal(t, 2, l.revisions(t, ns, r), "%s upgraded once", r)
+	}
+	require.Equal(t, 1, l.deploys.Started(ns, "hzero-iam"), "hzero-iam's pod was never replaced by a second upgrade")
+
+	// The guide's values, templated from the config; secrets resolved on the worker.
+	iam := l.values(t, ns, "hzero-iam")
+	open := iam["env"].(map[string]any)["open"].(map[string]any)
+	require.Equal(t, "http://api.lab.example", open["CHOERODON_GATEWAY_URL"])
+	require.EqualValues(t, 1, open["SPRING_REDIS_DATABASE"])
+	require.Equal(t, c7nDBPassword, open["SPRING_DATASOURCE_PASSWORD"])
+	require.Equal(t, "jdbc:mysql://c7n-mysql.c7n-system:3306/hzero_platform?useUnicode=true&characterEncoding=utf-8&useSSL=false&useInformationSchema=true&remarks=true&serverTimezone=Asia/Shanghai",
+		open["SPRING_DATASOURCE_URL"])
+	agile := l.values(t, ns, "agile-service")
+	require.Equal(t, "redis-of-0.21", agile["env"].(map[string]any)["open"].(map[string]any)["SPRING_REDIS_HOST"], "values reused")
+	platform := agile["preJob"].(map[string]any)["preInitDB"].(map[string]any)["datasource"].(map[string]any)["platform"].(map[string]any)
+	require.Contains(t, platform["url"], "allowMultiQueries=true")
+	require.Equal(t, c7nDBPassword, platform["password"])
+	require.EqualValues(t, 2, l.values(t, ns, "hzero-gateway")["replicaCount"], "the site's own values win")
+
+	// Databases, user and grants.
+	var grants []string
+	rows, err := db.Query("SHOW GRANTS FOR 'choerodon'@'%'")
+	require.NoError(t, err)
+	for rows.Next() {
+		var g string
+		require.NoError(t, rows.Scan(&g))
+		grants = append(grants, g)
+	}
+	for _, d := range []string{"hzero_platform", "hzero_message", "hzero_file", "hzero_monitor", "hzero_admin"} {
+		require.Contains(t, strings.Join(grants, "\n"), "`"+d+"`.*", "grant on %s", d)
+	}
+
+	// Values backups and the verified dump in the run's artifact folder.
+	var backups []string
+	var dump string
+	_ = filepath.Walk(l.artifacts, func(p string, info os.FileInfo, err error) error {
+		if err == nil && strings.Contains(p, "/values/lab/"+ns+"/") {
+			backups = append(backups, filepath.Base(p))
+		}
+		if err == nil && strings.HasSuffix(p, ".sql") {
+			dump = p
+		}
+		return nil
+	})
+	require.Contains(t, backups, "base-service.yaml")
+	require.Contains(t, backups, "agile-service.yaml")
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(dump)), "values", "lab", ns, "base-service.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "old-pw")
+	sqlDump, err := os.ReadFile(dump)
+	require.NoError(t, err)
+	require.Contains(t, string(sqlDump), "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `base_service`")
+
+	// devops' line came: the repair API was not called. No secret in history.
+	require.Empty(t, l.api.all())
+	require.Equal(t, runbook.StepSkipped, st.Step("devops-data-fix/retry").State)
+	for _, secret := range []string{c7nDBPassword, l.db.RootPassword, "lab-minio-sk-8812", c7nAPIToken} {
+		assertSecretNotInHistory(t, id, secret)
+	}
+}
+
+func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "c7n-fail"
+	c7n021Charts(t, l, []string{"迁移 emailConfig", "java.lang.IllegalStateException: duplicate key in hzero_message.hmsg_email"})
+	seed021(t, l, ns, false)
+	cfg := c7n021Config(t, l, "fail", ns)
+	id := runbook.WorkflowID("choerodon-0.21-0.22", "fail")
+	startWorker(t, l.workerCfg)
+	mustStarter(t, l.workerCfg, "start", "choerodon-0.21-0.22", "-c", cfg)
+
+	st := operate(t, l.workerCfg, id, 3*time.Minute, nil)
+	require.Equal(t, runbook.RunFailedAwaiting, st.State)
+	require.Equal(t, "follow-log/data-migration", st.CurrentStep)
+	require.Contains(t, st.Step("follow-log/data-migration").LastError, "IllegalStateException")
+	require.Equal(t, runbook.StepPending, st.Step("install/hzero-register").State)
+	require.Equal(t, 0, l.revisions(t, ns, "hzero-register"), "nothing after the migration ran")
+
+	out := mustStarter(t, l.workerCfg, "status", id)
+	require.Contains(t, out, "decide "+id+" follow-log/data-migration")
+	mustStarter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "abort", "--comment", "migration failed; asking the forum")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := temporalClient().GetWorkflow(ctx, id, "").Get(ctx, nil)
+	require.ErrorContains(t, err, "aborted the upgrade at step follow-log/data-migration")
+	final := status(t, id)
+	require.Equal(t, runbook.RunAborted, final.State)
+	require.Equal(t, runbook.StepNotRunAfterAbort, final.Step("install/hzero-register").State)
+}
+
+func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "choerodon-devops-prod"
+	upgraded := []struct {
+		release, chart, to string
+		b                  podBehaviour
+	}{
+		{"register-server", "go-register-server", "0.9.0", podBehaviour{port: 8000, serve: "eureka", eurekaApp: "go-register-server"}},
+		{"config-server", "config-server", "0.9.0", podBehaviour{port: 8011}},
+		{"manager-service", "manager-service", "0.9.0", podBehaviour{port: 8964}},
+		{"iam-service", "iam-service", "0.9.0", podBehaviour{port: 8031}},
+		{"api-gateway", "api-gateway", "0.9.0", podBehaviour{port: 8081}},
+		{"gateway-helper", "gateway-helper", "0.9.0", podBehaviour{port: 9181}},
+		{"oauth-server", "oauth-server", "0.9.0", podBehaviour{port: 8021}},
+		{"file-service", "file-service", "0.9.0", podBehaviour{port: 9091}},
+		{"devops-service", "devops-service", "0.9.3", podBehaviour{port: 8061}},
+		{"gitlab-service", "gitlab-service", "0.9.1", podBehaviour{port: 8071}},
+		{"agile-service", "agile-service", "0.9.1", podBehaviour{port: 8379}},
+		{"test-manager-service", "test-manager-service", "0.9.2", podBehaviour{port: 8094}},
+		{"wiki-service", "wiki-service", "0.9.1", podBehaviour{port: 8080}},
+		{"choerodon-front", "choerodon-front", "0.9.1", podBehaviour{port: 8080, serve: "html", title: "Choerodon"}},
+	}
+	for _, u := range upgraded {
+		l.packageChart(t, u.chart, "0.8.0", u.b)
+		l.packageChart(t, u.chart, u.to, u.b)
+		l.seed(t, ns, u.release, u.chart, "0.8.0", map[string]any{"env": map[string]any{"open": map[string]any{"SITE": "kept"}}})
+	}
+	l.packageChart(t, "notify-service", "0.9.0", podBehaviour{port: 18086})
+	l.packageChart(t, "asgard-service", "0.9.0", podBehaviour{port: 18081})
+	cfg := writeFile(t, filepath.Join(l.root, "c7n08.yaml"), fmt.Sprintf(`
+guide: choerodon-0.8-0.9
+environment: lab08
+from: "0.8"
+to: "0.9"
+cluster: lab
+namespace: %s
+chartRepo: c7n
+db:
+  host: choerodon-mysql
+  user: choerodon
+  passwordRef: c7n-db-choerodon
+  admin: {address: %q, user: root, passwordRef: c7n-db-root}
+kafka: [kafka-0.kafka-headless:9092, kafka-1.kafka-headless:9092]
+zookeeper: [zookeeper-0.zookeeper-headless:2181]
+domains: {api: api.lab.example, gitlab: gitlab.lab.example, front: c7n.lab.example}
+minioURL: http://minio.lab.example
+api: {url: %q, tokenRef: c7n-admin-token}
+oauthClientSecretRef: c7n-oauth-client-secret
+probe: {via: pod-ip, timeout: 2m, interval: 300ms, logTimeout: 2m, ports: {choerodon-front: 8080}}
+`, ns, l.db.Addr, l.api.url))
+	id := runbook.WorkflowID("choerodon-0.8-0.9", "lab08")
+	startWorker(t, l.workerCfg)
+	mustStarter(t, l.workerCfg, "start", "choerodon-0.8-0.9", "-c", cfg)
+	st := operate(t, l.workerCfg, id, 5*time.Minute, nil)
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+
+	for _, u := range upgraded {
+		require.Equal(t, u.to, l.chartVersion(t, ns, u.release), u.release)
+		require.Equal(t, 2, l.revisions(t, ns, u.release))
+		require.Equal(t, "kept", l.values(t, ns, u.release)["env"].(map[string]any)["open"].(map[string]any)["SITE"])
+	}
+	notify := l.values(t, ns, "notify-service")
+	open := notify["env"].(map[string]any)["open"].(map[string]any)
+	require.Equal(t, "kafka-0.kafka-headless:9092,kafka-1.kafka-headless:9092", open["SPRING_KAFKA_BOOTSTRAP_SERVERS"])
+	require.Equal(t, "http://register-server.choerodon-devops-prod:8000/eureka/", open["EUREKA_CLIENT_SERVICEURL_DEFAULTZONE"])
+	require.Equal(t, c7nDBPassword, notify["preJob"].(map[string]any)["preInitDB"].(map[string]any)["mysql"].(map[string]any)["password"])
+	devops := l.values(t, ns, "devops-service")["env"].(map[string]any)["open"].(map[string]any)
+	require.Equal(t, "/ci,/webhook,/v2/api-docs,/agent/**,/ws/**,/webhook/**", devops["SECURITY_IGNORED"])
+	require.Equal(t, "http://minio.lab.example", l.values(t, ns, "choerodon-front")["env"].(map[string]any)["open"].(map[string]any)["PRO_FILE_SERVER"])
+
+	var dbs []string
+	rows, err := l.sql(t).Query("SHOW DATABASES")
+	require.NoError(t, err)
+	for rows.Next() {
+		var d string
+		require.NoError(t, rows.Scan(&d))
+		dbs = append(dbs, d)
+	}
+	require.Subset(t, dbs, []string{"notify_service", "asgard_service"})
+
+	// The guide's three API calls, with the admin token; the OAuth client's
+	// secret resolved on the worker, never in history.
+	calls := l.api.all()
+	require.Len(t, calls, 3, "%v", calls)
+	require.True(t, strings.HasPrefix(calls[0], "GET /devops/v1/upgrade?version=0.9 "+c7nAPIToken), calls[0])
+	require.True(t, strings.HasPrefix(calls[2], "POST /iam/v1/organizations/1/clients "+c7nAPIToken), calls[2])
+	var client map[string]any
+	require.NoError(t, json.Unmarshal([]byte(calls[2][strings.Index(calls[2], "{"):]), &client))
+	require.Equal(t, c7nOAuthSecret, client["secret"])
+	require.Equal(t, "http://c7n.lab.example", client["webServerRedirectUri"])
+	for _, secret := range []string{c7nDBPassword, c7nOAuthSecret, c7nAPIToken} {
+		assertSecretNotInHistory(t, id, secret)
+	}
+}
