@@ -384,10 +384,13 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 
 	// Values backups and the verified dump in the run's artifact folder.
 	var backups []string
-	var dump string
+	var dump, baseValues string
 	_ = filepath.Walk(l.artifacts, func(p string, info os.FileInfo, err error) error {
 		if err == nil && strings.Contains(p, "/values/lab/"+ns+"/") {
 			backups = append(backups, filepath.Base(p))
+			if filepath.Base(p) == "base-service.yaml" {
+				baseValues = p
+			}
 		}
 		if err == nil && strings.HasSuffix(p, ".sql") {
 			dump = p
@@ -396,7 +399,7 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	})
 	require.Contains(t, backups, "base-service.yaml")
 	require.Contains(t, backups, "agile-service.yaml")
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(dump)), "values", "lab", ns, "base-service.yaml"))
+	b, err := os.ReadFile(baseValues)
 	require.NoError(t, err)
 	require.Contains(t, string(b), "old-pw")
 	sqlDump, err := os.ReadFile(dump)
