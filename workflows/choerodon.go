@@ -188,8 +188,11 @@ func (s *ChoerodonSite) validate(p *config.Problems, knownReleases []string) {
 	}
 }
 
+// sortedKeys lists a map's keys in order: deterministic, whatever order
+// the range below visits them in.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
+	//workflowcheck:ignore
 	for k := range m {
 		keys = append(keys, k)
 	}
