@@ -7,7 +7,7 @@ export UPGRADER_CACHE ?= $(HOME)/.cache/upgrader
 TOOLS := scripts/build-tools.sh
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build demo test lint unit integration bench tools clean
+.PHONY: all build demo demo-choerodon test lint unit integration bench tools clean
 
 all: build
 
@@ -22,6 +22,13 @@ tools:
 demo: build
 	$(TOOLS) temporal >/dev/null
 	bin/starter demo $(DEMO_FLAGS)
+
+## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab
+## (etcd, kube-apiserver, simulated pods, MariaDB); installs and builds what it needs once
+demo-choerodon: build
+	scripts/install-test-deps.sh
+	$(TOOLS) temporal kube-apiserver >/dev/null
+	bin/starter demo --guide choerodon-0.21-0.22 $(DEMO_FLAGS)
 
 ## lint: go vet, staticcheck, and Temporal's determinism checker
 lint:

@@ -33,6 +33,8 @@ type demoOptions struct {
 	autoApprove bool
 	exit        bool
 	work        int
+	guide       string
+	chartSrc    string
 }
 
 func newDemoCmd() *cobra.Command {
@@ -47,7 +49,8 @@ the Web UI link, follows the run, and at the approval gate prints the exact comm
 approve it from another terminal (or approves it itself with --auto-approve).
 State is kept in --state-dir, so the Web UI still shows earlier runs next time.`,
 		Example: `  starter demo
-  starter demo --auto-approve --exit`,
+  starter demo --auto-approve --exit
+  starter demo --guide choerodon-0.21-0.22`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
@@ -60,6 +63,9 @@ State is kept in --state-dir, so the Web UI still shows earlier runs next time.`
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve the gate automatically (for unattended runs)")
 	f.BoolVar(&o.exit, "exit", false, "stop the dev server when the run ends instead of keeping the Web UI up")
 	f.IntVar(&o.work, "work", 5, "seconds each demo upgrade step works (it heartbeats every second)")
+	f.StringVar(&o.guide, "guide", "demo", "demo (a lab of fake releases, ready in seconds) or choerodon-0.21-0.22 (the real guide "+
+		"against the Kubernetes lab: kube-apiserver, etcd, simulated pods, MariaDB; needs scripts/build-tools.sh kube-apiserver and .ci/run's packages)")
+	f.StringVar(&o.chartSrc, "lab-chart", "tests/testdata/charts/c7n-service", "the lab chart the choerodon demo packages under each real chart's name")
 	return cmd
 }
 
@@ -82,28 +88,29 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	defer srv.Stop()
 
-	lab := filepath.Join(o.stateDir, "lab")
-	in := workflows.NewDemoInput()
-	in.LabDir = lab
-	in.Work = o.work
-	if err := seedDemoLab(lab, in); err != nil {
-		return err
-	}
-	health, err := serveDemoHealth(ctx, lab, in.To)
-	if err != nil {
-		return err
-	}
-	in.HealthURL = health + "/{release}/actuator/health"
-
-	secretFile := filepath.Join(o.stateDir, "secrets", "demo-db-password")
-	if err := ensureSecretFile(secretFile); err != nil {
-		return err
-	}
 	cfg := config.Defaults()
 	cfg.Temporal.Address = addr
 	cfg.Temporal.UIAddress = "http://127.0.0.1:" + o.uiPort
 	cfg.ArtifactDir = filepath.Join(o.stateDir, "artifacts")
-	cfg.Secrets = map[string]config.Secret{in.PasswordRef: {File: secretFile}}
+	var in workflows.Input
+	switch o.guide {
+	case "demo":
+		din, err := demoLab(ctx, o, &cfg)
+		if err != nil {
+			return err
+		}
+		in = din
+	case "choerodon-0.21-0.22":
+		fmt.Fprintln(out, "starting the Kubernetes lab (etcd, kube-apiserver, simulated pods, MariaDB) and seeding a Choerodon 0.21 site…")
+		cin, stopLab, err := c7nDemoLab(o, &cfg, logf)
+		if err != nil {
+			return err
+		}
+		defer stopLab()
+		in = cin
+	default:
+		return fmt.Errorf("--guide %q: the demo runs guide demo or choerodon-0.21-0.22", o.guide)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -114,10 +121,22 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	defer func() { stopWorker(); <-werr }()
 
 	c := srv.Client()
-	spec, _ := workflows.Lookup("demo")
-	id := runbook.WorkflowID(spec.Name, in.Environment)
-	run, err := startUpgrade(ctx, c, cfg, spec, &in)
+	spec, err := workflows.Lookup(o.guide)
+	if err != nil {
+		return err
+	}
+	id := runbook.WorkflowID(spec.Name, in.GetTarget().Environment)
+	run, err := startUpgrade(ctx, c, cfg, spec, in)
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && o.guide != "demo" && (errors.As(errors.Unwrap(err), &running) || strings.Contains(err.Error(), "already running")) {
+		// The Kubernetes lab lives only as long as the demo: a run left
+		// from last time points at a cluster that is gone.
+		fmt.Fprintf(out, "ending %s, left running by an earlier demo whose lab is gone\n", id)
+		if terr := c.TerminateWorkflow(ctx, id, "", "starter demo: the lab of this run is gone"); terr != nil {
+			return terr
+		}
+		run, err = startUpgrade(ctx, c, cfg, spec, in)
+	}
 	switch {
 	case err == nil:
 		fmt.Fprintf(out, "started the demo upgrade %s (run %s)\n", id, run.GetRunID())
@@ -126,7 +145,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	default:
 		return err
 	}
-	fmt.Fprintf(out, "Web UI: %s\nplan:   %s plan demo -c config/examples/demo.yaml\n\n", uiLink(cfg, id), self())
+	fmt.Fprintf(out, "Web UI: %s\nplan:   %s plan %s -c %s\n\n", uiLink(cfg, id), self(), spec.Name, spec.Example)
 
 	wo := watchOptions{}
 	if o.autoApprove {
@@ -152,6 +171,28 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	fmt.Fprintf(out, "the Web UI stays up at %s; press Ctrl-C to stop\n", cfg.Temporal.UIAddress)
 	<-ctx.Done()
 	return nil
+}
+
+// demoLab prepares the demo guide's lab of fake releases and its secret.
+func demoLab(ctx context.Context, o demoOptions, cfg *config.Worker) (*workflows.DemoInput, error) {
+	lab := filepath.Join(o.stateDir, "lab")
+	in := workflows.NewDemoInput()
+	in.LabDir = lab
+	in.Work = o.work
+	if err := seedDemoLab(lab, in); err != nil {
+		return nil, err
+	}
+	health, err := serveDemoHealth(ctx, lab, in.To)
+	if err != nil {
+		return nil, err
+	}
+	in.HealthURL = health + "/{release}/actuator/health"
+	secretFile := filepath.Join(o.stateDir, "secrets", "demo-db-password")
+	if err := ensureSecretFile(secretFile); err != nil {
+		return nil, err
+	}
+	cfg.Secrets = map[string]config.Secret{in.PasswordRef: {File: secretFile}}
+	return &in, nil
 }
 
 // seedDemoLab creates the lab as it is before the upgrade: the old

@@ -17,9 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	labsrv "upgrader/tests/lab"
 	"upgrader/workflows/runbook"
@@ -37,6 +35,7 @@ type c7nLab struct {
 	workerCfg string
 	api       *apiRecorder
 	root      string
+	site      *labsrv.C7NSite
 }
 
 const (
@@ -55,6 +54,7 @@ func newC7nLab(t *testing.T) *c7nLab {
 	l.charts = filepath.Join(l.root, "charts")
 	l.artifacts = filepath.Join(l.root, "artifacts")
 	l.api = startAPIRecorder(t)
+	l.site = &labsrv.C7NSite{Kubeconfig: l.cp.Kubeconfig, Charts: l.charts, ChartSrc: "../testdata/charts/c7n-service"}
 	l.workerCfg = writeFile(t, filepath.Join(l.root, "worker.yaml"), fmt.Sprintf(`
 temporal:
   address: %s
@@ -74,51 +74,11 @@ secrets:
 	return l
 }
 
-// podBehaviour is how a lab chart's pod answers and what it logs.
-type podBehaviour struct {
-	port         int
-	serve, title string
-	upAfter      time.Duration
-	log          []string
-	logAfter     time.Duration
-	eurekaApp    string
-}
-
-// packageChart saves the lab chart as <name>-<version>.tgz in the mirror.
-func (l *c7nLab) packageChart(t *testing.T, name, version string, b podBehaviour) {
-	t.Helper()
-	serve := b.serve
-	if serve == "" {
-		serve = "actuator"
-	}
-	logLines := []any{}
-	for _, s := range b.log {
-		logLines = append(logLines, s)
-	}
-	require.NoError(t, os.MkdirAll(l.charts, 0o755))
-	require.NoError(t, labsrv.PackageChart(l.charts, "../testdata/charts/c7n-service", name, version, map[string]any{
-		"port": b.port, "serve": serve, "title": b.title, "app": b.eurekaApp,
-		"upAfter": b.upAfter.String(), "log": logLines, "logAfter": b.logAfter.String()}))
-}
-
 func (l *c7nLab) helm(t *testing.T, ns string) *action.Configuration {
 	t.Helper()
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Namespace = &l.cp.Kubeconfig, &ns
-	cfg := new(action.Configuration)
-	require.NoError(t, cfg.Init(flags, ns, "secret", func(string, ...any) {}))
-	return cfg
-}
-
-// seed installs a release the way the site had it before the upgrade.
-func (l *c7nLab) seed(t *testing.T, ns, release, chartName, version string, values map[string]any) {
-	t.Helper()
-	ch, err := loader.Load(filepath.Join(l.charts, chartName+"-"+version+".tgz"))
+	cfg, err := l.site.Helm(ns)
 	require.NoError(t, err)
-	i := action.NewInstall(l.helm(t, ns))
-	i.ReleaseName, i.Namespace, i.CreateNamespace = release, ns, true
-	_, err = i.Run(ch, values)
-	require.NoError(t, err, "seed %s", release)
+	return cfg
 }
 
 // revisions is how many revisions a release has (0: none).
@@ -210,68 +170,6 @@ func operate(t *testing.T, workerCfg, id string, timeout time.Duration, onRunnin
 	return runbook.RunStatus{}
 }
 
-// c7n021Charts packages every chart the 0.21 → 0.22 lab needs and seeds a
-// 0.21 site in ns.
-func c7n021Charts(t *testing.T, l *c7nLab, migrationLog []string) {
-	actuator := func(port int) podBehaviour { return podBehaviour{port: port} }
-	old := map[string]int{"base-service": 8031, "api-gateway": 8080, "file-service": 9091, "manager-service": 8964,
-		"notify-service": 18086, "oauth-server": 8021, "register-server": 8000, "asgard-service": 18081}
-	for name, port := range old {
-		l.packageChart(t, name, "0.21.0", actuator(port))
-	}
-	for name, port := range map[string]int{"hzero-register": 8001, "hzero-admin": 8061, "hzero-asgard": 8041,
-		"hzero-swagger": 8051, "hzero-gateway": 8081, "hzero-oauth": 8021, "hzero-platform": 8101, "hzero-monitor": 8261,
-		"hzero-file": 8111, "hzero-message": 8121} {
-		v := "0.22.0"
-		if name == "hzero-register" || name == "hzero-asgard" {
-			v = "0.22.2"
-		}
-		l.packageChart(t, name, v, actuator(port))
-	}
-	l.packageChart(t, "hzero-iam", "0.22.0", podBehaviour{port: 8031, upAfter: 8 * time.Second})
-	l.packageChart(t, "data-migration", "0.22.0", podBehaviour{port: 8080, log: migrationLog, logAfter: time.Second})
-	for _, c := range []struct {
-		name, from, to string
-		b              podBehaviour
-	}{
-		{"agile-service", "0.21.0", "0.21.1", actuator(8379)},
-		{"test-manager-service", "0.21.0", "0.21.1", actuator(8094)},
-		{"knowledgebase-service", "0.20.0", "0.21.0", podBehaviour{port: 8281, logAfter: 10 * time.Second,
-			log: []string{"Data fix: 1200 pages", "==========================>>>>>>>> Data Fix Succeed!!! FINISHED!!! <<<<<<<<========================"}}},
-		{"gitlab-service", "0.20.0", "0.21.0", actuator(8071)},
-		{"workflow-service", "0.20.0", "0.21.0", actuator(8066)},
-		{"devops-service", "0.21.0", "0.21.6", podBehaviour{port: 8061, log: []string{"Check: 修复数据完成"}}},
-		{"choerodon-front", "0.21.0", "0.21.3", podBehaviour{port: 8080, serve: "html", title: "Choerodon"}},
-	} {
-		l.packageChart(t, c.name, c.from, c.b)
-		l.packageChart(t, c.name, c.to, c.b)
-	}
-	l.packageChart(t, "hzero-front", "0.22.0", podBehaviour{port: 8080, serve: "html", title: "HZERO"})
-}
-
-// seed021 installs a 0.21 site: the old framework's releases and its
-// databases and, with business, the services the guide upgrades.
-func seed021(t *testing.T, l *c7nLab, ns string, business bool) {
-	db := l.sql(t)
-	for _, d := range []string{"base_service", "manager_service", "notify_service", "asgard_service"} {
-		_, err := db.Exec("CREATE DATABASE " + d)
-		require.NoError(t, err)
-		_, err = db.Exec("CREATE TABLE " + d + ".t (id INT PRIMARY KEY)")
-		require.NoError(t, err)
-	}
-	for _, name := range []string{"base-service", "api-gateway", "file-service", "manager-service", "notify-service",
-		"oauth-server", "register-server", "asgard-service"} {
-		l.seed(t, ns, name, name, "0.21.0", map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_DATASOURCE_PASSWORD": "old-pw"}}})
-	}
-	if !business {
-		return
-	}
-	for name, v := range map[string]string{"agile-service": "0.21.0", "test-manager-service": "0.21.0", "knowledgebase-service": "0.20.0",
-		"gitlab-service": "0.20.0", "workflow-service": "0.20.0", "devops-service": "0.21.0", "choerodon-front": "0.21.0"} {
-		l.seed(t, ns, name, name, v, map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_REDIS_HOST": "redis-of-0.21"}}})
-	}
-}
-
 func c7n021Config(t *testing.T, l *c7nLab, env, ns string) string {
 	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
 guide: choerodon-0.21-0.22
@@ -308,9 +206,9 @@ gateRemindAfter: 1h
 func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	l := newC7nLab(t)
 	ns := "c7n-system"
-	c7n021Charts(t, l, []string{"迁移 emailConfig", "修复完成，正常退出"})
-	seed021(t, l, ns, true)
+	require.NoError(t, l.site.PackageC7N021([]string{"迁移 emailConfig", "修复完成，正常退出"}, 8*time.Second))
 	db := l.sql(t)
+	require.NoError(t, l.site.SeedC7N021(ns, db, true))
 	cfg := c7n021Config(t, l, "lab", ns)
 	id := runbook.WorkflowID("choerodon-0.21-0.22", "lab")
 
@@ -417,8 +315,8 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
 	l := newC7nLab(t)
 	ns := "c7n-fail"
-	c7n021Charts(t, l, []string{"迁移 emailConfig", "java.lang.IllegalStateException: duplicate key in hzero_message.hmsg_email"})
-	seed021(t, l, ns, false)
+	require.NoError(t, l.site.PackageC7N021([]string{"迁移 emailConfig", "java.lang.IllegalStateException: duplicate key in hzero_message.hmsg_email"}, 0))
+	require.NoError(t, l.site.SeedC7N021(ns, l.sql(t), false))
 	cfg := c7n021Config(t, l, "fail", ns)
 	id := runbook.WorkflowID("choerodon-0.21-0.22", "fail")
 	startWorker(t, l.workerCfg)
@@ -448,30 +346,30 @@ func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
 	ns := "choerodon-devops-prod"
 	upgraded := []struct {
 		release, chart, to string
-		b                  podBehaviour
+		b                  labsrv.PodBehaviour
 	}{
-		{"register-server", "go-register-server", "0.9.0", podBehaviour{port: 8000, serve: "eureka", eurekaApp: "go-register-server"}},
-		{"config-server", "config-server", "0.9.0", podBehaviour{port: 8011}},
-		{"manager-service", "manager-service", "0.9.0", podBehaviour{port: 8964}},
-		{"iam-service", "iam-service", "0.9.0", podBehaviour{port: 8031}},
-		{"api-gateway", "api-gateway", "0.9.0", podBehaviour{port: 8081}},
-		{"gateway-helper", "gateway-helper", "0.9.0", podBehaviour{port: 9181}},
-		{"oauth-server", "oauth-server", "0.9.0", podBehaviour{port: 8021}},
-		{"file-service", "file-service", "0.9.0", podBehaviour{port: 9091}},
-		{"devops-service", "devops-service", "0.9.3", podBehaviour{port: 8061}},
-		{"gitlab-service", "gitlab-service", "0.9.1", podBehaviour{port: 8071}},
-		{"agile-service", "agile-service", "0.9.1", podBehaviour{port: 8379}},
-		{"test-manager-service", "test-manager-service", "0.9.2", podBehaviour{port: 8094}},
-		{"wiki-service", "wiki-service", "0.9.1", podBehaviour{port: 8080}},
-		{"choerodon-front", "choerodon-front", "0.9.1", podBehaviour{port: 8080, serve: "html", title: "Choerodon"}},
+		{"register-server", "go-register-server", "0.9.0", labsrv.PodBehaviour{Port: 8000, Serve: "eureka", EurekaApp: "go-register-server"}},
+		{"config-server", "config-server", "0.9.0", labsrv.PodBehaviour{Port: 8011}},
+		{"manager-service", "manager-service", "0.9.0", labsrv.PodBehaviour{Port: 8964}},
+		{"iam-service", "iam-service", "0.9.0", labsrv.PodBehaviour{Port: 8031}},
+		{"api-gateway", "api-gateway", "0.9.0", labsrv.PodBehaviour{Port: 8081}},
+		{"gateway-helper", "gateway-helper", "0.9.0", labsrv.PodBehaviour{Port: 9181}},
+		{"oauth-server", "oauth-server", "0.9.0", labsrv.PodBehaviour{Port: 8021}},
+		{"file-service", "file-service", "0.9.0", labsrv.PodBehaviour{Port: 9091}},
+		{"devops-service", "devops-service", "0.9.3", labsrv.PodBehaviour{Port: 8061}},
+		{"gitlab-service", "gitlab-service", "0.9.1", labsrv.PodBehaviour{Port: 8071}},
+		{"agile-service", "agile-service", "0.9.1", labsrv.PodBehaviour{Port: 8379}},
+		{"test-manager-service", "test-manager-service", "0.9.2", labsrv.PodBehaviour{Port: 8094}},
+		{"wiki-service", "wiki-service", "0.9.1", labsrv.PodBehaviour{Port: 8080}},
+		{"choerodon-front", "choerodon-front", "0.9.1", labsrv.PodBehaviour{Port: 8080, Serve: "html", Title: "Choerodon"}},
 	}
 	for _, u := range upgraded {
-		l.packageChart(t, u.chart, "0.8.0", u.b)
-		l.packageChart(t, u.chart, u.to, u.b)
-		l.seed(t, ns, u.release, u.chart, "0.8.0", map[string]any{"env": map[string]any{"open": map[string]any{"SITE": "kept"}}})
+		require.NoError(t, l.site.Package(u.chart, "0.8.0", u.b))
+		require.NoError(t, l.site.Package(u.chart, u.to, u.b))
+		require.NoError(t, l.site.Install(ns, u.release, u.chart, "0.8.0", map[string]any{"env": map[string]any{"open": map[string]any{"SITE": "kept"}}}))
 	}
-	l.packageChart(t, "notify-service", "0.9.0", podBehaviour{port: 18086})
-	l.packageChart(t, "asgard-service", "0.9.0", podBehaviour{port: 18081})
+	require.NoError(t, l.site.Package("notify-service", "0.9.0", labsrv.PodBehaviour{Port: 18086}))
+	require.NoError(t, l.site.Package("asgard-service", "0.9.0", labsrv.PodBehaviour{Port: 18081}))
 	cfg := writeFile(t, filepath.Join(l.root, "c7n08.yaml"), fmt.Sprintf(`
 guide: choerodon-0.8-0.9
 environment: lab08

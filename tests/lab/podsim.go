@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -56,7 +57,8 @@ func StartPodSim(t TB, cp *ControlPlane) *PodSim {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	s := &PodSim{t: t, cs: cs, node: "lab-node", logs: map[string]*podLog{}, servers: map[string][]*http.Server{}, nextIP: 10}
+	s := &PodSim{t: t, cs: cs, node: "lab-node", logs: map[string]*podLog{}, servers: map[string][]*http.Server{},
+		nextIP: mathrand.IntN(250 * 250 * 250)}
 
 	// The kubelet endpoint: HTTPS, as the API server expects.
 	_, certFile, keyFile := serverCert(t, t.TempDir())
@@ -124,13 +126,24 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 // StartPod is RunPod for callers that are not the test's goroutine.
 func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 	ctx := context.Background()
-	s.mu.Lock()
-	s.nextIP++
-	ip := fmt.Sprintf("127.0.%d.%d", s.nextIP/250, s.nextIP%250+1)
-	s.mu.Unlock()
-	listen := func(port int) (net.Listener, error) { return net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port)) }
-	if spec.Host != nil {
-		ip, listen = spec.Host.IP, spec.Host.Listen
+	// Listen first, on a loopback IP nobody else uses (other labs may run
+	// in other processes), so a pod is created only once it can serve.
+	var ip string
+	var listeners map[int]net.Listener
+	var err error
+	for try := 0; try < 20; try++ {
+		listen := func(port int) (net.Listener, error) { return net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port)) }
+		if spec.Host != nil {
+			ip, listen = spec.Host.IP, spec.Host.Listen
+		} else {
+			ip = s.nextLoopbackIP()
+		}
+		if listeners, err = listenAll(spec.Handlers, listen); err == nil || spec.Host != nil {
+			break
+		}
+	}
+	if err != nil {
+		return Pod{}, fmt.Errorf("pod %s: %w", spec.Name, err)
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: spec.Namespace, Labels: spec.Labels},
 		Spec: corev1.PodSpec{NodeName: s.node, Containers: []corev1.Container{{Name: "app", Image: "lab/app"}}}}
@@ -144,14 +157,14 @@ func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 	}
 	created, err := s.cs.CoreV1().Pods(spec.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
 		return Pod{}, fmt.Errorf("create pod %s: %w", spec.Name, err)
 	}
 	key := spec.Namespace + "/" + spec.Name
 	for port, h := range spec.Handlers {
-		l, err := listen(port)
-		if err != nil {
-			return Pod{}, fmt.Errorf("pod %s listen on %s:%d: %w", spec.Name, ip, port, err)
-		}
+		l := listeners[port]
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
 		s.mu.Lock()
@@ -168,6 +181,32 @@ func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 		return Pod{}, fmt.Errorf("pod %s status: %w", spec.Name, err)
 	}
 	return Pod{Name: spec.Name, IP: ip}, nil
+}
+
+// nextLoopbackIP hands out 127.x.y.z addresses from a random start, so
+// labs in other processes (go test runs packages side by side) rarely
+// pick the same; StartPod moves on when one is taken anyway.
+func (s *PodSim) nextLoopbackIP() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextIP++
+	n := s.nextIP % (250 * 250 * 250)
+	return fmt.Sprintf("127.%d.%d.%d", n/(250*250)+1, n/250%250, n%250+1)
+}
+
+func listenAll(handlers map[int]http.Handler, listen func(int) (net.Listener, error)) (map[int]net.Listener, error) {
+	out := map[int]net.Listener{}
+	for port := range handlers {
+		l, err := listen(port)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out[port] = l
+	}
+	return out, nil
 }
 
 // StopPod stops the pod's servers, ends its log, and deletes it at once
