@@ -185,4 +185,18 @@ func TestHTTPCallWithSecretsAndExpectations(t *testing.T) {
 	require.True(t, app.NonRetryable(), "a 4xx goes to the operator")
 	require.Contains(t, app.Message(), "answered 403")
 	require.NotContains(t, app.Message(), "hunter2-token-991", "the token echoed by the server is scrubbed")
+
+	// A body names its secrets; the worker puts them in, JSON-escaped.
+	store2 := config.NewSecretStore(map[string]config.Secret{"oauth": {Value: `s3"cret\x`}})
+	h2 := &activities.HTTP{Secrets: store2}
+	env2 := s.NewTestActivityEnvironment()
+	env2.RegisterActivity(h2)
+	_, err = env2.ExecuteActivity(h2.Call, activities.HTTPCallInput{Method: "POST", URL: srv.URL + "/platform/v1/system-variables",
+		Body: `{"name":"choerodon","secret":"${secret:oauth}"}`})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"name":"choerodon","secret":"s3\"cret\\x"}`, gotBody)
+	_, err = env2.ExecuteActivity(h2.Call, activities.HTTPCallInput{Method: "POST", URL: srv.URL + "/platform/v1/system-variables",
+		Body: `{"secret":"${secret:missing}"}`})
+	require.ErrorContains(t, err, "missing")
+
 }
