@@ -78,13 +78,19 @@ func StartMariaDB(t TB) *MariaDB {
 	m := &MariaDB{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "mysqld.sock"), RootPassword: "lab-Root-pw-4471"}
 	port := FreePort(t)
 	m.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-	out, err := exec.Command("mariadb-install-db", "--user=root", "--datadir="+m.DataDir,
+	// Each server keeps its temporary files in its own folder: labs run in
+	// parallel processes, and a shared /tmp lost an install's temp table.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		t.Fatalf("%v", err)
+	}
+	out, err := exec.Command("mariadb-install-db", "--no-defaults", "--user=root", "--datadir="+m.DataDir, "--tmpdir="+tmp,
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	if err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
 	var log bytes.Buffer
-	cmd := exec.Command("mariadbd", "--no-defaults", "--user=root", "--datadir="+m.DataDir,
+	cmd := exec.Command("mariadbd", "--no-defaults", "--user=root", "--datadir="+m.DataDir, "--tmpdir="+tmp,
 		"--port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--socket="+m.Socket,
 		"--log-bin="+filepath.Join(dir, "binlog"), "--server-id=1", "--skip-name-resolve",
 		"--pid-file="+filepath.Join(dir, "mysqld.pid"), "--innodb-buffer-pool-size=32M")
