@@ -273,6 +273,37 @@ func (p *c7nPlan) releases() []string {
 	return out
 }
 
+// preflightMySQL checks the worker's admin access before anything changes.
+func (p *c7nPlan) preflightMySQL() {
+	if p.site.DB.Admin == nil {
+		return
+	}
+	p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
+		Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
+		Activity: mysqlA.PreflightMySQL,
+		Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
+}
+
+// siteURL is a site host name as a URL.
+func siteURL(https bool, host string) string {
+	if https {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// hostField is one host name of a site's config, for validateHosts.
+type hostField struct{ field, v string }
+
+// validateHosts reports host names that are empty or carry a scheme.
+func validateHosts(p *config.Problems, hosts ...hostField) {
+	for _, h := range hosts {
+		if h.v == "" || strings.Contains(h.v, "://") {
+			p.Add(h.field, "%q: give a host name, without http://", h.v)
+		}
+	}
+}
+
 // preflightCharts checks every chart of the guide is at hand before anything changes.
 func (p *c7nPlan) preflightCharts() {
 	refs := make([]activities.ChartRef, len(p.charts))

@@ -97,12 +97,8 @@ func (in *Choerodon021Input) Validate() error {
 	if in.EurekaURL == "" {
 		p.Add("eurekaURL", "is empty; the guide uses http://register.c7n-system:8000/eureka/")
 	}
-	for _, d := range []struct{ field, v string }{{"domains.api", in.Domains.API}, {"domains.register", in.Domains.Register},
-		{"domains.notify", in.Domains.Notify}, {"domains.hzero", in.Domains.Hzero}, {"domains.front", in.Domains.Front}} {
-		if d.v == "" || strings.Contains(d.v, "://") {
-			p.Add(d.field, "%q: give a host name, without http://", d.v)
-		}
-	}
+	validateHosts(&p, hostField{"domains.api", in.Domains.API}, hostField{"domains.register", in.Domains.Register},
+		hostField{"domains.notify", in.Domains.Notify}, hostField{"domains.hzero", in.Domains.Hzero}, hostField{"domains.front", in.Domains.Front})
 	if in.MinIO.Endpoint == "" {
 		p.Add("minio.endpoint", "is empty; hzero-file stores files there (https://minio.example.choerodon.io)")
 	}
@@ -117,12 +113,7 @@ func (in *Choerodon021Input) Validate() error {
 	return p.Err()
 }
 
-func (in *Choerodon021Input) url(host string) string {
-	if in.Domains.HTTPS {
-		return "https://" + host
-	}
-	return "http://" + host
-}
+func (in *Choerodon021Input) url(host string) string { return siteURL(in.Domains.HTTPS, host) }
 
 // Plan implements Input: the guide's steps, in the guide's order.
 func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
@@ -165,12 +156,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 
 	// Before anything: the worker can reach what it needs.
 	p.preflightCharts()
-	if in.DB.Admin != nil {
-		p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
-			Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
-			Activity: mysqlA.PreflightMySQL,
-			Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
-	}
+	p.preflightMySQL()
 
 	// 数据备份: every release's values, and the databases.
 	p.backupValues()

@@ -101,12 +101,8 @@ func (in *Choerodon08Input) Validate() error {
 	if in.ManagerDatabase == "" {
 		p.Add("managerDatabase", "is empty; the guide uses manager_service")
 	}
-	for _, d := range []struct{ field, v string }{{"domains.api", in.Domains.API}, {"domains.gitlab", in.Domains.GitLab},
-		{"domains.front", in.Domains.Front}} {
-		if d.v == "" || strings.Contains(d.v, "://") {
-			p.Add(d.field, "%q: give a host name, without http://", d.v)
-		}
-	}
+	validateHosts(&p, hostField{"domains.api", in.Domains.API}, hostField{"domains.gitlab", in.Domains.GitLab},
+		hostField{"domains.front", in.Domains.Front})
 	if !strings.HasPrefix(in.MinIOURL, "http://") && !strings.HasPrefix(in.MinIOURL, "https://") {
 		p.Add("minioURL", "%q: give MinIO's http(s) URL (PRO_FILE_SERVER of the front end)", in.MinIOURL)
 	}
@@ -116,12 +112,7 @@ func (in *Choerodon08Input) Validate() error {
 	return p.Err()
 }
 
-func (in *Choerodon08Input) url(host string) string {
-	if in.Domains.HTTPS {
-		return "https://" + host
-	}
-	return "http://" + host
-}
+func (in *Choerodon08Input) url(host string) string { return siteURL(in.Domains.HTTPS, host) }
 
 // Plan implements Input: the guide's steps, in the guide's order.
 func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
@@ -135,12 +126,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	}
 
 	p.preflightCharts()
-	if in.DB.Admin != nil {
-		p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
-			Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
-			Activity: mysqlA.PreflightMySQL,
-			Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
-	}
+	p.preflightMySQL()
 	// Not in the guide, but cheap and what every operator wants first: the
 	// values of every release as they were.
 	p.backupValues()

@@ -327,3 +327,15 @@ func TestChoerodon08RejectedGitLabGateStopsBeforeDevops(t *testing.T) {
 	require.Equal(t, runbook.ErrRejected, app.Type())
 	require.Zero(t, h.count["UpgradeInstall devops-service"])
 }
+
+// BenchmarkChoerodon021Plan measures building the 59-step plan, which every
+// workflow task of a run (and every replay) does once.
+func BenchmarkChoerodon021Plan(b *testing.B) {
+	in := c7n021Input()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := in.Plan(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
