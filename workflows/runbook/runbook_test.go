@@ -392,3 +392,31 @@ func TestInvalidPlanFailsBeforeAnyStep(t *testing.T) {
 	require.ErrorContains(t, err, "invalid plan")
 	require.Zero(t, h.calls["delete"])
 }
+
+// A recovery step runs only when an operator skipped the step it repairs.
+func TestOnlyIfSkippedRunsOnlyAfterASkip(t *testing.T) {
+	repair := work("repair")
+	repair.OnlyIfSkipped = "check"
+	flaky := runbook.Step{Name: "check", Kind: runbook.KindWait, Summary: "wait", Activity: "Flaky", Input: workIn{Label: "check"}}
+
+	h := newHarness(t, []runbook.Step{flaky, repair})
+	h.flakyOK = true
+	st, err := h.run()
+	require.NoError(t, err)
+	require.Equal(t, runbook.StepSkipped, st.Step("repair").State)
+	require.Equal(t, "not needed: check is done", st.Step("repair").Result)
+	require.Zero(t, h.calls["repair"])
+
+	h = newHarness(t, []runbook.Step{flaky, repair})
+	h.at(time.Minute, func() {
+		h.updateOK(runbook.UpdateDecide, runbook.Decision{Step: "check", Action: runbook.ActionSkip, By: "op", Comment: "line never came"})
+	})
+	st, err = h.run()
+	require.NoError(t, err)
+	require.Equal(t, runbook.StepDone, st.Step("repair").State)
+	require.Equal(t, 1, h.calls["repair"])
+
+	bad := work("x")
+	bad.OnlyIfSkipped = "later"
+	require.ErrorContains(t, runbook.ValidatePlan([]runbook.Step{bad, work("later")}), `onlyIfSkipped "later" is not an earlier step`)
+}
