@@ -21,14 +21,13 @@ tools:
 ## demo: run the demo upgrade locally; the Web UI is at http://127.0.0.1:8233
 demo: build
 	$(TOOLS) temporal >/dev/null
+	@if [[ "$(DEMO_FLAGS)" == *choerodon* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver >/dev/null; fi
 	bin/starter demo $(DEMO_FLAGS)
 
 ## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab
 ## (etcd, kube-apiserver, simulated pods, MariaDB); installs and builds what it needs once
-demo-choerodon: build
-	scripts/install-test-deps.sh
-	$(TOOLS) temporal kube-apiserver >/dev/null
-	bin/starter demo --guide choerodon-0.21-0.22 $(DEMO_FLAGS)
+demo-choerodon:
+	$(MAKE) demo DEMO_FLAGS="--guide choerodon-0.21-0.22 $(DEMO_FLAGS)"
 
 ## lint: go vet, staticcheck, and Temporal's determinism checker
 lint:
