@@ -5,8 +5,11 @@
 package activities
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"text/template"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -36,4 +39,30 @@ func resolveSecret(s Secrets, name string) (string, error) {
 // invalid is a failure of the step's input: retrying cannot help.
 func invalid(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), runbook.ErrInvalidInput, nil)
+}
+
+// renderWithSecrets renders a Go text/template on the worker with vars and
+// two functions: `secret "name"` (the secret's value) and `json` (a value as
+// a JSON string, quotes included). Step inputs thus carry the template and
+// secret names, never the values: uploaded files, HTTP request bodies.
+func renderWithSecrets(what, text string, vars any, secrets Secrets) ([]byte, error) {
+	tpl, err := template.New(what).Option("missingkey=error").Funcs(template.FuncMap{
+		"secret": func(name string) (string, error) { return resolveSecret(secrets, name) },
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+	}).Parse(text)
+	if err != nil {
+		return nil, invalid("template for %s does not parse: %v", what, err)
+	}
+	var b bytes.Buffer
+	if err := tpl.Execute(&b, vars); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return nil, app
+		}
+		return nil, invalid("template for %s: %v", what, err)
+	}
+	return b.Bytes(), nil
 }

@@ -192,11 +192,11 @@ func TestHTTPCallWithSecretsAndExpectations(t *testing.T) {
 	env2 := s.NewTestActivityEnvironment()
 	env2.RegisterActivity(h2)
 	_, err = env2.ExecuteActivity(h2.Call, activities.HTTPCallInput{Method: "POST", URL: srv.URL + "/platform/v1/system-variables",
-		Body: `{"name":"choerodon","secret":"${secret:oauth}"}`})
+		Body: `{"name":"choerodon","secret":{{ secret "oauth" | json }}}`, BodyTemplate: true})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"name":"choerodon","secret":"s3\"cret\\x"}`, gotBody)
 	_, err = env2.ExecuteActivity(h2.Call, activities.HTTPCallInput{Method: "POST", URL: srv.URL + "/platform/v1/system-variables",
-		Body: `{"secret":"${secret:missing}"}`})
+		Body: `{"secret":{{ secret "missing" | json }}}`, BodyTemplate: true})
 	require.ErrorContains(t, err, "missing")
 
 }

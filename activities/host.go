@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/alessio/shellescape"
@@ -572,21 +571,7 @@ func (h *Host) Upload(ctx context.Context, in UploadInput) (UploadResult, error)
 }
 
 func (h *Host) render(in UploadInput) ([]byte, error) {
-	tpl, err := template.New(path.Base(in.Path)).Option("missingkey=error").Funcs(template.FuncMap{
-		"secret": func(name string) (string, error) { return resolveSecret(h.Secrets, name) },
-	}).Parse(in.Content)
-	if err != nil {
-		return nil, invalid("template for %s does not parse: %v", in.Path, err)
-	}
-	var b bytes.Buffer
-	if err := tpl.Execute(&b, in.Vars); err != nil {
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			return nil, app
-		}
-		return nil, invalid("template for %s: %v", in.Path, err)
-	}
-	return b.Bytes(), nil
+	return renderWithSecrets(in.Path, in.Content, in.Vars, h.Secrets)
 }
 
 // ChecksumInput checks a file's digest, on a host or (Host nil) on the worker.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -31,10 +30,11 @@ type HTTPCallInput struct {
 	// BasicUser and BasicPasswordRef add HTTP basic authentication.
 	BasicUser        string `json:"basicUser,omitempty"`
 	BasicPasswordRef string `json:"basicPasswordRef,omitempty"`
-	// Body is sent as is, but for ${secret:NAME} placeholders, replaced on
-	// the worker by the secret's value (JSON-escaped in a JSON body); JSON
-	// bodies get a JSON content type.
-	Body string `json:"body,omitempty"`
+	// Body is sent as is; JSON bodies get a JSON content type. With
+	// BodyTemplate, it is first rendered on the worker like an upload's
+	// template: {{ secret "name" | json }} puts a secret in as a JSON string.
+	Body         string `json:"body,omitempty"`
+	BodyTemplate bool   `json:"bodyTemplate,omitempty"`
 	// ExpectStatus lists the statuses that mean success; empty means 2xx.
 	ExpectStatus []int `json:"expectStatus,omitempty"`
 	// ExpectJSON maps dotted field paths of the JSON answer to the value
@@ -60,15 +60,18 @@ func (h *HTTP) Call(ctx context.Context, in HTTPCallInput) (HTTPCallResult, erro
 	if !strings.HasPrefix(in.URL, "http://") && !strings.HasPrefix(in.URL, "https://") {
 		return HTTPCallResult{}, invalid("URL %q is not http(s)", in.URL)
 	}
-	reqBody, err := h.expandSecrets(in.Body)
-	if err != nil {
-		return HTTPCallResult{}, err
+	reqBody := []byte(in.Body)
+	if in.BodyTemplate {
+		var err error
+		if reqBody, err = renderWithSecrets("the body of "+method+" "+in.URL, in.Body, nil, h.Secrets); err != nil {
+			return HTTPCallResult{}, err
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, in.URL, bytes.NewReader([]byte(reqBody)))
+	req, err := http.NewRequestWithContext(ctx, method, in.URL, bytes.NewReader(reqBody))
 	if err != nil {
 		return HTTPCallResult{}, invalid("request %s %s: %v", method, in.URL, err)
 	}
-	if in.Body != "" && json.Valid([]byte(in.Body)) {
+	if len(reqBody) > 0 && json.Valid(reqBody) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range in.Headers {
@@ -126,30 +129,6 @@ func (h *HTTP) Call(ctx context.Context, in HTTPCallInput) (HTTPCallResult, erro
 	}
 	res.Summary = fmt.Sprintf("%s %s → %d", method, in.URL, resp.StatusCode)
 	return res, nil
-}
-
-var secretPlaceholder = regexp.MustCompile(`\$\{secret:([^}]+)\}`)
-
-// expandSecrets replaces ${secret:NAME} in a request body by the secret's
-// value, so that a body with a password travels through Temporal by name.
-func (h *HTTP) expandSecrets(body string) (string, error) {
-	isJSON := json.Valid([]byte(body))
-	var firstErr error
-	out := secretPlaceholder.ReplaceAllStringFunc(body, func(m string) string {
-		v, err := resolveSecret(h.Secrets, secretPlaceholder.FindStringSubmatch(m)[1])
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			return m
-		}
-		if isJSON {
-			b, _ := json.Marshal(v)
-			return string(b[1 : len(b)-1])
-		}
-		return v
-	})
-	return out, firstErr
 }
 
 func (h *HTTP) scrub(s string) string {

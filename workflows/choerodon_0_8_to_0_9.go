@@ -242,8 +242,8 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		activities.HTTPCallInput{Method: "POST", URL: "/iam/v1/organizations/1/clients", Body: fmt.Sprintf(`{"accessTokenValidity":60,`+
 			`"additionalInformation":"","authorizedGrantTypes":"implicit,client_credentials,authorization_code,refresh_token",`+
 			`"autoApprove":"default","name":"choerodon","objectVersionNumber":0,"organizationId":1,"refreshTokenValidity":60,`+
-			`"resourceIds":"default","scope":"default","secret":"${secret:%s}","webServerRedirectUri":%q}`,
-			in.OAuthClientSecretRef, in.url(in.Domains.Front))}, "")
+			`"resourceIds":"default","scope":"default","secret":{{ secret %q | json }},"webServerRedirectUri":%q}`,
+			in.OAuthClientSecretRef, in.url(in.Domains.Front)), BodyTemplate: true}, "")
 
 	p.verify(nil)
 	return p.steps, nil
