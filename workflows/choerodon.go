@@ -348,8 +348,8 @@ func firstSentence(s string) string {
 	if loc := sentenceEnd.FindStringIndex(s); loc != nil && loc[0] < 100 {
 		return s[:loc[0]]
 	}
-	if len(s) > 100 {
-		return s[:100] + "…"
+	if r := []rune(s); len(r) > 100 {
+		return string(r[:100]) + "…" // whole runes: the guides' prompts are half Chinese
 	}
 	return s
 }
