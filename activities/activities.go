@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"upgrader/config"
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Secrets resolves secret names to values on the worker.
@@ -29,7 +29,7 @@ func resolveSecret(s Secrets, name string) (string, error) {
 	if err != nil {
 		var nf *config.SecretNotFoundError
 		if errors.As(err, &nf) {
-			return "", temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrSecretNotFound, nil)
+			return "", temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrSecretNotFound, nil)
 		}
 		return "", fmt.Errorf("unable to resolve secret %q: %w", name, err)
 	}
@@ -38,7 +38,7 @@ func resolveSecret(s Secrets, name string) (string, error) {
 
 // invalid is a failure of the step's input: retrying cannot help.
 func invalid(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), runbook.ErrInvalidInput, nil)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), contract.ErrInvalidInput, nil)
 }
 
 // renderWithSecrets renders a Go text/template on the worker with vars and

@@ -19,7 +19,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 func TestWaitUntilPollsARealEndpointUntilUP(t *testing.T) {
@@ -125,7 +125,7 @@ func TestDemoBackupWritesAPrivateFileAndReturnsItsChecksum(t *testing.T) {
 	_, err = env.ExecuteActivity(d.Install, activities.DemoInstallInput{LabDir: lab, Release: "x", Version: "1", PasswordRef: "nope"})
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(err, &app))
-	require.Equal(t, runbook.ErrSecretNotFound, app.Type())
+	require.Equal(t, contract.ErrSecretNotFound, app.Type())
 }
 
 func TestHTTPCallWithSecretsAndExpectations(t *testing.T) {

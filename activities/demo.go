@@ -13,7 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Demo is the built-in demo guide's activities. Its "cluster" is a folder of
@@ -71,7 +71,7 @@ type DemoVerifyInput struct {
 
 // DemoResult is every demo activity's result.
 type DemoResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Path   string `json:"path,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 }
@@ -117,7 +117,7 @@ func (d *Demo) Preflight(ctx context.Context, in DemoPreflightInput) (DemoResult
 	}
 	sort.Strings(names)
 	_ = d.Artifacts.Journal(ctx, "done", "releases: "+strings.Join(names, ","))
-	return DemoResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("lab has %d releases; %d secrets resolve", len(names), len(in.SecretRefs))}}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("lab has %d releases; %d secrets resolve", len(names), len(in.SecretRefs))}}, nil
 }
 
 // BackupValues copies a release's values into the run's artifact folder,
@@ -131,7 +131,7 @@ func (d *Demo) BackupValues(ctx context.Context, in DemoReleaseInput) (DemoResul
 	}
 	if rel == nil {
 		_ = d.Artifacts.Journal(ctx, "done", "absent")
-		return DemoResult{Outcome: runbook.Outcome{Summary: in.Release + " is not installed; nothing to back up"}}, nil
+		return DemoResult{Outcome: contract.Outcome{Summary: in.Release + " is not installed; nothing to back up"}}, nil
 	}
 	data, _ := json.MarshalIndent(rel.Values, "", "  ")
 	path, sum, err := d.Artifacts.WriteFile(ctx, "values/"+in.Release+".json", data)
@@ -139,7 +139,7 @@ func (d *Demo) BackupValues(ctx context.Context, in DemoReleaseInput) (DemoResul
 		return DemoResult{}, err
 	}
 	_ = d.Artifacts.Journal(ctx, "done", path)
-	return DemoResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("values of %s@%s saved (sha256 %s…)", in.Release, rel.Version, sum[:12])}, Path: path, SHA256: sum}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("values of %s@%s saved (sha256 %s…)", in.Release, rel.Version, sum[:12])}, Path: path, SHA256: sum}, nil
 }
 
 // DeleteRelease removes a release; one that is already gone is success.
@@ -151,9 +151,9 @@ func (d *Demo) DeleteRelease(ctx context.Context, in DemoReleaseInput) (DemoResu
 	}
 	_ = d.Artifacts.Journal(ctx, "done", in.Release)
 	if err != nil {
-		return DemoResult{Outcome: runbook.Outcome{Summary: in.Release + " was already gone"}}, nil
+		return DemoResult{Outcome: contract.Outcome{Summary: in.Release + " was already gone"}}, nil
 	}
-	return DemoResult{Outcome: runbook.Outcome{Summary: in.Release + " deleted"}}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: in.Release + " deleted"}}, nil
 }
 
 // Install upgrades or installs a release. It works for Work ticks,
@@ -207,7 +207,7 @@ func (d *Demo) Install(ctx context.Context, in DemoInstallInput) (DemoResult, er
 	if prev != nil {
 		from = "upgraded from " + prev.Version
 	}
-	return DemoResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s to %s", in.Release, from, in.Version)}}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s to %s", in.Release, from, in.Version)}}, nil
 }
 
 // Verify checks the end state: every release at the version, the old ones gone.
@@ -233,5 +233,5 @@ func (d *Demo) Verify(ctx context.Context, in DemoVerifyInput) (DemoResult, erro
 		return DemoResult{}, fmt.Errorf("end state is wrong: %s", strings.Join(problems, "; "))
 	}
 	_ = d.Artifacts.Journal(ctx, "done", "")
-	return DemoResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%d releases at %s; %d old releases gone", len(in.Releases), in.Version, len(in.Absent))}}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%d releases at %s; %d old releases gone", len(in.Releases), in.Version, len(in.Absent))}}, nil
 }

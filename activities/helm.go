@@ -29,7 +29,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Error types of Helm steps.
@@ -175,7 +175,7 @@ type FetchedChart struct {
 
 // FetchChartsResult lists every chart found.
 type FetchChartsResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Charts []FetchedChart `json:"charts"`
 }
 
@@ -226,7 +226,7 @@ type BackupFile struct {
 
 // HelmBackupResult lists the files written.
 type HelmBackupResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Files   []BackupFile `json:"files"`
 	Missing []string     `json:"missing,omitempty"`
 }
@@ -290,7 +290,7 @@ type HelmUninstallInput struct {
 
 // HelmReleaseResult describes a release after a step.
 type HelmReleaseResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Release  string `json:"release"`
 	Revision int    `json:"revision,omitempty"`
 	Chart    string `json:"chart,omitempty"`
@@ -312,12 +312,12 @@ func (h *Helm) Uninstall(ctx context.Context, in HelmUninstallInput) (HelmReleas
 	}
 	_, err = u.Run(in.Release)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return HelmReleaseResult{Outcome: runbook.Outcome{Summary: in.Release + " was not installed; nothing to delete"}, Release: in.Release}, nil
+		return HelmReleaseResult{Outcome: contract.Outcome{Summary: in.Release + " was not installed; nothing to delete"}, Release: in.Release}, nil
 	}
 	if err != nil {
 		return HelmReleaseResult{}, fmt.Errorf("unable to delete %s in %s/%s: %w", in.Release, in.Cluster, in.Namespace, err)
 	}
-	return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("deleted %s from %s/%s", in.Release, in.Cluster, in.Namespace)},
+	return HelmReleaseResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("deleted %s from %s/%s", in.Release, in.Cluster, in.Namespace)},
 		Release: in.Release, Changed: true}, nil
 }
 
@@ -375,7 +375,7 @@ func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmRel
 		return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"release %s is not installed in %s/%s, and the guide upgrades it rather than installing it; "+
 				"if it was installed under another name, set releases.%s in the upgrade config, then retry",
-			in.Release, in.Cluster, in.Namespace, in.Release), runbook.ErrPrecondition, nil)
+			in.Release, in.Cluster, in.Namespace, in.Release), contract.ErrPrecondition, nil)
 	}
 	var current *release.Release
 	if !install && len(versions) > 0 {
@@ -419,7 +419,7 @@ func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmRel
 
 	if current != nil && current.Info.Status == release.StatusDeployed && current.Chart != nil &&
 		current.Chart.Metadata.Version == in.Chart.Version && reflect.DeepEqual(normalize(current.Config), normalize(vals)) {
-		return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s already at %s (revision %d) with these values; nothing to do",
+		return HelmReleaseResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s already at %s (revision %d) with these values; nothing to do",
 			in.Release, in.Chart.Version, current.Version)}, Release: in.Release, Revision: current.Version,
 			Chart: in.Chart.Version, Status: string(current.Info.Status)}, nil
 	}
@@ -455,7 +455,7 @@ func (h *Helm) UpgradeInstall(ctx context.Context, in HelmUpgradeInput) (HelmRel
 	if install {
 		verb = "installed"
 	}
-	return HelmReleaseResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s to %s (revision %d, %s)", verb, in.Release, in.Chart.Version, rel.Version, rel.Info.Status)},
+	return HelmReleaseResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s to %s (revision %d, %s)", verb, in.Release, in.Chart.Version, rel.Version, rel.Info.Status)},
 		Release: in.Release, Revision: rel.Version, Chart: in.Chart.Version, Status: string(rel.Info.Status), Changed: true}, nil
 }
 
@@ -492,10 +492,10 @@ type VerifyReleasesInput struct {
 // VerifyReleases reads every release's last revision and reports every
 // release not deployed at its version, and every one that should be gone,
 // at once.
-func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (runbook.Outcome, error) {
+func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (contract.Outcome, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {
-		return runbook.Outcome{}, err
+		return contract.Outcome{}, err
 	}
 	last := func(name string) (*release.Release, error) {
 		hist := action.NewHistory(cfg)
@@ -519,7 +519,7 @@ func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (runb
 		rel, err := last(n)
 		switch {
 		case err != nil:
-			return runbook.Outcome{}, err
+			return contract.Outcome{}, err
 		case rel == nil || rel.Info.Status == release.StatusUninstalled:
 			wrong = append(wrong, n+" is not installed")
 		case rel.Info.Status != release.StatusDeployed:
@@ -536,16 +536,16 @@ func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (runb
 	for _, n := range in.Absent {
 		rel, err := last(n)
 		if err != nil {
-			return runbook.Outcome{}, err
+			return contract.Outcome{}, err
 		}
 		if rel != nil && rel.Info.Status != release.StatusUninstalled {
 			wrong = append(wrong, fmt.Sprintf("%s should be gone but is %s", n, rel.Info.Status))
 		}
 	}
 	if len(wrong) > 0 {
-		return runbook.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d releases in %s/%s are not as the guide leaves them: %s",
-			len(wrong), in.Cluster, in.Namespace, strings.Join(wrong, "; ")), runbook.ErrPrecondition, nil)
+		return contract.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d releases in %s/%s are not as the guide leaves them: %s",
+			len(wrong), in.Cluster, in.Namespace, strings.Join(wrong, "; ")), contract.ErrPrecondition, nil)
 	}
-	return runbook.Outcome{Summary: fmt.Sprintf("%d releases deployed at the guide's versions, %d old ones gone, in %s/%s",
+	return contract.Outcome{Summary: fmt.Sprintf("%d releases deployed at the guide's versions, %d old ones gone, in %s/%s",
 		len(names), len(in.Absent), in.Cluster, in.Namespace)}, nil
 }

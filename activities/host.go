@@ -29,7 +29,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"upgrader/config"
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Error types of host steps, for the operator and for workflows to branch on.
@@ -226,7 +226,7 @@ type HostCommandInput struct {
 // HostCommandResult is what history keeps of a command: the exit code and a
 // short, scrubbed tail. The whole output is in the step's log file.
 type HostCommandResult struct {
-	runbook.Outcome
+	contract.Outcome
 	ExitCode int      `json:"exitCode"`
 	Lines    int      `json:"lines"`
 	Tail     []string `json:"tail"`
@@ -518,7 +518,7 @@ type UploadInput struct {
 
 // UploadResult names what was written and its checksum.
 type UploadResult struct {
-	runbook.Outcome
+	contract.Outcome
 	SHA256 string `json:"sha256"`
 	Bytes  int    `json:"bytes"`
 }
@@ -566,7 +566,7 @@ func (h *Host) Upload(ctx context.Context, in UploadInput) (UploadResult, error)
 	if len(got) == 0 || got[0] != want {
 		return UploadResult{}, temporal.NewApplicationError(fmt.Sprintf("%s on %s has sha256 %v after upload, expected %s", in.Path, in.Host, got, want), ErrChecksumMismatch)
 	}
-	return UploadResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("wrote %s on %s (%d bytes, sha256 %s…)", in.Path, in.Host, len(data), want[:12])},
+	return UploadResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("wrote %s on %s (%d bytes, sha256 %s…)", in.Path, in.Host, len(data), want[:12])},
 		SHA256: want, Bytes: len(data)}, nil
 }
 
@@ -584,7 +584,7 @@ type ChecksumInput struct {
 
 // ChecksumResult is the digest found.
 type ChecksumResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Digest string `json:"digest"`
 }
 
@@ -605,7 +605,7 @@ func (h *Host) Checksum(ctx context.Context, in ChecksumInput) (ChecksumResult, 
 	if in.Host == nil {
 		f, err := os.Open(in.Path)
 		if err != nil {
-			return ChecksumResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("cannot read %s on the worker: %v", in.Path, err), runbook.ErrPrecondition, nil)
+			return ChecksumResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("cannot read %s on the worker: %v", in.Path, err), contract.ErrPrecondition, nil)
 		}
 		defer f.Close()
 		hs := newHash()
@@ -628,5 +628,5 @@ func (h *Host) Checksum(ctx context.Context, in ChecksumInput) (ChecksumResult, 
 			"%s of %s on %s is %s, the guide says %s: the file is damaged or not the right release; fetch it again",
 			strings.ToUpper(in.Algorithm), in.Path, where, digest, in.Expect), ErrChecksumMismatch, nil)
 	}
-	return ChecksumResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s of %s on %s", in.Algorithm, digest, in.Path, where)}, Digest: digest}, nil
+	return ChecksumResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s of %s on %s", in.Algorithm, digest, in.Path, where)}, Digest: digest}, nil
 }

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // HTTP calls and polls HTTP endpoints: health checks (`/actuator/health`
@@ -39,7 +39,7 @@ type WaitHTTPInput struct {
 
 // WaitHTTPResult reports how the wait ended.
 type WaitHTTPResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Probes int `json:"probes"`
 }
 
@@ -83,7 +83,7 @@ func pollUntil(ctx context.Context, what, ready string, interval time.Duration, 
 		p.Last = obs
 		activity.RecordHeartbeat(ctx, p)
 		if ok {
-			return WaitHTTPResult{Outcome: runbook.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}, nil
+			return WaitHTTPResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}, nil
 		}
 		if hasDeadline && time.Until(deadline) < interval+time.Second {
 			return WaitHTTPResult{}, temporal.NewApplicationError(

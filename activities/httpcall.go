@@ -12,7 +12,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // ErrHTTPStatus is an answer with a status the step did not expect.
@@ -44,7 +44,7 @@ type HTTPCallInput struct {
 
 // HTTPCallResult keeps the status and a short, scrubbed excerpt.
 type HTTPCallResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Status  int    `json:"status"`
 	Excerpt string `json:"excerpt"`
 }

@@ -29,7 +29,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Error types of Kubernetes steps.
@@ -111,7 +111,7 @@ func (in KubeApplyInput) manifests(ctx context.Context) (string, error) {
 
 // KubeApplyResult lists what was applied.
 type KubeApplyResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Objects []string `json:"objects"`
 }
 
@@ -203,14 +203,14 @@ type WaitCRDInput struct {
 
 // WaitCRDsEstablished polls until every CRD reports Established, so the
 // next step can create its objects.
-func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (runbook.Outcome, error) {
+func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (contract.Outcome, error) {
 	cfg, err := k.restConfig(in.Cluster)
 	if err != nil {
-		return runbook.Outcome{}, err
+		return contract.Outcome{}, err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return runbook.Outcome{}, err
+		return contract.Outcome{}, err
 	}
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	for {
@@ -223,11 +223,11 @@ func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (runboo
 		}
 		activity.RecordHeartbeat(ctx, waiting)
 		if len(waiting) == 0 {
-			return runbook.Outcome{Summary: fmt.Sprintf("%d CRDs established on %s", len(in.Names), in.Cluster)}, nil
+			return contract.Outcome{Summary: fmt.Sprintf("%d CRDs established on %s", len(in.Names), in.Cluster)}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return runbook.Outcome{}, fmt.Errorf("CRDs not established on %s: %s: %w", in.Cluster, strings.Join(waiting, ", "), ctx.Err())
+			return contract.Outcome{}, fmt.Errorf("CRDs not established on %s: %s: %w", in.Cluster, strings.Join(waiting, ", "), ctx.Err())
 		case <-time.After(k.interval()):
 		}
 	}
@@ -253,14 +253,14 @@ type WaitJobInput struct {
 
 // WaitJob polls until the Job succeeds, heartbeating its counts. A failed
 // Job ends the step at once with the last lines of its pods' logs.
-func (k *Kube) WaitJob(ctx context.Context, in WaitJobInput) (runbook.Outcome, error) {
+func (k *Kube) WaitJob(ctx context.Context, in WaitJobInput) (contract.Outcome, error) {
 	cfg, err := k.restConfig(in.Cluster)
 	if err != nil {
-		return runbook.Outcome{}, err
+		return contract.Outcome{}, err
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return runbook.Outcome{}, err
+		return contract.Outcome{}, err
 	}
 	where := fmt.Sprintf("job %s/%s on %s", in.Namespace, in.Name, in.Cluster)
 	for {
@@ -278,9 +278,9 @@ func (k *Kube) WaitJob(ctx context.Context, in WaitJobInput) (runbook.Outcome, e
 				}
 				switch c.Type {
 				case batchv1.JobComplete:
-					return runbook.Outcome{Summary: fmt.Sprintf("%s completed (%d succeeded)", where, job.Status.Succeeded)}, nil
+					return contract.Outcome{Summary: fmt.Sprintf("%s completed (%d succeeded)", where, job.Status.Succeeded)}, nil
 				case batchv1.JobFailed:
-					return runbook.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					return contract.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 						"%s failed: %s: %s; its pods' last log lines: %s", where, c.Reason, c.Message, podLogTail(ctx, cs, in.Namespace, "job-name="+in.Name)),
 						ErrJobFailed, nil)
 				}
@@ -288,7 +288,7 @@ func (k *Kube) WaitJob(ctx context.Context, in WaitJobInput) (runbook.Outcome, e
 		}
 		select {
 		case <-ctx.Done():
-			return runbook.Outcome{}, fmt.Errorf("%s did not complete: %w", where, ctx.Err())
+			return contract.Outcome{}, fmt.Errorf("%s did not complete: %w", where, ctx.Err())
 		case <-time.After(k.interval()):
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/temporal"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // MongoTarget is a MongoDB server as a step's input carries it.
@@ -95,7 +95,7 @@ type MongoPreflightInput struct {
 
 // MongoPreflightResult describes the server.
 type MongoPreflightResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Version    string   `json:"version"`
 	Databases  []string `json:"databases"`
 	ReplicaSet string   `json:"replicaSet,omitempty"`
@@ -135,7 +135,7 @@ func (m *Mongo) PreflightMongo(ctx context.Context, in MongoPreflightInput) (Mon
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"%s is not a replica-set member with an oplog (replica set %q), so the guide's `mongodump --oplog` cannot run; "+
 				"drop --oplog for a standalone server (the dump is then not a point-in-time copy) or point at a replica-set member",
-			in.DB, res.ReplicaSet), runbook.ErrPrecondition, nil, res)
+			in.DB, res.ReplicaSet), contract.ErrPrecondition, nil, res)
 	}
 	res.Summary = fmt.Sprintf("mongo %s, %d databases, replica set %q, oplog %v", res.Version, len(res.Databases), res.ReplicaSet, res.Oplog)
 	return res, nil
@@ -155,7 +155,7 @@ type MongoDumpInput struct {
 
 // MongoDumpResult lists what the dump holds.
 type MongoDumpResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Collections int `json:"collections"`
 }
 

@@ -21,7 +21,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // Error types of database steps.
@@ -124,7 +124,7 @@ type MySQLPreflightInput struct {
 
 // MySQLPreflightResult describes the server.
 type MySQLPreflightResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Version string `json:"version"`
 	Flavor  string `json:"flavor"` // mariadb or mysql
 	Binlog  bool   `json:"binlog"`
@@ -153,7 +153,7 @@ func (m *MySQL) PreflightMySQL(ctx context.Context, in MySQLPreflightInput) (MyS
 	if in.RequireBinlog && !res.Binlog {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"binary logging is off on %s; the guide's backup records the binlog position (--master-data), so enable log_bin or drop that option", in.DB),
-			runbook.ErrPrecondition, nil)
+			contract.ErrPrecondition, nil)
 	}
 	rows, err := db.QueryContext(ctx, "SHOW GRANTS")
 	if err != nil {
@@ -177,7 +177,7 @@ func (m *MySQL) PreflightMySQL(ctx context.Context, in MySQLPreflightInput) (MyS
 	if len(missing) > 0 {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"%s lacks %s on *.*; grant them or use an account that has them", in.DB, strings.Join(missing, ", ")),
-			runbook.ErrPrecondition, nil)
+			contract.ErrPrecondition, nil)
 	}
 	res.Summary = fmt.Sprintf("%s %s, binlog %v, privileges ok", res.Flavor, res.Version, res.Binlog)
 	return res, nil
@@ -215,7 +215,7 @@ type SQLScriptInput struct {
 
 // SQLScriptResult counts what ran.
 type SQLScriptResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Statements int `json:"statements"`
 	Skipped    int `json:"skipped"` // applied by an earlier try of this step
 }
@@ -308,7 +308,7 @@ type EnsureDatabasesInput struct {
 
 // EnsureDatabasesResult says what was created and what already existed.
 type EnsureDatabasesResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Created []string `json:"created"`
 	Existed []string `json:"existed"`
 }
@@ -431,7 +431,7 @@ type DumpInput struct {
 
 // DumpResult describes a verified dump.
 type DumpResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Path      string   `json:"path"`
 	Bytes     int64    `json:"bytes"`
 	SHA256    string   `json:"sha256"`
@@ -493,7 +493,7 @@ func (m *MySQL) DumpMySQL(ctx context.Context, in DumpInput) (DumpResult, error)
 			return DumpResult{}, err
 		}
 		if len(dbs) == 0 {
-			return DumpResult{}, temporal.NewNonRetryableApplicationError("no database to back up on "+in.DB.String(), runbook.ErrPrecondition, nil)
+			return DumpResult{}, temporal.NewNonRetryableApplicationError("no database to back up on "+in.DB.String(), contract.ErrPrecondition, nil)
 		}
 	}
 	for _, d := range dbs {

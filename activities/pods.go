@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"upgrader/workflows/runbook"
+	"upgrader/internal/contract"
 )
 
 // DefaultReleaseLabel is how the Choerodon charts label a release's pods.
@@ -228,7 +228,7 @@ type FollowLogProgress struct {
 // FollowLogResult keeps the matching line and a short excerpt, never the
 // whole log.
 type FollowLogResult struct {
-	runbook.Outcome
+	contract.Outcome
 	Pod     string   `json:"pod"`
 	Match   string   `json:"match"`
 	Read    int      `json:"read"` // lines read by this try

@@ -1,6 +1,8 @@
 package runbook
 
 import (
+	"upgrader/internal/contract"
+
 	"strconv"
 	"time"
 
@@ -11,9 +13,10 @@ import (
 // Error types activities use for failures that no automatic retry can fix;
 // they go straight to the operator (pause on failure).
 const (
-	ErrInvalidInput   = "InvalidInput"   // the step's input or config is wrong
-	ErrSecretNotFound = "SecretNotFound" // a secret name is unknown to the worker
-	ErrPrecondition   = "Precondition"   // something the step needs is missing
+	ErrInvalidInput   = contract.ErrInvalidInput   // the step's input or config is wrong
+	ErrSecretNotFound = contract.ErrSecretNotFound // a secret name is unknown to the worker
+	ErrPrecondition   = contract.ErrPrecondition   // something the step needs is missing
+	ErrNotRepeatable  = contract.ErrNotRepeatable  // a call that must not run twice may have run
 )
 
 // Defaults are one kind's activity options.
@@ -24,8 +27,9 @@ type Defaults struct {
 }
 
 // KindDefaults are the activity options each kind of step gets unless the
-// step overrides them. Waits and long commands heartbeat, so a worker that
-// dies is noticed within Heartbeat, not Timeout.
+// activity declares its own beside its code (contract.Declare) or the step
+// overrides them. The heartbeat timeouts here are only a fallback: an
+// activity that heartbeats declares how often, next to the ticker.
 var KindDefaults = map[Kind]Defaults{
 	KindCheck:  {Timeout: 2 * time.Minute, MaxAttempts: 3},
 	KindBackup: {Timeout: 30 * time.Minute, Heartbeat: time.Minute, MaxAttempts: 3},
@@ -44,6 +48,14 @@ func activityOptions(s Step, try int) workflow.ActivityOptions {
 	d, ok := KindDefaults[s.Kind]
 	if !ok {
 		d = Defaults{Timeout: 10 * time.Minute, MaxAttempts: 3}
+	}
+	if s.Activity != nil {
+		if o, ok := contract.Declared(s.Activity); ok {
+			if o.Timeout > 0 {
+				d.Timeout = o.Timeout
+			}
+			d.Heartbeat = o.Heartbeat
+		}
 	}
 	if s.Timeout > 0 {
 		d.Timeout = s.Timeout

@@ -1,6 +1,8 @@
 package runbook
 
 import (
+	"upgrader/internal/contract"
+
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -167,8 +169,5 @@ func (s *RunStatus) Waiting() []StepStatus {
 	return out
 }
 
-// Outcome is the shape every activity result shares: a one-line summary the
-// runbook shows as the step's result. Activities embed it in their XResult.
-type Outcome struct {
-	Summary string `json:"summary,omitempty"`
-}
+// Outcome is the shape every activity result shares (contract.Outcome).
+type Outcome = contract.Outcome

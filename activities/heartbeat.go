@@ -1,0 +1,96 @@
+package activities
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+)
+
+// Progress is what a blocking step reports in its heartbeat details while it
+// runs; set it from the work (log offset, statements done, the revision a
+// helm try started) and the ticker sends the latest value.
+type Progress struct {
+	mu sync.Mutex
+	v  any
+}
+
+// Set replaces the details the next heartbeat carries.
+func (p *Progress) Set(v any) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.v = v
+	p.mu.Unlock()
+}
+
+func (p *Progress) get() any {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.v
+}
+
+// heartbeatEvery is how often the ticker heartbeats for a given heartbeat
+// timeout: three beats fit in one timeout, so one lost beat costs nothing.
+func heartbeatEvery(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return 5 * time.Second
+	}
+	every := timeout / 3
+	if every < 100*time.Millisecond {
+		every = 100 * time.Millisecond
+	}
+	return every
+}
+
+// whileHeartbeating runs fn, heartbeating from a ticker until it returns: a
+// helm upgrade waiting for its hooks, a dump, an SSH command. Outside an
+// activity (unit tests calling the method directly) it only runs fn. The
+// heartbeat timeout comes from the activity's own options, which the
+// activity declares beside its code (contract.Declare). fn gets a context
+// that is cancelled when Temporal cancels the try or its heartbeat fails
+// for good, so the blocking call stops with it.
+func whileHeartbeating(ctx context.Context, p *Progress, fn func(ctx context.Context) error) error {
+	if !activity.IsActivity(ctx) {
+		return fn(ctx)
+	}
+	info := activity.GetInfo(ctx)
+	every := heartbeatEvery(info.HeartbeatTimeout)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, p.get())
+			}
+		}
+	}()
+	activity.RecordHeartbeat(ctx, p.get())
+	err := fn(ctx)
+	close(done)
+	wg.Wait()
+	return err
+}
+
+// priorProgress reads the heartbeat details an earlier try of this activity
+// left (after a lost worker), into v; false when there are none.
+func priorProgress(ctx context.Context, v any) bool {
+	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+		return false
+	}
+	return activity.GetHeartbeatDetails(ctx, v) == nil
+}
