@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"upgrader/internal/contract"
 )
@@ -43,13 +41,6 @@ type WaitHTTPResult struct {
 	Probes int `json:"probes"`
 }
 
-// waitProgress is heartbeated after every probe, so the Web UI's pending
-// activity shows the last observation and a new worker resumes the count.
-type waitProgress struct {
-	Probes int    `json:"probes"`
-	Last   string `json:"last"`
-}
-
 // WaitUntil probes the URL until it answers as expected, heartbeating the
 // last observation. It gives up shortly before the activity's deadline with
 // the last response in the error, so the operator sees why.
@@ -65,36 +56,6 @@ func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult,
 		interval = 2 * time.Second
 	}
 	return pollUntil(ctx, in.URL, "ready", interval, func() (bool, string) { return h.probe(ctx, in) })
-}
-
-// pollUntil runs probe every interval until it succeeds, heartbeating the
-// count and the last observation (shown in the Web UI's pending activity;
-// a new try resumes the count). It gives up shortly before the activity's
-// deadline, with the last observation in the error, so the operator sees why.
-func pollUntil(ctx context.Context, what, ready string, interval time.Duration, probe func() (bool, string)) (WaitHTTPResult, error) {
-	var p waitProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &p)
-	}
-	deadline, hasDeadline := ctx.Deadline()
-	for {
-		p.Probes++
-		ok, obs := probe()
-		p.Last = obs
-		activity.RecordHeartbeat(ctx, p)
-		if ok {
-			return WaitHTTPResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}, nil
-		}
-		if hasDeadline && time.Until(deadline) < interval+time.Second {
-			return WaitHTTPResult{}, temporal.NewApplicationError(
-				fmt.Sprintf("%s not %s after %d probes; last: %s", what, ready, p.Probes, obs), "NotReady")
-		}
-		select {
-		case <-ctx.Done():
-			return WaitHTTPResult{}, fmt.Errorf("%s not %s after %d probes; last: %s: %w", what, ready, p.Probes, obs, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
 }
 
 func (h *HTTP) client() *http.Client {

@@ -1,0 +1,54 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"upgrader/internal/contract"
+)
+
+// waitProgress is the heartbeat of every wait, so the Web UI's pending
+// activity shows the last observation and a new worker resumes the count.
+type waitProgress struct {
+	Probes int    `json:"probes"`
+	Last   string `json:"last"`
+}
+
+// pollUntil runs probe every interval until it succeeds. The ticker of
+// whileHeartbeating carries the count and the last observation, whatever the
+// interval, so a slow probe or a long interval never looks like a dead
+// worker. It gives up shortly before the activity's deadline, with the last
+// observation in the error, so the operator sees why.
+func pollUntil(ctx context.Context, what, ready string, interval time.Duration, probe func() (bool, string)) (WaitHTTPResult, error) {
+	var p waitProgress
+	priorProgress(ctx, &p)
+	var beat Progress
+	beat.Set(p)
+	var res WaitHTTPResult
+	err := whileHeartbeating(ctx, &beat, func(ctx context.Context) error {
+		deadline, hasDeadline := ctx.Deadline()
+		for {
+			p.Probes++
+			ok, obs := probe()
+			p.Last = obs
+			beat.Set(p)
+			if ok {
+				res = WaitHTTPResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}
+				return nil
+			}
+			if hasDeadline && time.Until(deadline) < interval+time.Second {
+				return temporal.NewApplicationError(
+					fmt.Sprintf("%s not %s after %d probes; last: %s", what, ready, p.Probes, obs), "NotReady")
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not %s after %d probes; last: %s: %w", what, ready, p.Probes, obs, ctx.Err())
+			case <-time.After(interval):
+			}
+		}
+	})
+	return res, err
+}
