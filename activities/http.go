@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-
 	"upgrader/internal/contract"
 )
 
