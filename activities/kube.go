@@ -201,6 +201,9 @@ type WaitCRDInput struct {
 	Names   []string `json:"names"` // c7nhelmreleases.choerodon.io
 }
 
+// WaitCRDsEstablished heartbeats after every poll (every PollInterval).
+var _ = contract.Declare((*Kube).WaitCRDsEstablished, contract.Options{Heartbeat: waitHeartbeat})
+
 // WaitCRDsEstablished polls until every CRD reports Established, so the
 // next step can create its objects.
 func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (contract.Outcome, error) {
@@ -250,6 +253,9 @@ type WaitJobInput struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 }
+
+// WaitJob heartbeats the Job's counts after every poll.
+var _ = contract.Declare((*Kube).WaitJob, contract.Options{Heartbeat: waitHeartbeat})
 
 // WaitJob polls until the Job succeeds, heartbeating its counts. A failed
 // Job ends the step at once with the last lines of its pods' logs.

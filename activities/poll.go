@@ -10,6 +10,14 @@ import (
 	"upgrader/internal/contract"
 )
 
+// waitHeartbeat is the heartbeat timeout of every wait: the ticker beats
+// every third of it, so a dead worker is noticed within 20 s whatever the
+// probe interval (a config's probe.interval must stay below it).
+const waitHeartbeat = 20 * time.Second
+
+// WaitHeartbeat is waitHeartbeat for config validation.
+const WaitHeartbeat = waitHeartbeat
+
 // waitProgress is the heartbeat of every wait, so the Web UI's pending
 // activity shows the last observation and a new worker resumes the count.
 type waitProgress struct {
