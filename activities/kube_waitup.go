@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"upgrader/internal/contract"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
