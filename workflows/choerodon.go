@@ -157,6 +157,13 @@ func (s *ChoerodonSite) validate(p *config.Problems, knownReleases []string) {
 	if s.Probe.LogTimeout <= 0 {
 		p.Add("probe.logTimeout", "must be positive (e.g. 30m)")
 	}
+	validateInterval(p, "probe.interval", s.Probe.Interval, s.Probe.Timeout)
+	for i, re := range s.Probe.LogFailure {
+		if _, err := regexp.Compile(re); err != nil {
+			p.Add(fmt.Sprintf("probe.logFailure[%d]", i), "%q is not a regular expression (Go RE2 syntax): %v", re, err)
+		}
+	}
+	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter)
 	if s.DB.Host == "" {
 		p.Add("db.host", "is empty; give the MySQL host as the pods reach it (c7n-mysql.c7n-system)")
 	}

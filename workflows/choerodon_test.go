@@ -270,6 +270,27 @@ func TestChoerodon021ConfigProblemsAreListedTogether(t *testing.T) {
 	}
 }
 
+func TestChoerodonConfigCheckedBeforeAnyStep(t *testing.T) {
+	in := workflows.NewChoerodon021Input()
+	in.Probe.LogFailure = []string{`Exception`, `(unclosed`}
+	in.Probe.Interval = time.Minute
+	in.GateRemindAfter = time.Second
+	err := in.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"probe.logFailure[1]", "probe.interval", "heartbeat", "gateRemindAfter", "at least 5m0s"} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.NotContains(t, err.Error(), "probe.logFailure[0]")
+
+	in08 := workflows.NewChoerodon08Input()
+	in08.Probe.Interval = -time.Second
+	in08.GateRemindAfter = 0 // no reminders is fine
+	err = in08.Validate()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "probe.interval")
+	require.NotContains(t, err.Error(), "gateRemindAfter")
+}
+
 func c7n08Input() workflows.Choerodon08Input {
 	in := workflows.NewChoerodon08Input()
 	in.Environment = "lab"

@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"regexp"
+	"time"
 
+	"upgrader/activities"
 	"upgrader/config"
 	"upgrader/workflows/runbook"
 )
@@ -24,5 +26,32 @@ func validateTarget(p *config.Problems, t runbook.Target) {
 	}
 	if t.To == "" {
 		p.Add("to", "is empty; give the version to upgrade to")
+	}
+}
+
+// MinRemindAfter is the shortest reminder period a gate may have: each
+// reminder is an event in the run's history, which must stay bounded while a
+// gate waits for days.
+const MinRemindAfter = 5 * time.Minute
+
+// validateRemindAfter checks a gate reminder period: zero (no reminders) or
+// at least MinRemindAfter.
+func validateRemindAfter(p *config.Problems, key string, d time.Duration) {
+	if d != 0 && d < MinRemindAfter {
+		p.Add(key, "%s is too short: reminders must be at least %s apart (or 0 for none)", d, MinRemindAfter)
+	}
+}
+
+// validateInterval checks a probe interval: positive, shorter than the
+// wait's whole timeout, and below the wait activities' heartbeat timeout, so
+// a slow probe loop is never taken for a dead worker.
+func validateInterval(p *config.Problems, key string, interval, timeout time.Duration) {
+	switch {
+	case interval < 0:
+		p.Add(key, "%s must not be negative", interval)
+	case interval >= activities.WaitHeartbeat:
+		p.Add(key, "%s must be shorter than the waits' heartbeat timeout (%s); probes that far apart look like a dead worker", interval, activities.WaitHeartbeat)
+	case timeout > 0 && interval >= timeout:
+		p.Add(key, "%s must be shorter than the wait's timeout (%s)", interval, timeout)
 	}
 }

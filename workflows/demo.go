@@ -96,6 +96,7 @@ func (in *DemoInput) Validate() error {
 	if in.PasswordRef == "" {
 		p.Add("passwordRef", "is empty; name the secret (configured on the worker) that holds the DB password")
 	}
+	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter)
 	if in.HealthURL != "" && !strings.HasPrefix(in.HealthURL, "http://") && !strings.HasPrefix(in.HealthURL, "https://") {
 		p.Add("healthURL", "%q is not an http(s) URL", in.HealthURL)
 	}
