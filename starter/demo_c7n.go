@@ -11,72 +11,42 @@ import (
 	"time"
 
 	"upgrader/config"
-	"upgrader/tests/lab"
+	"upgrader/internal/lab"
 	"upgrader/workflows"
 )
-
-// labHost runs the lab's servers outside a test: it collects their stop
-// functions and turns a fatal start-up problem into an error.
-type labHost struct {
-	dir      string
-	log      io.Writer
-	cleanups []func()
-	n        int
-}
-
-type labFailure struct{ msg string }
-
-func (h *labHost) Helper()                         {}
-func (h *labHost) Failed() bool                    { return false }
-func (h *labHost) Cleanup(f func())                { h.cleanups = append(h.cleanups, f) }
-func (h *labHost) Logf(format string, args ...any) { fmt.Fprintf(h.log, format+"\n", args...) }
-func (h *labHost) Fatalf(format string, args ...any) {
-	panic(labFailure{fmt.Sprintf(format, args...)})
-}
-
-// TempDir gives each server a fresh folder under the demo's state dir.
-func (h *labHost) TempDir() string {
-	h.n++
-	p := filepath.Join(h.dir, fmt.Sprint(h.n))
-	_ = os.RemoveAll(p)
-	if err := os.MkdirAll(p, 0o700); err != nil {
-		h.Fatalf("%v", err)
-	}
-	return p
-}
-
-func (h *labHost) stop() {
-	for i := len(h.cleanups) - 1; i >= 0; i-- {
-		h.cleanups[i]()
-	}
-}
 
 // c7nDemoLab starts the Kubernetes lab, seeds a Choerodon 0.21 site in it,
 // points the worker config at it and returns the 0.21 → 0.22 upgrade of
 // that site.
 func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows.Choerodon021Input, stop func(), err error) {
-	h := &labHost{dir: filepath.Join(o.stateDir, "lab-c7n"), log: log}
-	_ = os.RemoveAll(h.dir)
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(labFailure)
-			if !ok {
-				panic(r)
-			}
-			h.stop()
-			err = fmt.Errorf("the Kubernetes lab did not start: %s", f.msg)
-		}
-	}()
+	dir := filepath.Join(o.stateDir, "lab-c7n")
+	_ = os.RemoveAll(dir)
 	if _, statErr := os.Stat(o.chartSrc); statErr != nil {
 		return nil, nil, fmt.Errorf("the lab chart %s is missing: run the demo from the repository's root, or pass --lab-chart", o.chartSrc)
 	}
-	cp := lab.StartControlPlane(h)
-	sim := lab.StartPodSim(h, cp)
+	h := lab.New(dir)
+	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+	started := false
+	defer func() {
+		if !started {
+			h.Stop()
+		}
+	}()
+	cp, err := lab.StartControlPlane(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the Kubernetes lab did not start: %w", err)
+	}
+	sim, err := lab.StartPodSim(h, cp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the Kubernetes lab did not start: %w", err)
+	}
 	lab.StartDeploymentSim(h, sim)
-	db := lab.StartMariaDB(h)
-	site := &lab.C7NSite{Kubeconfig: cp.Kubeconfig, Charts: filepath.Join(h.dir, "charts"), ChartSrc: o.chartSrc}
+	db, err := lab.StartMariaDB(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the lab's MariaDB did not start: %w", err)
+	}
+	site := &lab.C7NSite{Kubeconfig: cp.Kubeconfig, Charts: filepath.Join(dir, "charts"), ChartSrc: o.chartSrc}
 	if err := site.PackageC7N021([]string{"迁移 emailConfig", "修复完成，正常退出"}, 5*time.Second); err != nil {
-		h.stop()
 		return nil, nil, err
 	}
 	admin, err := sql.Open("mysql", db.DSN("root", db.RootPassword, ""))
@@ -85,7 +55,6 @@ func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows
 		admin.Close()
 	}
 	if err != nil {
-		h.stop()
 		return nil, nil, fmt.Errorf("unable to seed the 0.21 site: %w", err)
 	}
 
@@ -112,5 +81,6 @@ func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows
 	c.MinIO = workflows.ChoerodonMinIO{Endpoint: "https://minio.lab.example", AccessKeyRef: "c7n-minio-access-key", SecretKeyRef: "c7n-minio-secret-key"}
 	c.Probe.Timeout, c.Probe.Interval, c.Probe.LogTimeout = 3*time.Minute, time.Second, 3*time.Minute
 	c.Probe.Ports = map[string]int{"choerodon-front": 8080, "hzero-front": 8080}
-	return &c, h.stop, nil
+	started = true
+	return &c, h.Stop, nil
 }
