@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"upgrader/activities"
@@ -18,14 +17,13 @@ import (
 // then the business services and the front ends are upgraded.
 var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choerodon 0.21 → 0.22 (framework switch to hzero)"}
 
-func init() {
-	register(Spec{
-		Guide:        Choerodon021Guide,
-		WorkflowType: "ChoerodonUpgrade_0_21_to_0_22",
-		Workflow:     ChoerodonUpgrade021To022,
-		NewInput:     func() Input { in := NewChoerodon021Input(); return &in },
-		Example:      "config/examples/choerodon-0.21-0.22.yaml",
-	})
+// choerodon021Spec describes the guide to the worker and the starter (guides.go lists it).
+var choerodon021Spec = Spec{
+	Guide:        Choerodon021Guide,
+	WorkflowType: "ChoerodonUpgrade_0_21_to_0_22",
+	Workflow:     ChoerodonUpgrade021To022,
+	NewInput:     func() Input { in := NewChoerodon021Input(); return &in },
+	Example:      "config/examples/choerodon-0.21-0.22.yaml",
 }
 
 // Choerodon021Input configures the 0.21 → 0.22 upgrade of one site.
@@ -328,9 +326,5 @@ func escapeSet(s string) string {
 
 // ChoerodonUpgrade021To022 is the guide's workflow.
 func ChoerodonUpgrade021To022(ctx workflow.Context, in Choerodon021Input) (runbook.RunStatus, error) {
-	steps, err := in.Plan()
-	if err != nil {
-		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
-	}
-	return runbook.Run(ctx, Choerodon021Guide, in.Target, steps)
+	return runGuide(ctx, Choerodon021Guide, &in)
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"upgrader/activities"
@@ -19,14 +18,13 @@ import (
 // procedure done by hand, and the front end.
 var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodon 0.8 → 0.9"}
 
-func init() {
-	register(Spec{
-		Guide:        Choerodon08Guide,
-		WorkflowType: "ChoerodonUpgrade_0_8_to_0_9",
-		Workflow:     ChoerodonUpgrade08To09,
-		NewInput:     func() Input { in := NewChoerodon08Input(); return &in },
-		Example:      "config/examples/choerodon-0.8-0.9.yaml",
-	})
+// choerodon08Spec describes the guide to the worker and the starter (guides.go lists it).
+var choerodon08Spec = Spec{
+	Guide:        Choerodon08Guide,
+	WorkflowType: "ChoerodonUpgrade_0_8_to_0_9",
+	Workflow:     ChoerodonUpgrade08To09,
+	NewInput:     func() Input { in := NewChoerodon08Input(); return &in },
+	Example:      "config/examples/choerodon-0.8-0.9.yaml",
 }
 
 // Choerodon08Input configures the 0.8 → 0.9 upgrade of one site.
@@ -276,9 +274,5 @@ spec:
 
 // ChoerodonUpgrade08To09 is the guide's workflow.
 func ChoerodonUpgrade08To09(ctx workflow.Context, in Choerodon08Input) (runbook.RunStatus, error) {
-	steps, err := in.Plan()
-	if err != nil {
-		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
-	}
-	return runbook.Run(ctx, Choerodon08Guide, in.Target, steps)
+	return runGuide(ctx, Choerodon08Guide, &in)
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"upgrader/activities"
@@ -20,14 +19,13 @@ import (
 // can be seen in the Web UI without a cluster.
 var DemoGuide = runbook.Guide{Name: "demo", Title: "Demo upgrade of a lab of releases"}
 
-func init() {
-	register(Spec{
-		Guide:        DemoGuide,
-		WorkflowType: "DemoUpgrade",
-		Workflow:     DemoUpgrade,
-		NewInput:     func() Input { d := NewDemoInput(); return &d },
-		Example:      "config/examples/demo.yaml",
-	})
+// demoSpec describes the guide to the worker and the starter (guides.go lists it).
+var demoSpec = Spec{
+	Guide:        DemoGuide,
+	WorkflowType: "DemoUpgrade",
+	Workflow:     DemoUpgrade,
+	NewInput:     func() Input { d := NewDemoInput(); return &d },
+	Example:      "config/examples/demo.yaml",
 }
 
 // DemoInput configures the demo guide.
@@ -197,9 +195,5 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 
 // DemoUpgrade is the demo guide's workflow.
 func DemoUpgrade(ctx workflow.Context, in DemoInput) (runbook.RunStatus, error) {
-	steps, err := in.Plan()
-	if err != nil {
-		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
-	}
-	return runbook.Run(ctx, DemoGuide, in.Target, steps)
+	return runGuide(ctx, DemoGuide, &in)
 }

@@ -10,6 +10,9 @@ import (
 	"sort"
 
 	"upgrader/workflows/runbook"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 )
 
 // Input is what every guide's config decodes into.
@@ -36,13 +39,33 @@ type Spec struct {
 	Example string
 }
 
-var registry = map[string]Spec{}
+// guides is every guide this build knows, in one explicit list: a new guide
+// is added here (see "Adding a guide" in the README).
+var guides = []Spec{
+	demoSpec,
+	choerodon021Spec,
+	choerodon08Spec,
+}
 
-func register(s Spec) {
-	if _, dup := registry[s.Name]; dup {
-		panic("guide registered twice: " + s.Name)
+var registry = func() map[string]Spec {
+	m := map[string]Spec{}
+	for _, s := range guides {
+		if _, dup := m[s.Name]; dup {
+			panic("guide listed twice: " + s.Name)
+		}
+		m[s.Name] = s
 	}
-	registry[s.Name] = s
+	return m
+}()
+
+// runGuide is every guide's workflow body: build the plan from the
+// validated input, then let the runbook run it.
+func runGuide(ctx workflow.Context, g runbook.Guide, in Input) (runbook.RunStatus, error) {
+	steps, err := in.Plan()
+	if err != nil {
+		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
+	}
+	return runbook.Run(ctx, g, *in.GetTarget(), steps)
 }
 
 // Guides lists every guide, sorted by name.
