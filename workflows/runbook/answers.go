@@ -1,0 +1,200 @@
+package runbook
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// registerHandlers answers the status query and takes approvals and
+// decisions as Updates (validated before they reach history) and as Signals
+// (recorded as a notice when they cannot apply).
+func (r *runner) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunStatus, error) {
+		return r.status, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
+		func(ctx workflow.Context, a Approval) (Answer, error) {
+			if err := r.checkApproval(a); err != nil {
+				return Answer{}, err
+			}
+			return r.acceptApproval(ctx, a, "update"), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a Approval) error {
+			return r.checkApproval(a)
+		}},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
+		func(ctx workflow.Context, d Decision) (Answer, error) {
+			if err := r.checkDecision(d); err != nil {
+				return Answer{}, err
+			}
+			return r.acceptDecision(ctx, d, "update"), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d Decision) error {
+			return r.checkDecision(d)
+		}},
+	); err != nil {
+		return err
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalApprove)
+		for {
+			var a Approval
+			ch.Receive(ctx, &a)
+			if err := r.checkApproval(a); err != nil {
+				r.notice(fmt.Sprintf("ignored approve signal from %q: %v", a.By, err))
+				continue
+			}
+			r.acceptApproval(ctx, a, "signal")
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalDecide)
+		for {
+			var d Decision
+			ch.Receive(ctx, &d)
+			if err := r.checkDecision(d); err != nil {
+				r.notice(fmt.Sprintf("ignored decide signal from %q: %v", d.By, err))
+				continue
+			}
+			r.acceptDecision(ctx, d, "signal")
+		}
+	})
+	return nil
+}
+
+// await blocks until a person answers step i (an approval or a decision,
+// whichever the step's state asks for). With remindAfter set, it logs a
+// reminder and marks the step overdue each time that long passes.
+func (r *runner) await(ctx workflow.Context, i int, remindAfter time.Duration) (pendingAnswer, error) {
+	name := r.steps[i].Name
+	answered := func() bool { _, ok := r.answers[name]; return ok }
+	if remindAfter <= 0 {
+		if err := workflow.Await(ctx, answered); err != nil {
+			return pendingAnswer{}, err
+		}
+	} else {
+		for {
+			ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout:      remindAfter,
+				TimerOptions: workflow.TimerOptions{Summary: "remind/" + name},
+			}, answered)
+			if err != nil {
+				return pendingAnswer{}, err
+			}
+			if ok {
+				break
+			}
+			st := &r.status.Steps[i]
+			st.Overdue = true
+			r.logger.Warn("reminder: a person still has to answer this step", "step", name,
+				"state", st.State, "waitingSince", st.StartedAt)
+			_ = workflow.UpsertMemo(ctx, map[string]any{
+				"reminder": fmt.Sprintf("%s has been %s since %s", name, st.State,
+					st.StartedAt.UTC().Format(time.RFC3339)),
+			})
+		}
+	}
+	ans := r.answers[name]
+	delete(r.answers, name)
+	r.status.Steps[i].Overdue = false
+	return ans, nil
+}
+
+func (r *runner) lookup(name string) (*StepStatus, error) {
+	i, ok := r.index[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown step %q; steps waiting for a person now: %s", name, r.waitingNames())
+	}
+	return &r.status.Steps[i], nil
+}
+
+func (r *runner) waitingNames() string {
+	var names []string
+	for _, st := range r.status.Waiting() {
+		names = append(names, st.Name+" ("+string(st.State)+")")
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func (r *runner) checkApproval(a Approval) error {
+	st, err := r.lookup(a.Step)
+	if err != nil {
+		return err
+	}
+	if st.State != StepWaitingApproval {
+		return fmt.Errorf("step %q is %s, not waiting for approval; steps waiting for a person now: %s",
+			a.Step, st.State, r.waitingNames())
+	}
+	if _, dup := r.answers[a.Step]; dup {
+		return fmt.Errorf("step %q has already been answered", a.Step)
+	}
+	if strings.TrimSpace(a.By) == "" {
+		return errors.New("say who answers (by)")
+	}
+	if a.Reject && strings.TrimSpace(a.Comment) == "" {
+		return errors.New("a rejection needs a comment saying why")
+	}
+	return nil
+}
+
+func (r *runner) checkDecision(d Decision) error {
+	st, err := r.lookup(d.Step)
+	if err != nil {
+		return err
+	}
+	if st.State != StepFailedAwaiting {
+		return fmt.Errorf("step %q is %s, not failed and waiting for a decision; steps waiting for a person now: %s",
+			d.Step, st.State, r.waitingNames())
+	}
+	if _, dup := r.answers[d.Step]; dup {
+		return fmt.Errorf("step %q has already been answered", d.Step)
+	}
+	switch d.Action {
+	case ActionRetry:
+	case ActionSkip, ActionAbort:
+		if strings.TrimSpace(d.Comment) == "" {
+			return fmt.Errorf("%s needs a comment saying why", d.Action)
+		}
+	default:
+		return fmt.Errorf("unknown action %q: use retry, skip or abort", d.Action)
+	}
+	if strings.TrimSpace(d.By) == "" {
+		return errors.New("say who decides (by)")
+	}
+	return nil
+}
+
+func (r *runner) acceptApproval(ctx workflow.Context, a Approval, via string) Answer {
+	action := "approve"
+	if a.Reject {
+		action = "reject"
+	}
+	ans := Answer{Action: action, By: a.By, Comment: a.Comment, At: workflow.Now(ctx), Via: via}
+	r.answers[a.Step] = pendingAnswer{answer: ans, reject: a.Reject}
+	r.logger.Info("gate answered", "step", a.Step, "action", action, "by", a.By, "via", via)
+	return ans
+}
+
+func (r *runner) acceptDecision(ctx workflow.Context, d Decision, via string) Answer {
+	ans := Answer{Action: string(d.Action), By: d.By, Comment: d.Comment, At: workflow.Now(ctx), Via: via}
+	r.answers[d.Step] = pendingAnswer{answer: ans, action: d.Action}
+	r.logger.Info("failed step decided", "step", d.Step, "action", d.Action, "by", d.By, "via", via)
+	return ans
+}
+
+func (r *runner) notice(msg string) {
+	r.logger.Warn(msg)
+	r.status.Notices = append(r.status.Notices, msg)
+}

@@ -1,0 +1,92 @@
+package runbook
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// setState moves a step and republishes the run's state when it changed.
+func (r *runner) setState(ctx workflow.Context, i int, s StepState) {
+	st := &r.status.Steps[i]
+	now := workflow.Now(ctx)
+	switch s {
+	case StepWaitingApproval, StepRunning:
+		if st.StartedAt.IsZero() {
+			st.StartedAt = now
+		}
+	case StepDone, StepSkipped, StepRejected, StepAborted:
+		st.EndedAt = now
+	}
+	st.State = s
+	_ = r.publish(ctx, false)
+}
+
+// publish recomputes the run's state and current step and, when they moved,
+// upserts the search attributes and the Web UI's current details.
+func (r *runner) publish(ctx workflow.Context, initial bool) error {
+	state, current := r.status.State, ""
+	if state != RunCompleted && state != RunAborted && state != RunRejected {
+		state = RunRunning
+		for _, st := range r.status.Steps {
+			switch st.State {
+			case StepFailedAwaiting:
+				state, current = RunFailedAwaiting, st.Name
+			case StepWaitingApproval:
+				if state != RunFailedAwaiting {
+					state, current = RunWaitingApproval, st.Name
+				}
+			case StepRunning:
+				if current == "" {
+					current = st.Name
+				}
+			}
+			if state == RunFailedAwaiting {
+				break
+			}
+		}
+	}
+	r.status.State, r.status.CurrentStep = state, current
+	if !initial && state == r.lastState && current == r.lastStep {
+		return nil
+	}
+	r.lastState, r.lastStep = state, current
+	updates := []temporal.SearchAttributeUpdate{
+		AttrState.ValueSet(string(state)),
+		AttrStep.ValueSet(current),
+	}
+	if initial {
+		updates = append(updates,
+			AttrGuide.ValueSet(r.guide.Name),
+			AttrEnvironment.ValueSet(r.target.Environment),
+			AttrFrom.ValueSet(r.target.From),
+			AttrTo.ValueSet(r.target.To))
+	}
+	workflow.SetCurrentDetails(ctx, r.details())
+	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+// details renders the run for the Web UI's "current details" panel.
+func (r *runner) details() string {
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("**%s** (%s → %s, %s): %s\n\n", r.guide.Title, r.target.From, r.target.To,
+		r.target.Environment, r.status.State))
+	done := 0
+	for _, st := range r.status.Steps {
+		if st.State == StepDone || st.State == StepSkipped {
+			done++
+		}
+	}
+	b.WriteString(fmt.Sprintf("%d of %d steps finished.\n", done, len(r.status.Steps)))
+	for _, st := range r.status.Waiting() {
+		switch st.State {
+		case StepWaitingApproval:
+			b.WriteString(fmt.Sprintf("\n* `%s` waits for approval: %s\n", st.Name, st.Prompt))
+		case StepFailedAwaiting:
+			b.WriteString(fmt.Sprintf("\n* `%s` failed: %s. Decide: retry, skip or abort.\n", st.Name, st.LastError))
+		}
+	}
+	return b.String()
+}
