@@ -92,12 +92,28 @@ func StartDevServer(ctx context.Context, o DevServerOptions) (*testsuite.DevServ
 		SearchAttributes: temporal.NewSearchAttributes(updates...),
 		Stdout:           o.Log,
 		Stderr:           o.Log,
+		ExtraArgs:        DevServerDynamicConfig(),
 	}
 	srv, err := testsuite.StartDevServer(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("unable to start the Temporal dev server (%s): %w", bin, err)
 	}
 	return srv, nil
+}
+
+// DevServerDynamicConfig is the dynamic config the dev server runs with.
+// The dev server has one history shard, and its transfer-queue reader polls
+// at most history.transferProcessorMaxPollRPS times a second (default 20):
+// up to 50 ms before every new workflow or activity task reaches matching,
+// ~45 ms per dispatch measured, ~100 ms per step. Raising it, and letting a
+// workflow task completion hand its activity back at once (eager
+// execution), is what a production cluster with many shards gets anyway;
+// see ../shared/LAB-NOTES.md ("Where the 45 ms comes from") and the README.
+func DevServerDynamicConfig() []string {
+	return []string{
+		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+	}
 }
 
 func uiHostPort(o DevServerOptions) string {
