@@ -21,11 +21,11 @@ tools:
 ## demo: run the demo upgrade locally; the Web UI is at http://127.0.0.1:8233
 demo: build
 	$(TOOLS) temporal >/dev/null
-	@if [[ "$(DEMO_FLAGS)" == *choerodon* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver >/dev/null; fi
+	@if [[ "$(DEMO_FLAGS)" == *choerodon* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver kube-controller-manager >/dev/null; fi
 	bin/starter demo $(DEMO_FLAGS)
 
 ## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab
-## (etcd, kube-apiserver, simulated pods, MariaDB); installs and builds what it needs once
+## (etcd, kube-apiserver, kube-controller-manager, simulated pods, MariaDB); installs and builds what it needs once
 demo-choerodon:
 	$(MAKE) demo DEMO_FLAGS="--guide choerodon-0.21-0.22 $(DEMO_FLAGS)"
 
@@ -38,7 +38,7 @@ lint:
 
 ## test: lint, then every test (unit, workflow, integration against real servers)
 test: lint
-	$(TOOLS) temporal ferretdb kube-apiserver >/dev/null
+	$(TOOLS) temporal ferretdb kube-apiserver kube-controller-manager >/dev/null
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: speed and memory of the engine on a real dev server

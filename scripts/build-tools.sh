@@ -68,7 +68,20 @@ build_kube_apiserver() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb kube-apiserver
+build_kube_controller_manager() {
+  local out="$cache/bin/kube-controller-manager-$kube_version"
+  if [ ! -x "$out" ]; then
+    # Same module as kube-apiserver (tests/kube/go.mod): the lab runs its real
+    # Deployment, ReplicaSet, Job and garbage-collector controllers. ~1 min
+    # after kube-apiserver (shared build cache); ~4.5 min alone, cold.
+    echo "building kube-controller-manager $kube_version (one time) -> $out" >&2
+    (cd "$here/tests/kube" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.tmp" ./cmd/kube-controller-manager)
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb kube-apiserver kube-controller-manager
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
@@ -76,6 +89,7 @@ for t in "$@"; do
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
     ferretdb) build_ferretdb ;;
     kube-apiserver) build_kube_apiserver ;;
-    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb kube-apiserver)" >&2; exit 2 ;;
+    kube-controller-manager) build_kube_controller_manager ;;
+    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb kube-apiserver kube-controller-manager)" >&2; exit 2 ;;
   esac
 done

@@ -36,11 +36,13 @@ func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows
 	if err != nil {
 		return nil, nil, fmt.Errorf("the Kubernetes lab did not start: %w", err)
 	}
-	sim, err := lab.StartPodSim(h, cp)
+	_, err = lab.StartPodSim(h, cp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the Kubernetes lab did not start: %w", err)
 	}
-	lab.StartDeploymentSim(h, sim)
+	if _, err := lab.StartControllerManager(h, cp); err != nil {
+		return nil, nil, fmt.Errorf("the Kubernetes lab did not start: %w", err)
+	}
 	db, err := lab.StartMariaDB(h)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the lab's MariaDB did not start: %w", err)

@@ -32,6 +32,10 @@ type PodBehaviour struct {
 	UpAfter   time.Duration
 	Log       []string
 	LogAfter  time.Duration
+	// Hook, when set, gives the chart a pre-install,pre-upgrade hook Job
+	// (as real Choerodon charts' preJob) whose pod succeeds after Hook
+	// (whole seconds); helm waits for it.
+	Hook time.Duration
 }
 
 // Package saves the lab chart as <name>-<version>.tgz in the mirror.
@@ -48,7 +52,8 @@ func (s *C7NSite) Package(name, version string, b PodBehaviour) error {
 		return err
 	}
 	return PackageChart(s.Charts, s.ChartSrc, name, version, map[string]any{"port": b.Port, "serve": serve,
-		"title": b.Title, "app": b.EurekaApp, "upAfter": b.UpAfter.String(), "log": lines, "logAfter": b.LogAfter.String()})
+		"title": b.Title, "app": b.EurekaApp, "upAfter": b.UpAfter.String(), "log": lines, "logAfter": b.LogAfter.String(),
+		"hookSeconds": int(b.Hook.Seconds())})
 }
 
 // Helm returns a helm action configuration for namespace ns.

@@ -18,12 +18,19 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// PodSim stands in for a node's kubelet in the lab: it registers a Node,
-// creates Pods bound to it with a Running/Ready status and a loopback pod
-// IP, serves each pod's HTTP endpoints (the guides' health checks) on that
-// IP, and serves container logs the way a kubelet does, so `pods/log`
-// through the real API server works, follow and sinceTime included.
+// PodSim stands in for a node's kubelet (and the scheduler) in the lab. It
+// registers a Node; binds every unscheduled pod to it; runs each pod the
+// real controllers create (kubelet.go): Running and Ready on a loopback pod
+// IP, serving the HTTP endpoints its annotations describe (the guides'
+// health checks), printing their log lines, and ending a Job's pod
+// Succeeded after the delay its annotation names; it confirms pods' graceful
+// deletion. It serves container logs the way a kubelet does, so `pods/log`
+// through the real API server works, follow and sinceTime included. Tests
+// may also create pods by hand (StartPod).
 type PodSim struct {
+	// ControlPlane is the cluster the simulator is the node of.
+	ControlPlane *ControlPlane
+
 	lab     *Lab
 	cs      *kubernetes.Clientset
 	node    string
@@ -31,6 +38,14 @@ type PodSim struct {
 	logs    map[string]*podLog // ns/pod
 	servers map[string][]*http.Server
 	nextIP  int
+	// manual are the pods StartPod made (ns/pod): the kubelet loop leaves them be.
+	manual map[string]bool
+	// running are the controller-made pods the loop runs, ns/pod → UID.
+	running map[string]string
+	// deleting are pods whose deletion the loop confirmed, by UID.
+	deleting map[string]bool
+	// started counts pods started, by ns/deployment.
+	started map[string]int
 }
 
 type podLog struct {
@@ -56,7 +71,8 @@ func StartPodSim(l *Lab, cp *ControlPlane) (*PodSim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &PodSim{lab: l, cs: cs, node: "lab-node", logs: map[string]*podLog{}, servers: map[string][]*http.Server{},
+	s := &PodSim{ControlPlane: cp, lab: l, cs: cs, node: "lab-node", logs: map[string]*podLog{}, servers: map[string][]*http.Server{},
+		manual: map[string]bool{}, running: map[string]string{}, deleting: map[string]bool{}, started: map[string]int{},
 		nextIP: mathrand.IntN(250 * 250 * 250)}
 
 	// The kubelet endpoint: HTTPS, as the API server expects.
@@ -96,6 +112,7 @@ func StartPodSim(l *Lab, cp *ControlPlane) (*PodSim, error) {
 	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return nil, fmt.Errorf("node status: %w", err)
 	}
+	s.startKubelet()
 	return s, nil
 }
 
@@ -141,6 +158,10 @@ func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 	if err != nil {
 		return Pod{}, fmt.Errorf("pod %s: %w", spec.Name, err)
 	}
+	key := spec.Namespace + "/" + spec.Name
+	s.mu.Lock()
+	s.manual[key] = true
+	s.mu.Unlock()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: spec.Name, Namespace: spec.Namespace, Labels: spec.Labels},
 		Spec: corev1.PodSpec{NodeName: s.node, Containers: []corev1.Container{{Name: "app", Image: "lab/app"}}}}
 	if spec.OwnerReplicaSet != "" {
@@ -158,16 +179,7 @@ func (s *PodSim) StartPod(spec PodSpec) (Pod, error) {
 		}
 		return Pod{}, fmt.Errorf("create pod %s: %w", spec.Name, err)
 	}
-	key := spec.Namespace + "/" + spec.Name
-	for port, h := range spec.Handlers {
-		l := listeners[port]
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(l) }()
-		s.mu.Lock()
-		s.servers[key] = append(s.servers[key], srv)
-		s.mu.Unlock()
-		s.lab.Cleanup(func() { _ = srv.Close() })
-	}
+	s.serve(key, spec.Handlers, listeners)
 	now := metav1.Now()
 	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: "127.0.0.1", StartTime: &now,
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}},
@@ -208,15 +220,10 @@ func listenAll(handlers map[int]http.Handler, listen func(int) (net.Listener, er
 // StopPod stops the pod's servers, ends its log, and deletes it at once
 // (no kubelet is there to wait for).
 func (s *PodSim) StopPod(ns, name string) error {
-	key := ns + "/" + name
+	s.stopServing(ns, name)
 	s.mu.Lock()
-	servers := s.servers[key]
-	delete(s.servers, key)
+	delete(s.manual, ns+"/"+name)
 	s.mu.Unlock()
-	for _, srv := range servers {
-		_ = srv.Close()
-	}
-	s.EndLogs(ns, name)
 	zero := int64(0)
 	err := s.cs.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -239,84 +246,37 @@ func (s *PodSim) ensureReplicaSet(ns, name string, labels map[string]string) (*m
 	return &rs.ObjectMeta, nil
 }
 
-// Log appends lines to a pod's log, as its process would print them.
-func (s *PodSim) Log(ns, pod string, lines ...string) {
-	pl := s.podLog(ns, pod)
-	pl.mu.Lock()
-	for _, l := range lines {
-		pl.lines = append(pl.lines, logLine{at: time.Now().UTC(), text: l})
-	}
-	close(pl.more)
-	pl.more = make(chan struct{})
-	pl.mu.Unlock()
-}
-
-// EndLogs ends the pod's log, as its container exiting would: open follow
-// streams return once they have sent every line.
-func (s *PodSim) EndLogs(ns, pod string) {
-	pl := s.podLog(ns, pod)
-	pl.mu.Lock()
-	pl.ended = true
-	close(pl.more)
-	pl.more = make(chan struct{})
-	pl.mu.Unlock()
-}
-
-func (s *PodSim) podLog(ns, pod string) *podLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := ns + "/" + pod
-	if s.logs[k] == nil {
-		s.logs[k] = &podLog{more: make(chan struct{})}
-	}
-	return s.logs[k]
-}
-
-// serveLogs answers GET /containerLogs/{ns}/{pod}/{container} with
-// follow, timestamps and sinceTime, as the kubelet does.
-func (s *PodSim) serveLogs(w http.ResponseWriter, r *http.Request) {
-	pl := s.podLog(r.PathValue("ns"), r.PathValue("pod"))
-	q := r.URL.Query()
-	follow, stamps := q.Get("follow") == "true", q.Get("timestamps") == "true"
-	var since time.Time
-	if v := q.Get("sinceTime"); v != "" {
-		since, _ = time.Parse(time.RFC3339, v)
-	}
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/plain")
-	sent := 0
-	for {
-		pl.mu.Lock()
-		lines, more, ended := pl.lines[sent:], pl.more, pl.ended
-		pl.mu.Unlock()
-		for _, l := range lines {
-			sent++
-			if l.at.Before(since) {
-				continue
-			}
-			if stamps {
-				fmt.Fprintf(w, "%s %s\n", l.at.Format(time.RFC3339Nano), l.text)
-			} else {
-				fmt.Fprintln(w, l.text)
-			}
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		if !follow || ended {
-			return
-		}
-		select {
-		case <-more:
-		case <-r.Context().Done():
-			return
-		}
-	}
-}
-
 func replicaSet(ns, name string, labels map[string]string) *appsv1.ReplicaSet {
 	return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "lab/app"}}}}}}
+}
+
+// serve starts handlers on their listeners for pod key (ns/pod) until the
+// pod stops or the lab ends.
+func (s *PodSim) serve(key string, handlers map[int]http.Handler, listeners map[int]net.Listener) {
+	for port, h := range handlers {
+		l := listeners[port]
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(l) }()
+		s.mu.Lock()
+		s.servers[key] = append(s.servers[key], srv)
+		s.mu.Unlock()
+		s.lab.Cleanup(func() { _ = srv.Close() })
+	}
+}
+
+// stopServing closes the pod's servers and ends its log, as its
+// containers exiting would.
+func (s *PodSim) stopServing(ns, name string) {
+	key := ns + "/" + name
+	s.mu.Lock()
+	servers := s.servers[key]
+	delete(s.servers, key)
+	s.mu.Unlock()
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
+	s.EndLogs(ns, name)
 }

@@ -33,6 +33,8 @@ type (
 	Mongo = ilab.Mongo
 	// ControlPlane is a running etcd and kube-apiserver.
 	ControlPlane = ilab.ControlPlane
+	// ControllerManager is a running kube-controller-manager.
+	ControllerManager = ilab.ControllerManager
 	// NetnsHost is a test host in a network namespace.
 	NetnsHost = ilab.NetnsHost
 	// PodSpec describes a simulated pod.
@@ -144,11 +146,25 @@ func (s *PodSim) RunPod(spec PodSpec) Pod {
 	return must(s.StartPod(spec))(s.t)
 }
 
-// DeploymentSim runs Deployments' pods in the lab.
-type DeploymentSim = ilab.DeploymentSim
+// StartControllerManager runs the real Deployment, ReplicaSet, Job and
+// garbage-collector controllers against cp until the test ends.
+func StartControllerManager(t TB, cp *ControlPlane) *ControllerManager {
+	t.Helper()
+	return must(ilab.StartControllerManager(newLab(t), cp))(t)
+}
 
-// StartDeploymentSim runs each Deployment's pods until the test ends.
+// DeploymentSim is what tests knew as the deployment simulator: the real
+// controllers now run Deployments' pods (and Jobs'), and the pod
+// simulator counts them.
+type DeploymentSim struct{ sim *PodSim }
+
+// StartDeploymentSim starts the real controllers on the pod simulator's
+// cluster, so Deployments roll out and Jobs run until the test ends.
 func StartDeploymentSim(t TB, sim *PodSim) *DeploymentSim {
 	t.Helper()
-	return ilab.StartDeploymentSim(newLab(t), sim.PodSim)
+	StartControllerManager(t, sim.ControlPlane)
+	return &DeploymentSim{sim: sim}
 }
+
+// Started says how many pods the Deployment ns/name has had.
+func (d *DeploymentSim) Started(ns, name string) int { return d.sim.Started(ns, name) }
