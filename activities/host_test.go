@@ -38,7 +38,7 @@ func newHostFixture(t *testing.T) *hostFixture {
 		"lab-key": {Value: sshd.ClientKeyPEM}, "db-pw": {Value: sshSecret},
 	})
 	h := &activities.Host{Secrets: secrets, Scrub: secrets, KnownHostsFiles: []string{known},
-		Artifacts: &activities.Artifacts{Root: t.TempDir()}}
+		Artifacts: &activities.Artifacts{Root: t.TempDir()}, MarkerDir: t.TempDir()}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(h)

@@ -98,6 +98,10 @@ type SSHD struct {
 	ClientKeyPEM  string // the client's private key, as a secret holds it
 	KnownHostLine string // "[127.0.0.1]:port ssh-ed25519 AAAA…"
 	HostKey       ssh.PublicKey
+	// KnownHostLines holds a known_hosts line for each host key the server
+	// holds: ed25519 (KnownHostLine) and ECDSA, as a stock OpenSSH install
+	// has several.
+	KnownHostLines []string
 }
 
 // StartSSHD starts sshd -D on a free loopback port with fresh host and
@@ -111,8 +115,11 @@ func StartSSHD(l *Lab) (*SSHD, error) {
 		return nil, err
 	}
 	hostKey := filepath.Join(dir, "host_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ssh-keygen: %v\n%s", err, out)
+	ecdsaKey := filepath.Join(dir, "host_ecdsa")
+	for _, k := range [][2]string{{"ed25519", hostKey}, {"ecdsa", ecdsaKey}} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", k[0], "-N", "", "-f", k[1]).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ssh-keygen: %v\n%s", err, out)
+		}
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -139,6 +146,7 @@ func StartSSHD(l *Lab) (*SSHD, error) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
+HostKey %s
 AuthorizedKeysFile %s
 PidFile %s
 StrictModes no
@@ -150,7 +158,7 @@ AllowTcpForwarding no
 X11Forwarding no
 AcceptEnv LANG
 Subsystem sftp internal-sftp
-`, port, hostKey, authKeys, filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
+`, port, hostKey, ecdsaKey, authKeys, filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
 		return nil, err
 	}
 	_ = os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
@@ -166,12 +174,20 @@ Subsystem sftp internal-sftp
 	if err != nil {
 		return nil, err
 	}
+	ecdsaPub, err := os.ReadFile(ecdsaKey + ".pub")
+	if err != nil {
+		return nil, err
+	}
 	s := &SSHD{
 		Addr:          fmt.Sprintf("127.0.0.1:%d", port),
 		User:          user,
 		ClientKeyPEM:  string(pem.EncodeToMemory(block)),
 		KnownHostLine: fmt.Sprintf("[127.0.0.1]:%d %s", port, strings.TrimSpace(string(hostPubBytes))),
 		HostKey:       hk,
+		KnownHostLines: []string{
+			fmt.Sprintf("[127.0.0.1]:%d %s", port, strings.TrimSpace(string(hostPubBytes))),
+			fmt.Sprintf("[127.0.0.1]:%d %s", port, strings.TrimSpace(string(ecdsaPub))),
+		},
 	}
 	if err := waitListening(s.Addr, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("sshd did not listen in 10s:\n%s", log.tail(4000))
