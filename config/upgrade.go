@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -42,6 +44,7 @@ func LoadUpgrade(path, guide string, out any) error {
 		ErrorUnused:      true,
 		WeaklyTypedInput: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationNeedsUnit,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 		),
@@ -54,4 +57,18 @@ func LoadUpgrade(path, guide string, out any) error {
 		return fmt.Errorf("upgrade config %s: %w", path, err)
 	}
 	return nil
+}
+
+// durationNeedsUnit refuses a bare number for a duration: `timeout: 20`
+// would otherwise be 20 nanoseconds, and every wait would time out at once.
+func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return nil, fmt.Errorf("%v is a number without a unit; write a duration such as %vs or %vm", data, data, data)
+	}
+	return data, nil
 }

@@ -2,8 +2,11 @@ package workflows
 
 import (
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,85 +116,119 @@ func defaultChoerodonSite(namespace string) ChoerodonSite {
 	}
 }
 
-// validate reports the site's problems into p. knownReleases are the
-// guide's release names, which releases:, versions:, values: and
-// probe.ports: may be keyed by.
-func (s *ChoerodonSite) validate(p *config.Problems, knownReleases []string) {
+// validate reports the site's problems into p. upgraded are the guide's
+// release names, which releases:, versions:, values: and probe.ports: may be
+// keyed by; old are the releases the guide deletes (they may be renamed
+// too); platform are the site's own host names, the only hosts api.url may
+// point at (the admin token goes there).
+func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old, platform []string) {
 	if s.Cluster == "" {
 		p.Add("cluster", "is empty; name a cluster configured on the worker (clusters: in worker.yaml)")
+	} else {
+		checkLabel(p, "cluster", s.Cluster, "cluster")
 	}
-	if !envName.MatchString(s.Namespace) {
-		p.Add("namespace", "%q is not a namespace name", s.Namespace)
-	}
+	checkLabel(p, "namespace", s.Namespace, "namespace")
 	if s.ChartRepo == "" {
 		p.Add("chartRepo", "is empty; name the chart repository (c7n)")
+	} else {
+		checkLabel(p, "chartRepo", s.ChartRepo, "chart repository")
 	}
-	known := map[string]bool{}
-	for _, r := range knownReleases {
-		known[r] = true
-	}
-	checkKeys := func(field string, keys []string) {
+	checkKeys := func(field string, keys []string, allowed []string) {
+		ok := map[string]bool{}
+		for _, r := range allowed {
+			ok[r] = true
+		}
 		for _, k := range keys {
-			if !known[k] {
-				p.Add(field+"."+k, "is not a release of this guide (known: %s)", strings.Join(knownReleases, ", "))
+			if !ok[k] {
+				p.Add(field+"."+k, "is not a release of this guide (known: %s)", strings.Join(allowed, ", "))
 			}
 		}
 	}
-	checkKeys("releases", sortedKeys(s.Releases))
-	checkKeys("versions", sortedKeys(s.Versions))
-	checkKeys("values", sortedKeys(s.Values))
-	checkKeys("probe.ports", sortedKeys(s.Probe.Ports))
-	for _, k := range sortedKeys(s.Releases) {
-		if !releaseName.MatchString(s.Releases[k]) {
-			p.Add("releases."+k, "%q is not a release name", s.Releases[k])
+	var all []string
+	for _, r := range append(append([]string{}, upgraded...), old...) {
+		if !slices.Contains(all, r) {
+			all = append(all, r)
 		}
+	}
+	checkKeys("releases", sortedKeys(s.Releases), all)
+	checkKeys("versions", sortedKeys(s.Versions), upgraded)
+	checkKeys("values", sortedKeys(s.Values), upgraded)
+	checkKeys("probe.ports", sortedKeys(s.Probe.Ports), upgraded)
+	// Every release ends up under one name, and no two share it: one
+	// release upgraded with another's chart would complete without a word.
+	target := map[string]string{}
+	for _, r := range all {
+		name := r
+		if n, ok := s.Releases[r]; ok {
+			checkLabel(p, "releases."+r, n, "release")
+			name = n
+		}
+		if other, dup := target[name]; dup && other != r {
+			key, with := r, other
+			if _, mapped := s.Releases[r]; !mapped {
+				key, with = other, r
+			}
+			p.Add("releases."+key, "%q is also the release of %s; each of the guide's releases needs its own", name, with)
+		}
+		target[name] = r
+	}
+	for _, k := range sortedKeys(s.Versions) {
+		checkSemver(p, "versions."+k, s.Versions[k])
+	}
+	for _, k := range sortedKeys(s.Probe.Ports) {
+		checkPort(p, "probe.ports."+k, s.Probe.Ports[k])
 	}
 	switch s.Probe.Via {
 	case activities.ViaPodIP, activities.ViaProxy:
 	default:
 		p.Add("probe.via", "%q: use pod-ip (the worker runs in the cluster) or proxy (through the API server)", s.Probe.Via)
 	}
-	if s.Probe.Timeout <= 0 {
-		p.Add("probe.timeout", "must be positive (e.g. 20m)")
+	if s.Probe.LabelKey == "" {
+		p.Add("probe.labelKey", "is empty; the guides select pods by %s", activities.DefaultReleaseLabel)
 	}
-	if s.Probe.LogTimeout <= 0 {
-		p.Add("probe.logTimeout", "must be positive (e.g. 30m)")
-	}
+	checkTimeout(p, "probe.timeout", s.Probe.Timeout, "20m")
+	checkTimeout(p, "probe.logTimeout", s.Probe.LogTimeout, "30m")
+	checkTimeout(p, "helmTimeout", s.HelmTimeout, "15m")
 	validateInterval(p, "probe.interval", s.Probe.Interval, s.Probe.Timeout)
+	if len(s.Probe.LogFailure) == 0 {
+		p.Add("probe.logFailure", "is empty: a migration log that prints an exception would not stop the run; the guide's are [Exception, '\\bERROR\\b']")
+	}
 	for i, re := range s.Probe.LogFailure {
-		if _, err := regexp.Compile(re); err != nil {
+		if strings.TrimSpace(re) == "" {
+			p.Add(fmt.Sprintf("probe.logFailure[%d]", i), "is empty; it would match every line")
+		} else if _, err := regexp.Compile(re); err != nil {
 			p.Add(fmt.Sprintf("probe.logFailure[%d]", i), "%q is not a regular expression (Go RE2 syntax): %v", re, err)
 		}
 	}
 	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter)
 	if s.DB.Host == "" {
 		p.Add("db.host", "is empty; give the MySQL host as the pods reach it (c7n-mysql.c7n-system)")
+	} else if net.ParseIP(s.DB.Host) == nil {
+		checkHostName(p, "db.host", s.DB.Host)
 	}
-	if s.DB.Port <= 0 || s.DB.Port > 65535 {
-		p.Add("db.port", "%d is not a port", s.DB.Port)
-	}
+	checkPort(p, "db.port", s.DB.Port)
 	if s.DB.User == "" {
 		p.Add("db.user", "is empty; the guides use choerodon")
+	} else {
+		checkMySQLIdent(p, "db.user", s.DB.User)
 	}
-	if s.DB.PasswordRef == "" {
-		p.Add("db.passwordRef", "is empty; name the worker-side secret holding the password of %s", s.DB.User)
-	}
+	checkSecretRef(p, "db.passwordRef", s.DB.PasswordRef, "the password of "+s.DB.User)
 	if a := s.DB.Admin; a != nil {
-		if !strings.Contains(a.Address, ":") {
+		if host, port, err := net.SplitHostPort(a.Address); err != nil || host == "" {
 			p.Add("db.admin.address", "%q: give host:port as the worker reaches MySQL", a.Address)
+		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			p.Add("db.admin.address", "%q: %s is not a port", a.Address, port)
 		}
 		if a.User == "" {
 			p.Add("db.admin.user", "is empty; an account that may create databases, users and grants")
+		} else {
+			checkMySQLIdent(p, "db.admin.user", a.User)
 		}
-		if a.PasswordRef == "" {
-			p.Add("db.admin.passwordRef", "is empty; name the worker-side secret holding the admin password")
-		}
+		checkSecretRef(p, "db.admin.passwordRef", a.PasswordRef, "the admin password")
 	}
-	if s.API.URL != "" && !strings.HasPrefix(s.API.URL, "http://") && !strings.HasPrefix(s.API.URL, "https://") {
-		p.Add("api.url", "%q is not an http(s) URL", s.API.URL)
-	}
-	if s.API.URL != "" && s.API.TokenRef == "" {
-		p.Add("api.tokenRef", "is empty; the API calls need an admin token (a worker-side secret)")
+	if s.API.URL != "" {
+		checkURL(p, "api.url", s.API.URL, platform)
+		checkSecretRef(p, "api.tokenRef", s.API.TokenRef, "an admin's \"Bearer …\" token")
 	}
 }
 
@@ -234,6 +271,9 @@ type c7nChart struct {
 type c7nPlan struct {
 	site   *ChoerodonSite
 	charts []c7nChart
+	// problems are config problems only the plan can see (an override of
+	// a key the guide sets); Plan returns them all at once.
+	problems config.Problems
 	steps  []runbook.Step
 }
 
@@ -299,17 +339,8 @@ func siteURL(https bool, host string) string {
 	return "http://" + host
 }
 
-// hostField is one host name of a site's config, for validateHosts.
+// hostField is one host name of a site's config and its key.
 type hostField struct{ field, v string }
-
-// validateHosts reports host names that are empty or carry a scheme.
-func validateHosts(p *config.Problems, hosts ...hostField) {
-	for _, h := range hosts {
-		if h.v == "" || strings.Contains(h.v, "://") {
-			p.Add(h.field, "%q: give a host name, without http://", h.v)
-		}
-	}
-}
 
 // preflightCharts checks every chart of the guide is at hand before anything changes.
 func (p *c7nPlan) preflightCharts() {
@@ -391,6 +422,7 @@ func (p *c7nPlan) upgrade(svc c7nService) {
 	if svc.Reuse {
 		summary += ", reusing its values"
 	}
+	p.checkOverrides(svc)
 	p.add(runbook.Step{
 		Name: verb + "/" + svc.Release, Kind: runbook.KindHelm, Summary: summary,
 		Activity: helm.UpgradeInstall,
@@ -401,6 +433,49 @@ func (p *c7nPlan) upgrade(svc c7nService) {
 			Timeout: p.site.HelmTimeout},
 		Timeout: p.site.HelmTimeout + 5*time.Minute,
 	})
+}
+
+// checkOverrides refuses site values (values.<release>) that set a key the
+// guide sets itself, or a key under it: the database the init job logs in
+// to, the services' DB hosts and passwords come from the config's own keys
+// (db.host, db.passwordRef), never from free-form values.
+func (p *c7nPlan) checkOverrides(svc c7nService) {
+	over := p.site.Values[svc.Release]
+	if len(over) == 0 {
+		return
+	}
+	var guide []string
+	flattenKeys("", svc.Values, &guide)
+	for _, kv := range svc.Set {
+		k, _, _ := strings.Cut(kv, "=")
+		guide = append(guide, k)
+	}
+	guide = append(guide, sortedKeys(svc.Secrets)...)
+	var mine []string
+	flattenKeys("", over, &mine)
+	for _, o := range mine {
+		for _, g := range guide {
+			if o == g || strings.HasPrefix(g, o+".") || strings.HasPrefix(o, g+".") {
+				p.problems.Add("values."+svc.Release+"."+o, "the guide sets %s itself; change the config key that feeds it (db:, redis:, domains: …), not the chart value", g)
+				break
+			}
+		}
+	}
+}
+
+// flattenKeys lists the dotted paths of a values map's leaves, in order.
+func flattenKeys(prefix string, v map[string]any, out *[]string) {
+	for _, k := range sortedKeys(v) {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if m, ok := v[k].(map[string]any); ok && len(m) > 0 {
+			flattenKeys(path, m, out)
+			continue
+		}
+		*out = append(*out, path)
+	}
 }
 
 // waitUp adds the guide's verify command for svc: curl … | jq -r .status.

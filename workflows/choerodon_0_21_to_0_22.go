@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -86,29 +87,43 @@ func (in *Choerodon021Input) GetTarget() *runbook.Target { return &in.Target }
 // Validate implements Input.
 func (in *Choerodon021Input) Validate() error {
 	var p config.Problems
-	validateTarget(&p, in.Target)
-	known := append(append([]string{}, in.OldReleases...), (&c7nPlan{charts: choerodon021Charts}).releases()...)
-	in.ChoerodonSite.validate(&p, known)
+	validateTarget(&p, in.Target, "0.21", "0.22")
+	upgraded := (&c7nPlan{charts: choerodon021Charts}).releases()
+	in.ChoerodonSite.validate(&p, upgraded, in.OldReleases,
+		[]string{in.Domains.API, in.Domains.Register, in.Domains.Notify, in.Domains.Hzero, in.Domains.Front})
 	if in.Redis.Host == "" {
 		p.Add("redis.host", "is empty; give Redis as the pods reach it (c7n-redis.c7n-system)")
+	} else {
+		checkHostName(&p, "redis.host", in.Redis.Host)
 	}
+	checkPort(&p, "redis.port", in.Redis.Port)
 	if in.EurekaURL == "" {
 		p.Add("eurekaURL", "is empty; the guide uses http://register.c7n-system:8000/eureka/")
+	} else {
+		checkURL(&p, "eurekaURL", in.EurekaURL, nil)
 	}
-	validateHosts(&p, hostField{"domains.api", in.Domains.API}, hostField{"domains.register", in.Domains.Register},
-		hostField{"domains.notify", in.Domains.Notify}, hostField{"domains.hzero", in.Domains.Hzero}, hostField{"domains.front", in.Domains.Front})
+	for _, h := range []hostField{{"domains.api", in.Domains.API}, {"domains.register", in.Domains.Register},
+		{"domains.notify", in.Domains.Notify}, {"domains.hzero", in.Domains.Hzero}, {"domains.front", in.Domains.Front}} {
+		checkHostName(&p, h.field, h.v)
+	}
 	if in.MinIO.Endpoint == "" {
 		p.Add("minio.endpoint", "is empty; hzero-file stores files there (https://minio.example.choerodon.io)")
+	} else {
+		checkURL(&p, "minio.endpoint", in.MinIO.Endpoint, nil)
 	}
-	if in.MinIO.AccessKeyRef == "" || in.MinIO.SecretKeyRef == "" {
-		p.Add("minio", "accessKeyRef and secretKeyRef name worker-side secrets; both are needed")
+	checkSecretRef(&p, "minio.accessKeyRef", in.MinIO.AccessKeyRef, "MinIO's access key")
+	checkSecretRef(&p, "minio.secretKeyRef", in.MinIO.SecretKeyRef, "MinIO's secret key")
+	if len(in.OldReleases) == 0 {
+		p.Add("oldReleases", "is empty; the guide deletes the old framework's releases (%s)", strings.Join(choerodon021OldReleases, ", "))
 	}
 	for i, r := range in.OldReleases {
-		if !releaseName.MatchString(r) {
-			p.Add(fmt.Sprintf("oldReleases[%d]", i), "%q is not a release name", r)
+		key := fmt.Sprintf("oldReleases[%d]", i)
+		checkLabel(&p, key, r, "release")
+		if slices.Contains(upgraded, r) || slices.Contains(upgraded, in.Releases[r]) {
+			p.Add(key, "%q is a release this guide upgrades or installs; deleting it is not part of the upgrade", r)
 		}
 	}
-	return p.Err()
+	return finish(&p, in)
 }
 
 func (in *Choerodon021Input) url(host string) string { return siteURL(in.Domains.HTTPS, host) }
@@ -302,6 +317,9 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.21.0"}, "follow-log/devops-service")
 
 	p.verify(old)
+	if err := p.problems.Err(); err != nil {
+		return nil, err
+	}
 	return p.steps, nil
 }
 

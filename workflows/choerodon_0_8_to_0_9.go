@@ -83,8 +83,9 @@ func (in *Choerodon08Input) GetTarget() *runbook.Target { return &in.Target }
 // Validate implements Input.
 func (in *Choerodon08Input) Validate() error {
 	var p config.Problems
-	validateTarget(&p, in.Target)
-	in.ChoerodonSite.validate(&p, (&c7nPlan{charts: choerodon08Charts}).releases())
+	validateTarget(&p, in.Target, "0.8", "0.9")
+	in.ChoerodonSite.validate(&p, (&c7nPlan{charts: choerodon08Charts}).releases(), nil,
+		[]string{in.Domains.API, in.Domains.GitLab, in.Domains.Front})
 	if len(in.Kafka) == 0 {
 		p.Add("kafka", "is empty; list the Kafka brokers as host:port (kafka-0.kafka-headless.<ns>.svc.cluster.local:9092, …)")
 	}
@@ -98,16 +99,21 @@ func (in *Choerodon08Input) Validate() error {
 	}
 	if in.ManagerDatabase == "" {
 		p.Add("managerDatabase", "is empty; the guide uses manager_service")
+	} else {
+		checkMySQLIdent(&p, "managerDatabase", in.ManagerDatabase)
 	}
-	validateHosts(&p, hostField{"domains.api", in.Domains.API}, hostField{"domains.gitlab", in.Domains.GitLab},
-		hostField{"domains.front", in.Domains.Front})
-	if !strings.HasPrefix(in.MinIOURL, "http://") && !strings.HasPrefix(in.MinIOURL, "https://") {
-		p.Add("minioURL", "%q: give MinIO's http(s) URL (PRO_FILE_SERVER of the front end)", in.MinIOURL)
+	for _, h := range []hostField{{"domains.api", in.Domains.API}, {"domains.gitlab", in.Domains.GitLab}, {"domains.front", in.Domains.Front}} {
+		checkHostName(&p, h.field, h.v)
 	}
-	if in.API.URL != "" && in.OAuthClientSecretRef == "" {
-		p.Add("oauthClientSecretRef", "is empty; name the worker-side secret for the choerodon OAuth client")
+	if in.MinIOURL == "" {
+		p.Add("minioURL", "is empty; give MinIO's http(s) URL (PRO_FILE_SERVER of the front end)")
+	} else {
+		checkURL(&p, "minioURL", in.MinIOURL, nil)
 	}
-	return p.Err()
+	if in.API.URL != "" {
+		checkSecretRef(&p, "oauthClientSecretRef", in.OAuthClientSecretRef, "the choerodon OAuth client's secret")
+	}
+	return finish(&p, in)
 }
 
 func (in *Choerodon08Input) url(host string) string { return siteURL(in.Domains.HTTPS, host) }
@@ -244,6 +250,9 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 			in.OAuthClientSecretRef, in.url(in.Domains.Front)), BodyTemplate: true}, "")
 
 	p.verify(nil)
+	if err := p.problems.Err(); err != nil {
+		return nil, err
+	}
 	return p.steps, nil
 }
 

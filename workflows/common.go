@@ -14,18 +14,26 @@ var (
 	envName     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
-// validateTarget checks the fields every guide shares.
-func validateTarget(p *config.Problems, t runbook.Target) {
+// validateTarget checks the fields every guide shares. from and to, when
+// given, are the versions the guide is written for: a config for another
+// upgrade is refused, not run with the wrong label.
+func validateTarget(p *config.Problems, t runbook.Target, from, to string) {
 	if t.Environment == "" {
 		p.Add("environment", "is empty; name the site being upgraded (or pass --env)")
 	} else if !envName.MatchString(t.Environment) {
 		p.Add("environment", "%q must be lower-case letters, digits and -", t.Environment)
 	}
-	if t.From == "" {
+	switch {
+	case t.From == "":
 		p.Add("from", "is empty; give the version installed now")
+	case from != "" && t.From != from:
+		p.Add("from", "%q: this guide upgrades from %s; quote versions (from: \"%s\") so YAML does not read them as numbers", t.From, from, from)
 	}
-	if t.To == "" {
+	switch {
+	case t.To == "":
 		p.Add("to", "is empty; give the version to upgrade to")
+	case to != "" && t.To != to:
+		p.Add("to", "%q: this guide upgrades to %s", t.To, to)
 	}
 }
 

@@ -68,7 +68,7 @@ func (in *DemoInput) GetTarget() *runbook.Target { return &in.Target }
 // Validate implements Input.
 func (in *DemoInput) Validate() error {
 	var p config.Problems
-	validateTarget(&p, in.Target)
+	validateTarget(&p, in.Target, "", "")
 	if in.LabDir == "" {
 		p.Add("labDir", "is empty; name the demo lab folder on the worker")
 	}
@@ -101,7 +101,7 @@ func (in *DemoInput) Validate() error {
 	if in.Work < 0 {
 		p.Add("work", "must not be negative")
 	}
-	return p.Err()
+	return finish(&p, in)
 }
 
 // Activities are referenced through nil pointers: the worker registers the

@@ -1,0 +1,94 @@
+package workflows_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"upgrader/config"
+	"upgrader/workflows"
+)
+
+// TestConfigRulesNameTheirKey is one case per rule of the config check: a
+// config that breaks it is refused before any step, by a message that names
+// the key and says what would be accepted.
+func TestConfigRulesNameTheirKey(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(in *workflows.Choerodon021Input)
+		key    string
+		says   string
+	}{
+		{"secret template in a value", func(in *workflows.Choerodon021Input) { in.Domains.Front = `x{{ secret "c7n-db-root" }}` },
+			"domains.front", "config values are data"},
+		{"user info in the API URL", func(in *workflows.Choerodon021Input) { in.API.URL = "https://api.lab@other.host/" },
+			"api.url", "the request would go to other.host"},
+		{"API URL off the platform", func(in *workflows.Choerodon021Input) { in.API.URL = "https://elsewhere.example/" },
+			"api.url", "is not one of the platform's"},
+		{"API URL not http", func(in *workflows.Choerodon021Input) { in.API.URL = "file:///etc/passwd" },
+			"api.url", "only http:// and https://"},
+		{"empty chart version", func(in *workflows.Choerodon021Input) { in.Versions = map[string]string{"hzero-iam": ""} },
+			"versions.hzero-iam", "exact chart version"},
+		{"chart version range", func(in *workflows.Choerodon021Input) { in.Versions = map[string]string{"hzero-iam": "^0.22"} },
+			"versions.hzero-iam", "exact chart version"},
+		{"two releases, one target", func(in *workflows.Choerodon021Input) { in.Releases = map[string]string{"agile-service": "hzero-iam"} },
+			"releases.agile-service", "also the release of hzero-iam"},
+		{"old release the guide upgrades", func(in *workflows.Choerodon021Input) { in.OldReleases = append(in.OldReleases, "hzero-iam") },
+			"oldReleases[8]", "a release this guide upgrades"},
+		{"bad regex", func(in *workflows.Choerodon021Input) { in.Probe.LogFailure = []string{"(unclosed"} },
+			"probe.logFailure[0]", "not a regular expression"},
+		{"no failure patterns", func(in *workflows.Choerodon021Input) { in.Probe.LogFailure = nil },
+			"probe.logFailure", "would not stop the run"},
+		{"interval over the heartbeat", func(in *workflows.Choerodon021Input) { in.Probe.Interval = time.Minute },
+			"probe.interval", "heartbeat"},
+		{"timeout over a day", func(in *workflows.Choerodon021Input) { in.HelmTimeout = 48 * time.Hour },
+			"helmTimeout", "longer than a day"},
+		{"reminder every second", func(in *workflows.Choerodon021Input) { in.GateRemindAfter = time.Second },
+			"gateRemindAfter", "at least 5m0s"},
+		{"from another version", func(in *workflows.Choerodon021Input) { in.From = "0.2" },
+			"from", "upgrades from 0.21"},
+		{"not a URL", func(in *workflows.Choerodon021Input) { in.EurekaURL = "not a url" },
+			"eurekaURL", "only http:// and https://"},
+		{"ingress host", func(in *workflows.Choerodon021Input) { in.Domains.API = "API_host" },
+			"domains.api", "not a host name"},
+		{"namespace", func(in *workflows.Choerodon021Input) { in.Namespace = "C7N" },
+			"namespace", "not a namespace name"},
+		{"db user", func(in *workflows.Choerodon021Input) { in.DB.User = "choerodon'; --" },
+			"db.user", "not a MySQL name"},
+		{"admin address port", func(in *workflows.Choerodon021Input) { in.DB.Admin.Address = "10.0.0.1:99999" },
+			"db.admin.address", "not a port"},
+		{"secret name", func(in *workflows.Choerodon021Input) { in.DB.PasswordRef = "a b" },
+			"db.passwordRef", "not a secret name"},
+		{"huge field", func(in *workflows.Choerodon021Input) { in.Redis.Host = strings.Repeat("a", 2400<<10) },
+			"redis.host", "bytes; at most"},
+		{"override of a key the guide sets", func(in *workflows.Choerodon021Input) {
+			in.Values = map[string]map[string]any{"hzero-iam": {"preJob": map[string]any{"preInitDB": map[string]any{"datasource": map[string]any{"url": "jdbc:mysql://evil/"}}}}}
+		}, "values.hzero-iam.preJob.preInitDB.datasource.url", "the guide sets"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := c7n021Input()
+			require.NoError(t, in.Validate(), "the base config is valid")
+			c.mutate(&in)
+			_, err := in.Plan()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.key+":")
+			require.Contains(t, err.Error(), c.says)
+		})
+	}
+}
+
+// TestDurationsNeedUnits: a bare number in a config is not read as
+// nanoseconds.
+func TestDurationsNeedUnits(t *testing.T) {
+	path := t.TempDir() + "/c.yaml"
+	require.NoError(t, writeFile(path, "probe:\n  timeout: 20\n"))
+	in := workflows.NewChoerodon021Input()
+	err := config.LoadUpgrade(path, "choerodon-0.21-0.22", &in)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "without a unit")
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
