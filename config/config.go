@@ -110,6 +110,9 @@ func LoadWorker(path string) (Worker, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	if path != "" {
+		if err := checkCaseUnique(path); err != nil {
+			return Worker{}, err
+		}
 		v.SetConfigFile(path)
 		if err := v.ReadInConfig(); err != nil {
 			return Worker{}, fmt.Errorf("unable to read config %s: %w", path, err)
@@ -177,11 +180,7 @@ func (p Problems) Err() error {
 // Validate reports every problem of the config at once.
 func (c Worker) Validate() error {
 	var p Problems
-	if c.Temporal.Address == "" {
-		p.Add("temporal.address", "is empty; set host:port of the Temporal frontend")
-	} else if !strings.Contains(c.Temporal.Address, ":") {
-		p.Add("temporal.address", "%q has no port; use host:port, e.g. 127.0.0.1:7233", c.Temporal.Address)
-	}
+	checkHostPort(&p, "temporal.address", c.Temporal.Address)
 	if c.Temporal.Namespace == "" {
 		p.Add("temporal.namespace", "is empty")
 	}
@@ -206,6 +205,14 @@ func (c Worker) Validate() error {
 	}
 	if c.ArtifactDir == "" {
 		p.Add("artifactDir", "is empty; backups and logs need a folder")
+	} else {
+		checkAbsPath(&p, "artifactDir", c.ArtifactDir)
+	}
+	if c.ChartCache != "" {
+		checkAbsPath(&p, "chartCache", c.ChartCache)
+	}
+	for _, n := range sortedKeys(c.ChartRepos) {
+		checkRepoURL(&p, "chartRepos."+n, c.ChartRepos[n])
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -220,8 +227,12 @@ func (c Worker) Validate() error {
 		}
 	}
 	for i, d := range c.ChartDirs {
+		key := fmt.Sprintf("chartDirs[%d]", i)
 		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			p.Add(fmt.Sprintf("chartDirs[%d]", i), "%s is not a readable folder", d)
+			p.Add(key, "%s is not a readable folder", d)
+		} else {
+			checkAbsPath(&p, key, d)
+			checkOnlyOwnerWrites(&p, key, d, st)
 		}
 	}
 	names := make([]string, 0, len(c.Secrets))
@@ -239,6 +250,15 @@ func (c Worker) Validate() error {
 		}
 		if set != 1 {
 			p.Add("secrets."+n, "set exactly one of env, file, value")
+		}
+		if s.File != "" {
+			if st, err := os.Stat(s.File); err != nil {
+				p.Add("secrets."+n+".file", "cannot read %s: %v", s.File, errors.Unwrap(err))
+			} else if !st.Mode().IsRegular() {
+				p.Add("secrets."+n+".file", "%s is not a file", s.File)
+			} else {
+				checkOnlyOwnerWrites(&p, "secrets."+n+".file", s.File, st)
+			}
 		}
 	}
 	return p.Err()

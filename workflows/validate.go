@@ -111,7 +111,7 @@ var (
 	// mysqlIdent is a database or user name the guides' SQL can hold unquoted.
 	mysqlIdent = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 	// secretName is a worker-side secret's name.
-	secretName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	secretName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 )
 
 // checkLabel reports a value that is not a DNS-1123 label.
@@ -154,7 +154,7 @@ func checkSecretRef(p *config.Problems, key, v, holds string) {
 	case v == "":
 		p.Add(key, "is empty; name the worker-side secret (secrets: in worker.yaml) holding %s", holds)
 	case !secretName.MatchString(v):
-		p.Add(key, "%q is not a secret name: letters, digits, . _ -", v)
+		p.Add(key, "%q is not a secret name: lower-case letters, digits, . _ - (the worker reads its secret names in lower case)", v)
 	}
 }
 
