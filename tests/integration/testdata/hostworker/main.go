@@ -1,0 +1,74 @@
+// Command hostworker is a worker for tests/integration/host_*_test.go, run as
+// its own process so a test can SIGKILL it: it registers the real Host
+// activities with upgrader's worker options and one workflow, HostStep,
+// that runs a single host command with the activity ID and retry policy a
+// runbook step gets (step name plus operator try, Temporal retries inside).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"upgrader/activities"
+	"upgrader/config"
+	"upgrader/internal/app"
+)
+
+// StepInput is HostStep's input.
+type StepInput struct {
+	Command    activities.HostCommandInput `json:"command"`
+	ActivityID string                      `json:"activityId"`
+	Heartbeat  time.Duration               `json:"heartbeat"`
+}
+
+// HostStep runs one host command as a runbook step does.
+func HostStep(ctx workflow.Context, in StepInput) (activities.HostCommandResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:          in.ActivityID,
+		StartToCloseTimeout: 2 * time.Minute,
+		HeartbeatTimeout:    in.Heartbeat,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumAttempts: 5},
+	})
+	var res activities.HostCommandResult
+	err := workflow.ExecuteActivity(ctx, (*activities.Host)(nil).Run, in.Command).Get(ctx, &res)
+	return res, err
+}
+
+func main() {
+	address := flag.String("address", "", "Temporal frontend host:port")
+	queue := flag.String("queue", "", "task queue")
+	known := flag.String("known-hosts", "", "known_hosts file")
+	keyFile := flag.String("key-file", "", "the SSH client key (PEM), served as secret lab-key")
+	markers := flag.String("marker-dir", "", "Host.MarkerDir")
+	artifacts := flag.String("artifacts", "", "artifact root")
+	flag.Parse()
+	if err := run(*address, *queue, *known, *keyFile, *markers, *artifacts); err != nil {
+		fmt.Fprintln(os.Stderr, "hostworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(address, queue, known, keyFile, markers, artifacts string) error {
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return err
+	}
+	secrets := config.NewSecretStore(map[string]config.Secret{"lab-key": {Value: string(key)}})
+	c, err := client.Dial(client.Options{HostPort: address})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, queue, app.WorkerOptions(secrets))
+	w.RegisterActivity(&activities.Host{Secrets: secrets, Scrub: secrets, KnownHostsFiles: []string{known},
+		MarkerDir: markers, Artifacts: &activities.Artifacts{Root: artifacts}})
+	w.RegisterWorkflowWithOptions(HostStep, workflow.RegisterOptions{Name: "HostStep"})
+	return w.Run(worker.InterruptCh())
+}
