@@ -18,6 +18,14 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryConfig, func() (Input, error) {
+		if r.input == nil {
+			return nil, errors.New("this run was started without its config (runbook.Run); it takes no corrected config")
+		}
+		return r.input, nil
+	}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
 		func(ctx workflow.Context, a Approval) (Answer, error) {
 			if err := r.checkApproval(a); err != nil {
@@ -73,7 +81,9 @@ func (r *runner) registerHandlers(ctx workflow.Context) error {
 
 // await blocks until a person answers step i (an approval or a decision,
 // whichever the step's state asks for). With remindAfter set, it logs a
-// reminder and marks the step overdue each time that long passes.
+// reminder and marks the step overdue each time that long passes; when the
+// history has grown long and nothing else is in flight, it ends the wait
+// with errContinue so the run continues as new.
 func (r *runner) await(ctx workflow.Context, i int, remindAfter time.Duration) (pendingAnswer, error) {
 	name := r.steps[i].Name
 	answered := func() bool { _, ok := r.answers[name]; return ok }
@@ -94,13 +104,22 @@ func (r *runner) await(ctx workflow.Context, i int, remindAfter time.Duration) (
 				break
 			}
 			st := &r.status.Steps[i]
+			first := !st.Overdue
 			st.Overdue = true
 			r.logger.Warn("reminder: a person still has to answer this step", "step", name,
 				"state", st.State, "waitingSince", st.StartedAt)
-			_ = workflow.UpsertMemo(ctx, map[string]any{
-				"reminder": fmt.Sprintf("%s has been %s since %s", name, st.State,
-					st.StartedAt.UTC().Format(time.RFC3339)),
-			})
+			if first || !r.v1 {
+				// Once is enough: the memo says since when, and every
+				// upsert is one more event in the history.
+				_ = workflow.UpsertMemo(ctx, map[string]any{
+					"reminder": fmt.Sprintf("%s has been %s since %s", name, st.State,
+						st.StartedAt.UTC().Format(time.RFC3339)),
+				})
+			}
+			if r.shouldContinue(ctx) && r.quiescent(ctx) {
+				r.continuing = true
+				return pendingAnswer{}, errContinue
+			}
 		}
 	}
 	ans := r.answers[name]
@@ -146,6 +165,14 @@ func (r *runner) checkApproval(a Approval) error {
 	if a.Reject && strings.TrimSpace(a.Comment) == "" {
 		return errors.New("a rejection needs a comment saying why")
 	}
+	if len(a.Config) > 0 {
+		if a.Reject {
+			return errors.New("a rejection carries no corrected config; approve with it, or reject without it")
+		}
+		if _, err := r.checkConfig(a.Config); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -173,6 +200,14 @@ func (r *runner) checkDecision(d Decision) error {
 	if strings.TrimSpace(d.By) == "" {
 		return errors.New("say who decides (by)")
 	}
+	if len(d.Config) > 0 {
+		if d.Action != ActionRetry {
+			return fmt.Errorf("only retry carries a corrected config, not %s", d.Action)
+		}
+		if _, err := r.checkConfig(d.Config); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -182,6 +217,9 @@ func (r *runner) acceptApproval(ctx workflow.Context, a Approval, via string) An
 		action = "reject"
 	}
 	ans := Answer{Action: action, By: a.By, Comment: a.Comment, At: workflow.Now(ctx), Via: via}
+	if len(a.Config) > 0 {
+		ans.Config = r.applyConfig(ctx, a.Config, ans, a.Step)
+	}
 	r.answers[a.Step] = pendingAnswer{answer: ans, reject: a.Reject}
 	r.logger.Info("gate answered", "step", a.Step, "action", action, "by", a.By, "via", via)
 	return ans
@@ -189,6 +227,9 @@ func (r *runner) acceptApproval(ctx workflow.Context, a Approval, via string) An
 
 func (r *runner) acceptDecision(ctx workflow.Context, d Decision, via string) Answer {
 	ans := Answer{Action: string(d.Action), By: d.By, Comment: d.Comment, At: workflow.Now(ctx), Via: via}
+	if len(d.Config) > 0 {
+		ans.Config = r.applyConfig(ctx, d.Config, ans, d.Step)
+	}
 	r.answers[d.Step] = pendingAnswer{answer: ans, action: d.Action}
 	r.logger.Info("failed step decided", "step", d.Step, "action", d.Action, "by", d.By, "via", via)
 	return ans

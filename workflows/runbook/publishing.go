@@ -39,7 +39,8 @@ func (r *runner) publish(ctx workflow.Context, initial bool) error {
 					state, current = RunWaitingApproval, st.Name
 				}
 			case StepRunning:
-				if current == "" {
+				// An expanded step stands for its placeholder.
+				if current == "" || current == st.Parent {
 					current = st.Name
 				}
 			}

@@ -32,14 +32,68 @@ const (
 	ErrBadPlan  = "InvalidPlan"     // the guide's steps or target are wrong
 )
 
+// Input is a guide's decoded config, the argument of its workflow: it
+// validates itself as a whole, plans the guide's steps, and names its target.
+type Input interface {
+	// Validate reports every problem of the config at once, by key.
+	Validate() error
+	// Plan lists the steps the workflow runs for this config.
+	Plan() ([]Step, error)
+	// GetTarget says which environment and versions the run is about; the
+	// runbook also carries a run's progress in it across continue-as-new.
+	GetTarget() *Target
+}
+
+// Options are what RunInput needs beyond the guide and its input.
+type Options struct {
+	// NewInput returns an empty input of the guide's type. A corrected
+	// config sent with `decide … retry` or `approve` (the input as JSON) is
+	// decoded into it, validated and planned as at start. Nil: the run
+	// refuses corrected configs.
+	NewInput func() Input
+	// HistoryLimit is how many events a run's history may hold before the
+	// run continues as new at its next safe point (between steps, or while
+	// every step waits for a person), carrying its progress. Zero:
+	// DefaultHistoryLimit.
+	HistoryLimit int
+}
+
+// DefaultHistoryLimit keeps each run's history small: a gate reminding every
+// five minutes for a week would otherwise add about ten thousand events.
+const DefaultHistoryLimit = 1000
+
 // Run executes a guide's steps as this workflow and returns the final status.
 // It never fails because a step failed: it waits for an operator to retry,
 // skip or abort. It returns an error only when the run was aborted, a
 // required gate was rejected, the plan is invalid, or the workflow was
-// cancelled.
+// cancelled. A run started this way knows only its steps, not its config:
+// it takes no corrected config and never continues as new; RunInput does.
 func Run(ctx workflow.Context, g Guide, target Target, steps []Step) (RunStatus, error) {
-	r := &runner{guide: g, target: target, steps: steps}
-	if err := r.setup(ctx); err != nil {
+	r := &runner{guide: g, target: target, plan: steps}
+	if err := r.setup(ctx, nil); err != nil {
+		return r.status, err
+	}
+	return r.run(ctx)
+}
+
+// RunInput runs the steps a guide's input plans, as Run does, and also: it
+// takes a corrected config with retry or approve (o.NewInput), and it
+// continues as new when its history grows long (a gate waiting for days),
+// carrying its progress in the input's Target.
+func RunInput(ctx workflow.Context, g Guide, in Input, o Options) (RunStatus, error) {
+	t := in.GetTarget()
+	resume := t.Resume
+	t.Resume = nil
+	r := &runner{guide: g, target: *t, input: in, opts: o}
+	if err := in.Validate(); err != nil {
+		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
+	}
+	steps, err := in.Plan()
+	if err != nil {
+		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
+	}
+	r.plan = steps
+	if err := r.setup(ctx, resume); err != nil {
 		return r.status, err
 	}
 	return r.run(ctx)
@@ -52,50 +106,41 @@ type pendingAnswer struct {
 }
 
 type runner struct {
-	guide   Guide
-	target  Target
+	guide  Guide
+	target Target
+	input  Input // nil when started by Run
+	opts   Options
+	// plan is the guide's steps as planned; steps is what runs: the plan
+	// with each expansion's steps inserted after its placeholder, and
+	// status.Steps matches it one for one.
+	plan    []Step
 	steps   []Step
 	index   map[string]int
 	status  RunStatus
 	answers map[string]pendingAnswer
-	logger  log.Logger
+	// phase says where a step that waits for a person goes on, so a run
+	// that continued as new resumes it there.
+	phase  map[string]string
+	logger log.Logger
+
+	// v1 is true for runs started by this version of the runbook: they
+	// look up Temporal's attempts and remind without a memo per tick.
+	v1 bool
+	// continuing is set once the run decided to continue as new: steps cut
+	// short by it keep their state.
+	continuing bool
 
 	lastState RunState
 	lastStep  string
 }
 
-func (r *runner) setup(ctx workflow.Context) error {
-	r.status = RunStatus{Guide: r.guide.Name, Title: r.guide.Title, Target: r.target, State: RunRunning}
-	r.logger = log.With(workflow.GetLogger(ctx), "guide", r.guide.Name, "environment", r.target.Environment)
-	if err := ValidatePlan(r.steps); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
-	}
-	if r.target.Environment == "" {
-		return temporal.NewNonRetryableApplicationError("the target has no environment name", ErrBadPlan, nil)
-	}
-	r.index = make(map[string]int, len(r.steps))
-	r.answers = map[string]pendingAnswer{}
-	for i, s := range r.steps {
-		r.index[s.Name] = i
-		st := StepStatus{Name: s.Name, Kind: s.Kind, Summary: s.Summary, State: StepPending}
-		if s.Gate != nil {
-			st.Prompt = s.Gate.Prompt
-		}
-		r.status.Steps = append(r.status.Steps, st)
-	}
-	if err := r.registerHandlers(ctx); err != nil {
-		return err
-	}
-
-	if err := workflow.UpsertMemo(ctx, map[string]any{"title": r.guide.Title}); err != nil {
-		return err
-	}
-	return r.publish(ctx, true)
-}
-
 func (r *runner) run(ctx workflow.Context) (RunStatus, error) {
-	r.logger.Info("upgrade started", "from", r.target.From, "to", r.target.To, "steps", len(r.steps))
+	r.logger.Info("upgrade started", "from", r.target.From, "to", r.target.To, "steps", len(r.steps),
+		"continued", r.status.Continued)
 	for start := 0; start < len(r.steps); {
+		if r.shouldContinue(ctx) && r.quiescent(ctx) {
+			return r.continueAsNew(ctx)
+		}
 		end := start + 1
 		if g := r.steps[start].Parallel; g != "" {
 			for end < len(r.steps) && r.steps[end].Parallel == g {
@@ -152,6 +197,9 @@ func (e *stopError) Error() string { return e.message }
 // finish ends a run that stopped early: steps that never ran are marked,
 // the state is published, and the error says what happened.
 func (r *runner) finish(ctx workflow.Context, err error) (RunStatus, error) {
+	if r.continuing {
+		return r.continueAsNew(ctx)
+	}
 	for i := range r.status.Steps {
 		if r.status.Steps[i].State == StepPending {
 			r.status.Steps[i].State = StepNotRunAfterAbort

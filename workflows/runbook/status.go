@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"encoding/json"
 	"upgrader/internal/contract"
 
 	"time"
@@ -13,6 +14,9 @@ import (
 const (
 	// QueryStatus returns a RunStatus.
 	QueryStatus = "status"
+	// QueryConfig returns the config the run uses now (the guide's input,
+	// corrected configs applied), for `starter decide … --config` to diff.
+	QueryConfig = "config"
 	// UpdateApprove takes an Approval for a step waiting at its gate; it is
 	// validated before it is accepted into history.
 	UpdateApprove = "approve"
@@ -79,6 +83,16 @@ type Target struct {
 	// From and To are the product versions the guide moves between.
 	From string `json:"from" yaml:"from" mapstructure:"from"`
 	To   string `json:"to" yaml:"to" mapstructure:"to"`
+	// Resume carries a run's progress into the run it continues as; guides
+	// and configs never set it.
+	Resume *Resume `json:"resume,omitempty" yaml:"-" mapstructure:"-"`
+}
+
+// Resume is a run's progress, carried across continue-as-new.
+type Resume struct {
+	Status RunStatus `json:"status"`
+	// Phase says, for each step waiting for a person, where it goes on.
+	Phase map[string]string `json:"phase,omitempty"`
 }
 
 // Approval answers a gate. Reject with a comment to stop (or, for an
@@ -88,6 +102,9 @@ type Approval struct {
 	Reject  bool   `json:"reject,omitempty"`
 	By      string `json:"by"`
 	Comment string `json:"comment,omitempty"`
+	// Config, when set, is a corrected config (the guide's input as JSON)
+	// for the steps not done yet; see Decision.Config.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Action is what an operator decides for a failed step.
@@ -106,6 +123,11 @@ type Decision struct {
 	Action  Action `json:"action"`
 	By      string `json:"by"`
 	Comment string `json:"comment,omitempty"`
+	// Config, with retry, is a corrected config (the guide's input as
+	// JSON). It is validated as a whole as at start; the retried step and
+	// every later one use it, steps already done keep their results. It is
+	// refused when it would change a step that has started.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Answer is what a person said and when, as the run recorded it.
@@ -115,6 +137,49 @@ type Answer struct {
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
 	Via     string    `json:"via"` // "update" or "signal"
+	// Config lists the keys a corrected config sent with the answer changed.
+	Config []string `json:"config,omitempty"`
+}
+
+// ConfigChange records a corrected config the run took: who sent it, with
+// which answer, and every key it changed.
+type ConfigChange struct {
+	Step    string      `json:"step"`
+	Action  string      `json:"action"`
+	By      string      `json:"by"`
+	At      time.Time   `json:"at"`
+	Changes []KeyChange `json:"changes"`
+}
+
+// KeyChange is one changed key of a config, in its JSON form ("releases.0").
+// Configs hold secret names, never secret values.
+type KeyChange struct {
+	Key string `json:"key"`
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+}
+
+// TryStatus is one operator try of a step's activity and what Temporal did
+// within it: an activity that times out or fails for a passing reason is
+// attempted again by Temporal (the step's retry policy) before the operator
+// is asked, and those attempts are shown here.
+type TryStatus struct {
+	Try int `json:"try"`
+	// Attempts is how many times Temporal ran the activity in this try;
+	// zero while it runs or when Temporal could not be asked.
+	Attempts int32 `json:"attempts,omitempty"`
+	// Failures are the attempts' failures Temporal kept: the last
+	// attempt's, and the one before it (Temporal's lastFailure). Earlier
+	// ones are not kept by Temporal.
+	Failures []AttemptFailure `json:"failures,omitempty"`
+	// Worker is the identity of the worker that ran the last attempt.
+	Worker string `json:"worker,omitempty"`
+}
+
+// AttemptFailure is why one Temporal attempt failed.
+type AttemptFailure struct {
+	Attempt int32  `json:"attempt"`
+	Failure string `json:"failure"`
 }
 
 // StepStatus is everything the run knows about one step.
@@ -129,7 +194,18 @@ type StepStatus struct {
 	EndedAt   time.Time `json:"endedAt,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
 	// Result is the activity's one-line outcome (its Summary field).
-	Result    string   `json:"result,omitempty"`
+	Result string `json:"result,omitempty"`
+	// Outputs and Items are what the activity published for later steps
+	// (Outcome.Outputs and Outcome.Items): references, never secrets.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	Items   []string          `json:"items,omitempty"`
+	// Parent is the placeholder step this one was expanded from, and Item
+	// the list item it was built for.
+	Parent string `json:"parent,omitempty"`
+	Item   string `json:"item,omitempty"`
+	// Tries holds one entry per operator try of the activity (Attempts
+	// counts them), with Temporal's attempts inside each.
+	Tries     []TryStatus `json:"tries,omitempty"`
 	Overdue   bool     `json:"overdue,omitempty"`
 	Approval  *Answer  `json:"approval,omitempty"`
 	Decisions []Answer `json:"decisions,omitempty"`
@@ -146,6 +222,11 @@ type RunStatus struct {
 	// Notices records signals that could not be applied (unknown step,
 	// step not waiting), so a mistyped `temporal workflow signal` is seen.
 	Notices []string `json:"notices,omitempty"`
+	// ConfigChanges lists the corrected configs the run took, in order.
+	ConfigChanges []ConfigChange `json:"configChanges,omitempty"`
+	// Continued counts how often the run continued as new to keep its
+	// history short; the workflow ID stays the same.
+	Continued int `json:"continued,omitempty"`
 }
 
 // Step returns the status of the named step, or nil.

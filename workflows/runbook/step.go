@@ -69,7 +69,55 @@ type Step struct {
 	// MaxAttempts bounds automatic retries of the activity before the step
 	// pauses for an operator decision; zero keeps the kind's default.
 	MaxAttempts int32
+	// Inputs fills fields of Input when the step runs, from outputs that
+	// earlier steps published (Outcome.Outputs). A key is the field's path
+	// in Input's JSON form: "fromVersion", or "env.FROM_VERSION" for a key of
+	// a map field. The producer must be an earlier step that is done by
+	// then; a producer that was skipped pauses this step for a decision.
+	Inputs map[string]From
+	// Expand makes this step a placeholder for one step per item of an
+	// earlier step's list output (Outcome.Items), built when the list is
+	// known. A placeholder has no Activity or Gate of its own.
+	Expand *Expand
 }
+
+// From names one output of an earlier step: a value known only at run
+// time. Outputs are references (a version string, a secret's name, an
+// artifact path), never a secret's value: what a step reads that is secret
+// stays on the worker, and only its name travels through Temporal.
+type From struct {
+	// Step is the producing step's name.
+	Step string
+	// Output is the key in the producer's Outcome.Outputs.
+	Output string
+}
+
+// String is how plans show a value not known yet: "from step.output".
+func (f From) String() string { return "from " + f.Step + "." + f.Output }
+
+// Expand turns a placeholder step into one step per item of a list that an
+// earlier step produced (the plugins running on a platform, say), each with
+// its own stable name, shown in status and the Web UI as it appears.
+type Expand struct {
+	// From names the step whose Outcome.Items lists the items.
+	From string
+	// SideBySide runs the expanded steps together; otherwise one after
+	// another, in the list's order.
+	SideBySide bool
+	// Build returns the step for one item. Its name must be the
+	// placeholder's name, a slash, and a name for the item
+	// ("reregister-plugin/" + item). Build must depend only on the item and
+	// the config: a replayed run builds the same steps again.
+	Build func(item string) Step
+}
+
+// ItemPlaceholder is the item Build is called with when a plan is printed
+// or validated, before the list is known.
+const ItemPlaceholder = "<item>"
+
+// MinRemindAfter is the shortest reminder period a gate may have: every
+// reminder adds events to the run's history.
+const MinRemindAfter = 5 * time.Minute
 
 // Gate is a question a person must answer before a step runs.
 type Gate struct {
@@ -87,45 +135,134 @@ type Gate struct {
 var stepName = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*$`)
 
 // ValidatePlan checks a guide's steps as a whole and reports every problem at
-// once: names present, well-formed and unique, requirements that point to
-// earlier steps, gates with a prompt, activities where there is no gate.
+// once: names present, well-formed and unique, requirements and inputs that
+// point to earlier steps, gates with a prompt and reminders no more often
+// than MinRemindAfter, activities where there is no gate, expansions whose
+// template step is valid.
 func ValidatePlan(steps []Step) error {
-	var problems []string
-	seen := map[string]int{}
+	v := planCheck{seen: map[string]int{}, group: map[string]string{}}
 	for i, s := range steps {
-		where := fmt.Sprintf("step %d (%s)", i+1, s.Name)
-		switch {
-		case s.Name == "":
-			problems = append(problems, fmt.Sprintf("step %d has no name", i+1))
-		case !stepName.MatchString(s.Name):
-			problems = append(problems, where+": name must be lower-case letters, digits and . _ / -")
-		}
-		if j, dup := seen[s.Name]; dup && s.Name != "" {
-			problems = append(problems, fmt.Sprintf("%s: same name as step %d", where, j+1))
-		}
-		if s.Kind == "" {
-			problems = append(problems, where+": no kind")
-		}
-		if s.Activity == nil && s.Gate == nil {
-			problems = append(problems, where+": neither an activity nor a gate")
-		}
-		if s.Gate != nil && strings.TrimSpace(s.Gate.Prompt) == "" {
-			problems = append(problems, where+": gate without a prompt")
-		}
-		if s.OnlyIfSkipped != "" {
-			if _, ok := seen[s.OnlyIfSkipped]; !ok {
-				problems = append(problems, fmt.Sprintf("%s: onlyIfSkipped %q is not an earlier step", where, s.OnlyIfSkipped))
+		v.step(i, s, fmt.Sprintf("step %d (%s)", i+1, s.Name))
+		if s.Expand != nil && s.Expand.Build != nil {
+			t := s.Expand.Build(ItemPlaceholder)
+			where := fmt.Sprintf("step %d (%s): expanded step %s", i+1, s.Name, t.Name)
+			if !strings.HasPrefix(t.Name, s.Name+"/") {
+				v.add(where + ": name must start with " + s.Name + "/")
 			}
-		}
-		for _, r := range s.Requires {
-			if _, ok := seen[r]; !ok {
-				problems = append(problems, fmt.Sprintf("%s: requires %q, which is not an earlier step", where, r))
+			if t.Expand != nil {
+				v.add(where + ": expands again; one level only")
 			}
+			if t.Parallel != "" {
+				v.add(where + ": sets Parallel; use Expand.SideBySide")
+			}
+			v.checkStep(where, t, s.Name)
 		}
-		seen[s.Name] = i
+		v.seen[s.Name] = i
+		v.group[s.Name] = s.Parallel
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid plan:\n  - %s", strings.Join(problems, "\n  - "))
+	if len(v.problems) > 0 {
+		return fmt.Errorf("invalid plan:\n  - %s", strings.Join(v.problems, "\n  - "))
 	}
 	return nil
+}
+
+type planCheck struct {
+	problems []string
+	seen     map[string]int    // earlier steps by name
+	group    map[string]string // their Parallel group
+}
+
+func (v *planCheck) add(p string) { v.problems = append(v.problems, p) }
+
+func (v *planCheck) step(i int, s Step, where string) {
+	switch {
+	case s.Name == "":
+		v.add(fmt.Sprintf("step %d has no name", i+1))
+	case !stepName.MatchString(s.Name):
+		v.add(where + ": name must be lower-case letters, digits and . _ / -")
+	}
+	if j, dup := v.seen[s.Name]; dup && s.Name != "" {
+		v.add(fmt.Sprintf("%s: same name as step %d", where, j+1))
+	}
+	if s.Expand != nil {
+		if s.Activity != nil || s.Gate != nil {
+			v.add(where + ": expands into steps, so it has no activity or gate of its own")
+		}
+		if s.Parallel != "" {
+			v.add(where + ": expands into steps and cannot be in a parallel group; use Expand.SideBySide")
+		}
+		if s.Expand.Build == nil {
+			v.add(where + ": expand without Build")
+		}
+		v.producer(where, "expands the items of", s.Expand.From, s.Parallel)
+		if len(s.Inputs) > 0 {
+			v.add(where + ": expands into steps; give Inputs to the steps Build returns")
+		}
+		return
+	}
+	v.checkStep(where, s, "")
+}
+
+// checkStep checks one runnable step: a plan's own, or (parent set) the
+// template of an expansion, which runs after everything before its
+// placeholder.
+func (v *planCheck) checkStep(where string, s Step, parent string) {
+	if s.Kind == "" {
+		v.add(where + ": no kind")
+	}
+	if s.Activity == nil && s.Gate == nil {
+		v.add(where + ": neither an activity nor a gate")
+	}
+	if s.Gate != nil {
+		if strings.TrimSpace(s.Gate.Prompt) == "" {
+			v.add(where + ": gate without a prompt")
+		}
+		if s.Gate.RemindAfter != 0 && s.Gate.RemindAfter < MinRemindAfter {
+			v.add(fmt.Sprintf("%s: gate reminds every %s; reminders must be at least %s apart (or 0 for none)",
+				where, s.Gate.RemindAfter, MinRemindAfter))
+		}
+	}
+	if s.OnlyIfSkipped != "" {
+		if _, ok := v.seen[s.OnlyIfSkipped]; !ok {
+			v.add(fmt.Sprintf("%s: onlyIfSkipped %q is not an earlier step", where, s.OnlyIfSkipped))
+		}
+	}
+	for _, r := range s.Requires {
+		if _, ok := v.seen[r]; !ok {
+			v.add(fmt.Sprintf("%s: requires %q, which is not an earlier step", where, r))
+		}
+	}
+	if len(s.Inputs) > 0 && s.Activity == nil {
+		v.add(where + ": takes inputs but runs no activity")
+	}
+	for _, path := range sortedKeys(s.Inputs) {
+		f := s.Inputs[path]
+		if f.Output == "" {
+			v.add(fmt.Sprintf("%s: input %s names no output of %s", where, path, f.Step))
+		}
+		group := s.Parallel
+		if parent != "" {
+			group = ""
+		}
+		v.producer(where, "input "+path+" is taken from", f.Step, group)
+		if err := checkInputPath(s.Input, path); err != nil {
+			v.add(fmt.Sprintf("%s: input %s: %v", where, path, err))
+		}
+	}
+}
+
+// producer checks that a step whose output is used comes before its
+// consumer and does not run side by side with it.
+func (v *planCheck) producer(where, what, name, group string) {
+	if name == "" {
+		v.add(where + ": " + what + " no step")
+		return
+	}
+	if _, ok := v.seen[name]; !ok {
+		v.add(fmt.Sprintf("%s: %s %q, which is not an earlier step; a step's outputs exist only after it ran", where, what, name))
+		return
+	}
+	if group != "" && v.group[name] == group {
+		v.add(fmt.Sprintf("%s: %s %q, which runs side by side with it (parallel %s), not before it", where, what, name, group))
+	}
 }

@@ -10,11 +10,29 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// runStep runs step i through its phases: the checks before it (only if
+// skipped, requires), its gate, the values it takes from earlier steps, and
+// its activity, pausing for an operator wherever one fails. A step that
+// waited for a person when the run continued as new goes on from there.
 func (r *runner) runStep(ctx workflow.Context, i int) error {
 	s := r.steps[i]
 	st := &r.status.Steps[i]
+	switch st.State {
+	case StepDone, StepSkipped:
+		return nil // done before the run continued as new, or an expanded step already run
+	}
+	resume := ""
+	if st.State != StepPending {
+		resume = r.phase[s.Name]
+		if resume == "" && st.State == StepWaitingApproval {
+			resume = phaseGate
+		}
+	}
+	if s.Expand != nil {
+		return r.runExpand(ctx, i, resume)
+	}
 
-	if s.OnlyIfSkipped != "" {
+	if resume == "" && s.OnlyIfSkipped != "" {
 		if other := r.status.Steps[r.index[s.OnlyIfSkipped]]; other.State != StepSkipped {
 			st.Result = fmt.Sprintf("not needed: %s is %s", s.OnlyIfSkipped, other.State)
 			r.setState(ctx, i, StepSkipped)
@@ -22,23 +40,29 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 		}
 	}
 
-	if len(s.Requires) > 0 {
-		if err := r.awaitRequires(ctx, i); err != nil {
-			return err
+	if resume == "" || resume == phaseRequires {
+		if len(s.Requires) > 0 {
+			if err := r.awaitRequires(ctx, i, resume == phaseRequires); err != nil {
+				return err
+			}
+			if r.status.Steps[i].State == StepSkipped {
+				return nil
+			}
 		}
-		if st.State == StepSkipped {
-			return nil
-		}
+		resume = ""
 	}
 
-	if s.Gate != nil {
+	if s = r.steps[i]; s.Gate != nil && (resume == "" || resume == phaseGate) {
+		r.phase[s.Name] = phaseGate
 		r.setState(ctx, i, StepWaitingApproval)
 		r.logger.Info("waiting for approval", "step", s.Name, "prompt", s.Gate.Prompt)
 		ans, err := r.await(ctx, i, s.Gate.RemindAfter)
 		if err != nil {
 			return r.interrupted(ctx, i, err)
 		}
-		st.Approval = &ans.answer
+		delete(r.phase, s.Name)
+		s = r.steps[i] // an approval may carry a corrected config
+		r.status.Steps[i].Approval = &ans.answer
 		if ans.reject {
 			if s.Gate.SkipOnReject {
 				r.logger.Info("gate rejected, step skipped", "step", s.Name, "by", ans.answer.By)
@@ -49,37 +73,38 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 			return &stopError{kind: ErrRejected, message: fmt.Sprintf(
 				"%s rejected step %s: %s", ans.answer.By, s.Name, ans.answer.Comment)}
 		}
+		resume = ""
 	}
 
-	if s.Activity == nil {
+	if r.steps[i].Activity == nil {
 		r.setState(ctx, i, StepDone)
 		return nil
 	}
+	return r.runActivity(ctx, i, resume)
+}
 
+// runActivity runs a step's activity, one operator try at a time: a try
+// that fails (after Temporal's own attempts) pauses the step until an
+// operator retries, skips or aborts. Each try reads the step afresh, so a
+// retry that carried a corrected config runs with it.
+func (r *runner) runActivity(ctx workflow.Context, i int, resume string) error {
 	for {
-		st.Attempts++
-		r.setState(ctx, i, StepRunning)
-		var out Outcome
-		actx := workflow.WithActivityOptions(ctx, activityOptions(s, st.Attempts))
-		var fut workflow.Future
-		if s.Input == nil {
-			fut = workflow.ExecuteActivity(actx, s.Activity)
-		} else {
-			fut = workflow.ExecuteActivity(actx, s.Activity, s.Input)
+		input, err := r.awaitInputs(ctx, i, resume == phaseInputs)
+		if err != nil {
+			return err
 		}
-		err := fut.Get(ctx, &out)
-		if err == nil {
-			st.Result = out.Summary
-			st.LastError = ""
-			r.setState(ctx, i, StepDone)
+		if r.status.Steps[i].State == StepSkipped {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return r.interrupted(ctx, i, ctx.Err())
+		if resume != phaseActivity {
+			if err := r.try(ctx, i, input); err == nil {
+				return nil
+			} else if ctx.Err() != nil {
+				return r.interrupted(ctx, i, ctx.Err())
+			}
 		}
-		st.LastError = describe(err)
-		r.logger.Warn("step failed; waiting for an operator to retry, skip or abort",
-			"step", s.Name, "error", st.LastError)
+		resume = ""
+		r.phase[r.steps[i].Name] = phaseActivity
 		retry, err := r.decide(ctx, i)
 		if err != nil || !retry {
 			return err
@@ -87,24 +112,68 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 	}
 }
 
+// try runs one operator try of step i's activity with input and records it:
+// its result and outputs, or its failure, and Temporal's attempts within it.
+func (r *runner) try(ctx workflow.Context, i int, input any) error {
+	s := r.steps[i]
+	r.status.Steps[i].Attempts++
+	n := r.status.Steps[i].Attempts
+	r.status.Steps[i].Tries = append(r.status.Steps[i].Tries, TryStatus{Try: n})
+	r.setState(ctx, i, StepRunning)
+	opts := activityOptions(s, n)
+	actx := workflow.WithActivityOptions(ctx, opts)
+	started := workflow.Now(ctx)
+	var fut workflow.Future
+	if input == nil {
+		fut = workflow.ExecuteActivity(actx, s.Activity)
+	} else {
+		fut = workflow.ExecuteActivity(actx, s.Activity, input)
+	}
+	var out Outcome
+	err := fut.Get(ctx, &out)
+	if ctx.Err() != nil {
+		return err
+	}
+	r.recordAttempts(ctx, i, opts, started, err)
+	st := &r.status.Steps[i]
+	if err == nil {
+		st.Result = out.Summary
+		st.Outputs = out.Outputs
+		st.Items = out.Items
+		st.LastError = ""
+		delete(r.phase, s.Name)
+		r.setState(ctx, i, StepDone)
+		return nil
+	}
+	st.LastError = describe(err)
+	r.logger.Warn("step failed; waiting for an operator to retry, skip or abort",
+		"step", s.Name, "error", st.LastError)
+	return err
+}
+
 // awaitRequires holds a step until every step it requires is done. A
 // required step that was skipped is a failure the operator must answer:
-// retrying re-checks, skip skips this step too, abort ends the run.
-func (r *runner) awaitRequires(ctx workflow.Context, i int) error {
-	s := r.steps[i]
+// retrying re-checks, skip skips this step too, abort ends the run. paused
+// says the step already waits for that answer (a continued run).
+func (r *runner) awaitRequires(ctx workflow.Context, i int, paused bool) error {
 	for {
-		var missing []string
-		for _, req := range s.Requires {
-			if r.status.Steps[r.index[req]].State != StepDone {
-				missing = append(missing, fmt.Sprintf("%s (%s)", req, r.status.Steps[r.index[req]].State))
+		if !paused {
+			var missing []string
+			for _, req := range r.steps[i].Requires {
+				if st := r.status.Steps[r.index[req]]; st.State != StepDone {
+					missing = append(missing, fmt.Sprintf("%s (%s)", req, st.State))
+				}
 			}
+			if len(missing) == 0 {
+				delete(r.phase, r.steps[i].Name)
+				return nil
+			}
+			r.status.Steps[i].LastError = fmt.Sprintf(
+				"will not run: it needs %s done first; retry once that is fixed, skip this step too, or abort",
+				strings.Join(missing, ", "))
+			r.phase[r.steps[i].Name] = phaseRequires
 		}
-		if len(missing) == 0 {
-			return nil
-		}
-		r.status.Steps[i].LastError = fmt.Sprintf(
-			"will not run: it needs %s done first; retry once that is fixed, skip this step too, or abort",
-			strings.Join(missing, ", "))
+		paused = false
 		retry, err := r.decide(ctx, i)
 		if err != nil || !retry {
 			return err
@@ -117,7 +186,6 @@ func (r *runner) awaitRequires(ctx workflow.Context, i int) error {
 // step was skipped, and a stopError when the run is aborted.
 func (r *runner) decide(ctx workflow.Context, i int) (bool, error) {
 	s := r.steps[i]
-	st := &r.status.Steps[i]
 	r.setState(ctx, i, StepFailedAwaiting)
 	var remindAfter time.Duration
 	if s.Gate != nil {
@@ -127,13 +195,15 @@ func (r *runner) decide(ctx workflow.Context, i int) (bool, error) {
 	if err != nil {
 		return false, r.interrupted(ctx, i, err)
 	}
+	st := &r.status.Steps[i] // a corrected config may have rebuilt the status
 	st.Decisions = append(st.Decisions, ans.answer)
 	st.Overdue = false
 	switch ans.action {
 	case ActionRetry:
-		r.logger.Info("operator chose retry", "step", s.Name, "by", ans.answer.By)
+		r.logger.Info("operator chose retry", "step", s.Name, "by", ans.answer.By, "config", ans.answer.Config)
 		return true, nil
 	case ActionSkip:
+		delete(r.phase, s.Name)
 		r.logger.Info("operator chose skip", "step", s.Name, "by", ans.answer.By, "comment", ans.answer.Comment)
 		r.setState(ctx, i, StepSkipped)
 		return false, nil
@@ -145,8 +215,12 @@ func (r *runner) decide(ctx workflow.Context, i int) (bool, error) {
 	}
 }
 
-// interrupted records a step cut short by cancellation.
+// interrupted records a step cut short by cancellation. A step cut short
+// because the run continues as new keeps its state: the next run resumes it.
 func (r *runner) interrupted(ctx workflow.Context, i int, err error) error {
+	if r.continuing {
+		return err
+	}
 	st := &r.status.Steps[i]
 	if st.State == StepRunning || st.State == StepWaitingApproval || st.State == StepFailedAwaiting {
 		r.setState(ctx, i, StepAborted)
