@@ -206,9 +206,9 @@ type StepStatus struct {
 	// Tries holds one entry per operator try of the activity (Attempts
 	// counts them), with Temporal's attempts inside each.
 	Tries     []TryStatus `json:"tries,omitempty"`
-	Overdue   bool     `json:"overdue,omitempty"`
-	Approval  *Answer  `json:"approval,omitempty"`
-	Decisions []Answer `json:"decisions,omitempty"`
+	Overdue   bool        `json:"overdue,omitempty"`
+	Approval  *Answer     `json:"approval,omitempty"`
+	Decisions []Answer    `json:"decisions,omitempty"`
 }
 
 // RunStatus is the answer to QueryStatus and the workflow's result.
