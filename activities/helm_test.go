@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
@@ -17,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/repo"
+	helmtime "helm.sh/helm/v3/pkg/time"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -193,4 +196,128 @@ func TestChartsComeFromTheRepositoryOnceThenFromTheCache(t *testing.T) {
 	require.Equal(t, activities.ErrChartNotFound, app.Type())
 	require.Contains(t, app.Message(), "2 charts cannot be found")
 	require.Contains(t, app.Message(), "c7n/agile-service@9.9.9, skoala/skoala@0.19.2")
+}
+
+// addPending leaves a new revision pending-upgrade, as a helm client that
+// died while a hook ran would, with the given labels.
+func addPending(t *testing.T, kubeconfig, ns, name string, labels map[string]string) int {
+	t.Helper()
+	cfg := helmConfig(t, kubeconfig, ns)
+	last, err := cfg.Releases.Last(name)
+	require.NoError(t, err)
+	rel := *last
+	info := *last.Info
+	rel.Info = &info
+	rel.Version = last.Version + 1
+	rel.Info.Status, rel.Info.Description = release.StatusPendingUpgrade, "Preparing upgrade"
+	rel.Info.LastDeployed = helmtime.Now().Add(-3 * time.Minute)
+	rel.Labels = labels
+	require.NoError(t, cfg.Releases.Create(&rel))
+	return rel.Version
+}
+
+// A release left pending by an earlier try of the same step (its worker
+// died while helm waited for a hook) is unlocked and upgraded once more; a
+// release left pending by anyone else stops the step and says whose it is.
+func TestHelmPendingRevisionsOwnAndOthers(t *testing.T) {
+	cp := lab.StartControlPlane(t)
+	h := &activities.Helm{Clusters: map[string]activities.Cluster{"lab": {Kubeconfig: cp.Kubeconfig}},
+		ChartDirs: []string{packageCharts(t, "0.21.0", "0.21.1")}, Secrets: config.NewSecretStore(nil),
+		Artifacts: &activities.Artifacts{Root: t.TempDir()}}
+	var s testsuite.WorkflowTestSuite
+	newEnv := func() *testsuite.TestActivityEnvironment {
+		env := s.NewTestActivityEnvironment()
+		env.RegisterActivity(h)
+		return env
+	}
+	ns := "c7n-pending"
+	in := activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "agile-service", CreateNamespace: true,
+		Chart: activities.ChartRef{Repo: "c7n", Name: "agile-service", Version: "0.21.0"}}
+	_, err := newEnv().ExecuteActivity(h.UpgradeInstall, in)
+	require.NoError(t, err)
+	// The revision names its run, step and try.
+	mine := lastRelease(t, cp.Kubeconfig, ns, "agile-service").Labels
+	require.Equal(t, "1", mine["upgrader.io/revision"])
+	require.NotEmpty(t, mine["upgrader.io/run"])
+	require.NotEmpty(t, mine["upgrader.io/step"])
+	in.Chart.Version = "0.21.1"
+	upgrade := func(env *testsuite.TestActivityEnvironment) (activities.HelmReleaseResult, error) {
+		val, err := env.ExecuteActivity(h.UpgradeInstall, in)
+		var res activities.HelmReleaseResult
+		if err == nil {
+			require.NoError(t, val.Get(&res))
+		}
+		return res, err
+	}
+	with := func(l map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range l {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+
+	t.Run("left by an earlier try of this step (labels): unlocked, upgraded once more", func(t *testing.T) {
+		pending := addPending(t, cp.Kubeconfig, ns, "agile-service", with(mine, "upgrader.io/try", "1.1x", "upgrader.io/revision", "2"))
+		res, err := upgrade(newEnv())
+		require.NoError(t, err)
+		require.Contains(t, res.Summary, fmt.Sprintf("revision %d, left pending-upgrade since", pending))
+		require.Equal(t, pending+1, res.Revision)
+		cfg := helmConfig(t, cp.Kubeconfig, ns)
+		stale, err := cfg.Releases.Get("agile-service", pending)
+		require.NoError(t, err)
+		require.Equal(t, release.StatusFailed, stale.Info.Status)
+		require.Contains(t, stale.Info.Description, "unlocked from stale 'pending-upgrade' state")
+		require.Equal(t, release.StatusDeployed, lastRelease(t, cp.Kubeconfig, ns, "agile-service").Info.Status)
+	})
+
+	t.Run("left by the last attempt (heartbeat details): unlocked", func(t *testing.T) {
+		in.Chart.Version = "0.21.0"
+		pending := addPending(t, cp.Kubeconfig, ns, "agile-service", nil)
+		env := newEnv()
+		env.SetHeartbeatDetails(activities.HelmUpgradeProgress{Release: "agile-service", Revision: pending})
+		res, err := upgrade(env)
+		require.NoError(t, err)
+		require.Equal(t, pending+1, res.Revision)
+	})
+
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		whose  string
+	}{
+		{"not started by upgrader", nil, "not started by upgrader (the revision carries no upgrader.io labels"},
+		{"labels copied by another tool's upgrade", with(mine), "its upgrader.io labels were copied from revision 1"},
+		{"another step of this run", with(mine, "upgrader.io/step", "upgrade_hzero-iam", "upgrader.io/revision", "?"),
+			"started by upgrader: workflow " + mine["upgrader.io/workflow"] + ", run " + mine["upgrader.io/run"] + ", step upgrade_hzero-iam"},
+	} {
+		t.Run(c.name+": the step stops and says whose it is", func(t *testing.T) {
+			before := lastRelease(t, cp.Kubeconfig, ns, "agile-service").Version
+			labels := c.labels
+			if labels != nil && labels["upgrader.io/revision"] == "?" {
+				labels["upgrader.io/revision"] = fmt.Sprint(before + 1)
+			}
+			pending := addPending(t, cp.Kubeconfig, ns, "agile-service", labels)
+			_, err := upgrade(newEnv())
+			app := appErr(t, err)
+			require.Equal(t, activities.ErrHelmPending, app.Type())
+			require.True(t, app.NonRetryable())
+			require.Contains(t, app.Message(), "is pending-upgrade since ")
+			require.Contains(t, app.Message(), fmt.Sprintf("(3m0s ago) at revision %d, ", pending))
+			require.Contains(t, app.Message(), c.whose)
+			deployed, err := helmConfig(t, cp.Kubeconfig, ns).Releases.Deployed("agile-service")
+			require.NoError(t, err)
+			require.Contains(t, app.Message(), fmt.Sprintf("helm rollback agile-service %d -n %s", deployed.Version, ns))
+			// Left alone for its owner or a person.
+			require.Equal(t, release.StatusPendingUpgrade, lastRelease(t, cp.Kubeconfig, ns, "agile-service").Info.Status)
+			cfg := helmConfig(t, cp.Kubeconfig, ns)
+			rel, err := cfg.Releases.Get("agile-service", pending)
+			require.NoError(t, err)
+			rel.SetStatus(release.StatusFailed, "cleared by the test")
+			require.NoError(t, cfg.Releases.Update(rel))
+		})
+	}
 }

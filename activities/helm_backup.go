@@ -1,0 +1,90 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"sigs.k8s.io/yaml"
+
+	"upgrader/internal/contract"
+)
+
+// HelmBackupInput backs up release values: the guide's
+// `for name in $(helm list …); do helm get values $name > $name.yaml; done`.
+type HelmBackupInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// Releases to back up; empty backs up every release in the namespace.
+	Releases []string `json:"releases,omitempty"`
+}
+
+// BackupFile is one written backup: where and its checksum, never content
+// (values hold passwords).
+type BackupFile struct {
+	Release string `json:"release"`
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+}
+
+// HelmBackupResult lists the files written.
+type HelmBackupResult struct {
+	contract.Outcome
+	Files   []BackupFile `json:"files"`
+	Missing []string     `json:"missing,omitempty"`
+}
+
+// BackupReleaseValues writes each release's user-supplied values to the run's
+// artifact folder. A named release that does not exist is listed as
+// missing, not an error: there is nothing of it to lose.
+func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (HelmBackupResult, error) {
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return HelmBackupResult{}, err
+	}
+	names := in.Releases
+	if len(names) == 0 {
+		l := action.NewList(cfg)
+		l.StateMask = action.ListDeployed | action.ListFailed | action.ListPendingInstall | action.ListPendingUpgrade | action.ListPendingRollback
+		rels, err := l.Run()
+		if err != nil {
+			return HelmBackupResult{}, fmt.Errorf("unable to list releases in %s/%s: %w", in.Cluster, in.Namespace, err)
+		}
+		for _, r := range rels {
+			names = append(names, r.Name)
+		}
+		sort.Strings(names)
+	}
+	var res HelmBackupResult
+	for _, name := range names {
+		vals, err := action.NewGetValues(cfg).Run(name)
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			res.Missing = append(res.Missing, name)
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("unable to get the values of %s in %s/%s: %w", name, in.Cluster, in.Namespace, err)
+		}
+		data, err := yaml.Marshal(vals)
+		if err != nil {
+			return res, err
+		}
+		p, sum, err := h.Artifacts.WriteFile(ctx, filepath.Join("values", in.Cluster, in.Namespace, name+".yaml"), data)
+		if err != nil {
+			return res, err
+		}
+		res.Files = append(res.Files, BackupFile{Release: name, Path: p, SHA256: sum})
+		activity.RecordHeartbeat(ctx, len(res.Files))
+	}
+	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
+	if len(res.Missing) > 0 {
+		res.Summary += fmt.Sprintf("; not installed: %s", strings.Join(res.Missing, ", "))
+	}
+	return res, nil
+}
