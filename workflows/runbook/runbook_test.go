@@ -30,7 +30,12 @@ type harness struct {
 	calls    map[string]int
 	upserts  []map[string]string
 	lastMemo map[string]any
+	memos    int
 	expect   []*expectation
+	// onEvent, when set, is called after every upsert (see countEvents).
+	onEvent func()
+	// limit is the HistoryLimit of TestInputUpgrade runs.
+	limit int
 }
 
 type workIn struct{ Label string }
@@ -52,6 +57,7 @@ func newHarness(t *testing.T, steps []runbook.Step) *harness {
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context) (runbook.RunStatus, error) {
 		return runbook.Run(ctx, guide, target, steps)
 	}, workflow.RegisterOptions{Name: "TestUpgrade"})
+	h.registerInputWorkflow()
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		m := map[string]string{}
@@ -59,9 +65,16 @@ func newHarness(t *testing.T, steps []runbook.Step) *harness {
 			m[k.GetName()] = v.(string)
 		}
 		h.upserts = append(h.upserts, m)
+		if h.onEvent != nil {
+			h.onEvent()
+		}
 	}).Return(nil)
 	h.env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
 		h.lastMemo = args.Get(0).(map[string]any)
+		h.memos++
+		if h.onEvent != nil {
+			h.onEvent()
+		}
 	}).Return(nil)
 	return h
 }
