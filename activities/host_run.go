@@ -147,14 +147,9 @@ func (h *Host) Run(ctx context.Context, in HostCommandInput) (HostCommandResult,
 	return res, err
 }
 
-// runWithOutput is Run for steps in this package that parse what a command
-// printed (a dump tool's file list, a version): it also returns the whole
-// scrubbed output of the command, read from the command itself rather than
-// from the step log.
-func (h *Host) runWithOutput(ctx context.Context, in HostCommandInput) (HostCommandResult, string, error) {
-	return h.run(ctx, in, true)
-}
-
+// run is Run; with keepAll it also returns the whole scrubbed output of the
+// command, read from the command itself (not from the step log), for steps
+// in this package that parse what a command printed.
 func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (HostCommandResult, string, error) {
 	if strings.TrimSpace(in.Command) == "" {
 		return HostCommandResult{}, "", invalid("no command to run on %s", in.Host)

@@ -46,7 +46,7 @@ func TestHostKeyAlgorithmsFollowTheKnownKeys(t *testing.T) {
 // sshd, a load balancer without backends) fails within the dial timeout,
 // with a message that names the host and what to check; it is worth
 // retrying.
-func TestSSHHandshakeHasADeadline(t *testing.T) {
+func TestHostSSHHandshakeHasADeadline(t *testing.T) {
 	f := newHostFixture(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

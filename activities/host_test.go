@@ -30,7 +30,7 @@ type hostFixture struct {
 	known  string
 }
 
-func newHostFixture(t *testing.T) *hostFixture {
+func newHostFixture(t testing.TB) *hostFixture {
 	sshd := lab.StartSSHD(t)
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	require.NoError(t, os.WriteFile(known, []byte(sshd.KnownHostLine+"\n"), 0o600))
