@@ -6,8 +6,10 @@ SHELL := /bin/bash
 export UPGRADER_CACHE ?= $(HOME)/.cache/upgrader
 TOOLS := scripts/build-tools.sh
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# make test's short fuzz run, by executions (a time bound stalls the fuzz workers on a busy 2-core machine)
+FUZZ_EXECS ?= 3000x
 
-.PHONY: all build demo demo-choerodon test lint unit integration bench tools clean
+.PHONY: all build demo demo-choerodon test lint unit integration bench fuzz tools clean
 
 all: build
 
