@@ -40,12 +40,18 @@ type WaitHTTPResult struct {
 	Probes int `json:"probes"`
 }
 
+// WaitUntil heartbeats from the shared ticker (pollUntil) while it probes.
+var _ = contract.Declare((*HTTP).WaitUntil, contract.Options{Heartbeat: waitHeartbeat})
+
 // WaitUntil probes the URL until it answers as expected, heartbeating the
 // last observation. It gives up shortly before the activity's deadline with
 // the last response in the error, so the operator sees why.
 func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult, error) {
 	if in.URL == "" {
 		return WaitHTTPResult{}, invalid("wait: no URL to probe")
+	}
+	if _, err := checkURL("wait", in.URL); err != nil {
+		return WaitHTTPResult{}, err
 	}
 	interval := in.Interval
 	if interval <= 0 {
@@ -83,10 +89,7 @@ func (h *HTTP) probe(ctx context.Context, in WaitHTTPInput) (bool, string) {
 // judge says whether an answer meets a wait's expectation, with a short
 // description of what it saw.
 func judge(status int, body []byte, in WaitHTTPInput) (bool, string) {
-	short := strings.TrimSpace(string(body))
-	if len(short) > 200 {
-		short = short[:200] + "…"
-	}
+	short := cutRunes(strings.TrimSpace(string(body)), 200)
 	obs := fmt.Sprintf("HTTP %d %s", status, short)
 	if status < 200 || status > 299 {
 		return false, obs

@@ -1,0 +1,197 @@
+package activities
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// answer is what a server said: its status and up to 1 MiB of its body.
+type answer struct {
+	status int
+	body   []byte
+}
+
+// judgeAnswer says whether an API call's answer is a success. A 5xx or a
+// 429 is worth another try (retryable is true); a 4xx, a failure the
+// service reports inside a 2xx body, or an answer lacking an expected field
+// goes to the operator. what names the call in the error ("POST http://…");
+// note is added to it (a redirect to another host).
+func (h *HTTP) judgeAnswer(in HTTPCallInput, what, note string, a answer) (HTTPCallResult, error) {
+	res := HTTPCallResult{Status: a.status, Excerpt: h.excerpt(a.body, 500)}
+	ok := a.status >= 200 && a.status <= 299
+	if len(in.ExpectStatus) > 0 {
+		ok = slices.Contains(in.ExpectStatus, a.status)
+	}
+	if !ok {
+		msg := fmt.Sprintf("%s answered %d%s: %s", what, a.status, note, res.Excerpt)
+		if statusRetryable(a.status) {
+			return res, temporal.NewApplicationError(msg, ErrHTTPStatus, res)
+		}
+		return res, temporal.NewNonRetryableApplicationError(msg, ErrHTTPStatus, nil, res)
+	}
+	if failure, failed := vendorFailure(a.body); failed {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s answered %d%s but the service reports a failure: %s",
+			what, a.status, note, h.scrub(failure)), ErrHTTPStatus, nil, res)
+	}
+	if len(in.ExpectJSON) > 0 {
+		var doc any
+		if err := json.Unmarshal(a.body, &doc); err != nil {
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s answered %d%s with no JSON: %s",
+				what, a.status, note, res.Excerpt), ErrHTTPStatus, nil, res)
+		}
+		for _, p := range sortedPaths(in.ExpectJSON) {
+			got, found := jsonPath(doc, p)
+			if !found || got != in.ExpectJSON[p] {
+				return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s%s: %s is %q, expected %q; answer: %s",
+					what, note, p, h.scrub(got), in.ExpectJSON[p], res.Excerpt), ErrHTTPStatus, nil, res)
+			}
+		}
+	}
+	res.Summary = fmt.Sprintf("%s → %d%s", what, a.status, note)
+	return res, nil
+}
+
+// statusRetryable says whether an answer's status is worth another try:
+// the server or a proxy in front of it is overloaded or down.
+func statusRetryable(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests
+}
+
+// vendorFailure reads the failure a vendor API reports inside a successful
+// HTTP answer: Choerodon's services answer HTTP 200 with
+// {"failed": true, "code": "error.clientName.exist", "message": "…"} when a
+// call fails, so only the service's own field tells success. It returns
+// "code: message" when the body says failed.
+func vendorFailure(body []byte) (string, bool) {
+	var env struct {
+		Failed  *bool           `json:"failed"`
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.Failed == nil || !*env.Failed {
+		return "", false
+	}
+	var parts []string
+	if code := strings.Trim(string(env.Code), `"`); code != "" && code != "null" {
+		parts = append(parts, "code "+code)
+	}
+	if env.Message != "" {
+		parts = append(parts, cutRunes(env.Message, 300))
+	}
+	if len(parts) == 0 {
+		return `{"failed": true}`, true
+	}
+	return strings.Join(parts, ": "), true
+}
+
+func sortedPaths(m map[string]string) []string {
+	paths := make([]string, 0, len(m))
+	for p := range m {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// jsonPath reads a dotted path (a.b.0.c) from a decoded JSON document and
+// renders the value as text (numbers and booleans as JSON writes them).
+func jsonPath(doc any, path string) (string, bool) {
+	cur := doc
+	for _, part := range strings.Split(path, ".") {
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[part]
+			if !ok {
+				return "", false
+			}
+			cur = next
+		case []any:
+			var i int
+			if _, err := fmt.Sscanf(part, "%d", &i); err != nil || i < 0 || i >= len(v) {
+				return "", false
+			}
+			cur = v[i]
+		default:
+			return "", false
+		}
+	}
+	return jsonText(cur), true
+}
+
+// jsonMatch says whether the value at a dotted path equals want, where a
+// `*` segment matches any element of a list ("content.*.name"). present is
+// false when the document lacks the path's shape (a field on the way is
+// missing): then the answer says nothing either way. An existing list with
+// no matching element is a clear no.
+func jsonMatch(doc any, parts []string, want string) (matched, present bool) {
+	if len(parts) == 0 {
+		return jsonText(doc) == want, true
+	}
+	switch v := doc.(type) {
+	case map[string]any:
+		next, ok := v[parts[0]]
+		if !ok {
+			return false, false
+		}
+		return jsonMatch(next, parts[1:], want)
+	case []any:
+		if parts[0] == "*" {
+			for _, e := range v {
+				if m, _ := jsonMatch(e, parts[1:], want); m {
+					return true, true
+				}
+			}
+			return false, true
+		}
+		var i int
+		if _, err := fmt.Sscanf(parts[0], "%d", &i); err != nil || i < 0 {
+			return false, false
+		}
+		if i >= len(v) {
+			return false, true
+		}
+		return jsonMatch(v[i], parts[1:], want)
+	default:
+		return false, false
+	}
+}
+
+// jsonText renders a decoded JSON value as text: strings as they are,
+// anything else as JSON writes it.
+func jsonText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return "null"
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// excerpt is a body as history may keep it: scrubbed whole first (so a cut
+// never leaves half a secret behind), whitespace folded, cut at a rune.
+func (h *HTTP) excerpt(b []byte, n int) string {
+	return cutRunes(strings.Join(strings.Fields(h.scrub(string(b))), " "), n)
+}
+
+// cutRunes cuts s to at most n bytes without splitting a character (the
+// vendors' messages are half Chinese), marking the cut with "…".
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
