@@ -42,6 +42,11 @@ lint:
 test: lint
 	$(TOOLS) temporal ferretdb kube-apiserver kube-controller-manager >/dev/null
 	go test $(GO_TEST_FLAGS) ./...
+	go test -run '^$$' -fuzz FuzzUpgradeConfig -fuzztime $(FUZZ_EXECS) ./workflows
+
+## fuzz: the upgrade-config fuzzer, longer than make test's short run
+fuzz:
+	go test -run '^$$' -fuzz FuzzUpgradeConfig -fuzztime $(or $(FUZZTIME),200000x) ./workflows
 
 ## bench: speed and memory of the engine on a real dev server
 bench:
