@@ -222,3 +222,33 @@ func checkAbsPath(p *config.Problems, key, v string) {
 		p.Add(key, "%q must be an absolute, clean path (no .., no trailing /)", v)
 	}
 }
+
+// SecretRefs lists the worker-side secret names a config refers to, by key
+// path: every field whose key ends in "Ref" (passwordRef, tokenRef, keyRef…).
+func SecretRefs(in any) map[string]string {
+	refs := map[string]string{}
+	walkStrings(reflect.ValueOf(in), "", func(key, v string) {
+		last := key
+		if i := strings.LastIndex(key, "."); i >= 0 {
+			last = key[i+1:]
+		}
+		if strings.HasSuffix(strings.ToLower(last), "ref") && v != "" {
+			refs[key] = v
+		}
+	})
+	return refs
+}
+
+// CheckSecretsKnown reports every secret a config names that the worker
+// does not have: found at plan time, not at the step that needs it (which
+// may come after the old releases are deleted).
+func CheckSecretsKnown(in any, known func(name string) bool) error {
+	var p config.Problems
+	refs := SecretRefs(in)
+	for _, k := range sortedKeys(refs) {
+		if !known(refs[k]) {
+			p.Add(k, "names secret %q, which the worker config does not have; add it under secrets:", refs[k])
+		}
+	}
+	return p.Err()
+}

@@ -92,3 +92,12 @@ func TestDurationsNeedUnits(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+func TestSecretNamesTheWorkerLacksAreFoundAtPlanTime(t *testing.T) {
+	in := c7n021Input()
+	err := workflows.CheckSecretsKnown(&in, func(name string) bool { return name != in.DB.Admin.PasswordRef })
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "db.admin.passwordRef:")
+	require.NoError(t, workflows.CheckSecretsKnown(&in, func(string) bool { return true }))
+	require.Contains(t, workflows.SecretRefs(&in), "minio.secretKeyRef")
+}
