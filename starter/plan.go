@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -96,28 +97,54 @@ func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tSTEP\tKIND\tNEEDS\tWHAT IT DOES")
 	for i, s := range steps {
-		var needs []string
-		if s.Gate != nil {
-			needs = append(needs, "approval")
-		}
-		if s.Parallel != "" {
-			needs = append(needs, "parallel:"+s.Parallel)
-		}
-		if len(s.Requires) > 0 {
-			needs = append(needs, "after:"+strings.Join(s.Requires, ","))
-		}
-		if s.OnlyIfSkipped != "" {
-			needs = append(needs, "only-if-skipped:"+s.OnlyIfSkipped)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, s.Name, s.Kind, strings.Join(needs, " "), s.Summary)
-		if s.Gate != nil {
-			fmt.Fprintf(tw, "\t\t\t\t  asks: %s\n", s.Gate.Prompt)
-		}
-		if verbose && s.Input != nil {
-			fmt.Fprintf(tw, "\t\t\t\t  input: %+v\n", s.Input)
+		printPlanStep(tw, fmt.Sprint(i+1), s, verbose)
+		if s.Expand != nil && s.Expand.Build != nil {
+			how := "one after another"
+			if s.Expand.SideBySide {
+				how = "side by side"
+			}
+			fmt.Fprintf(tw, "\t\t\t\t  expands: one step per item of %s (known when it has run), %s:\n", s.Expand.From, how)
+			printPlanStep(tw, "", s.Expand.Build(runbook.ItemPlaceholder), verbose)
 		}
 	}
 	tw.Flush()
+}
+
+// printPlanStep prints one step; values it takes from earlier steps are
+// shown as "from step.output": they are not known until those steps run.
+func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
+	var needs []string
+	if s.Gate != nil {
+		needs = append(needs, "approval")
+	}
+	if s.Parallel != "" {
+		needs = append(needs, "parallel:"+s.Parallel)
+	}
+	if len(s.Requires) > 0 {
+		needs = append(needs, "after:"+strings.Join(s.Requires, ","))
+	}
+	if s.OnlyIfSkipped != "" {
+		needs = append(needs, "only-if-skipped:"+s.OnlyIfSkipped)
+	}
+	kind := string(s.Kind)
+	if s.Expand != nil && kind == "" {
+		kind = "expand"
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", num, s.Name, kind, strings.Join(needs, " "), s.Summary)
+	if s.Gate != nil {
+		fmt.Fprintf(tw, "\t\t\t\t  asks: %s\n", s.Gate.Prompt)
+	}
+	paths := make([]string, 0, len(s.Inputs))
+	for p := range s.Inputs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		fmt.Fprintf(tw, "\t\t\t\t  input %s: %s\n", p, s.Inputs[p])
+	}
+	if verbose && s.Input != nil {
+		fmt.Fprintf(tw, "\t\t\t\t  input: %+v\n", s.Input)
+	}
 }
 
 func newStartCmd(g *globals) *cobra.Command {

@@ -2,21 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/user"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"upgrader/internal/text"
 	"upgrader/workflows/runbook"
 )
 
@@ -51,7 +55,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(append(b.GetData(), '\n'))
 				return err
 			}
-			printStatus(cmd.OutOrStdout(), args[0], st)
+			printStatus(cmd.OutOrStdout(), args[0], st, liveAttempts(cmd.Context(), c, args[0]))
 			return nil
 		},
 	}
@@ -59,8 +63,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, id string, st runbook.RunStatus) {
-	fmt.Fprintf(w, "%s — %s (%s → %s on %s): %s\n\n", id, st.Title, st.Target.From, st.Target.To, st.Target.Environment, st.State)
+func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*workflowpb.PendingActivityInfo) {
+	fmt.Fprintf(w, "%s — %s (%s → %s on %s): %s", id, st.Title, st.Target.From, st.Target.To, st.Target.Environment, st.State)
+	if st.Continued > 0 {
+		fmt.Fprintf(w, " (continued as new %d times to keep its history short)", st.Continued)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tSTEP\tSTATE\tTRIES\tSTARTED\tTOOK\tDETAIL")
 	for i, s := range st.Steps {
@@ -72,13 +80,83 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus) {
 		if !s.StartedAt.IsZero() {
 			started = s.StartedAt.Local().Format("15:04:05")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", i+1, s.Name, s.State, s.Attempts, started, took, stepDetail(s))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Name, s.State, tries(s), started, took, stepDetail(s))
+		for _, line := range attemptLines(s, live) {
+			fmt.Fprintf(tw, "\t\t\t\t\t\t  %s\n", line)
+		}
 	}
 	tw.Flush()
 	for _, n := range st.Notices {
 		fmt.Fprintf(w, "notice: %s\n", n)
 	}
+	if len(st.ConfigChanges) > 0 {
+		fmt.Fprintln(w, "\nconfig corrected during the run:")
+		for _, c := range st.ConfigChanges {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
 	printNext(w, id, st)
+}
+
+// tries is the TRIES column: operator tries, and Temporal's attempts when
+// any try took more than one.
+func tries(s runbook.StepStatus) string {
+	var total int32
+	more := false
+	for _, t := range s.Tries {
+		total += max(t.Attempts, 1)
+		more = more || t.Attempts > 1
+	}
+	if more {
+		return fmt.Sprintf("%d (%d attempts)", s.Attempts, total)
+	}
+	return fmt.Sprint(s.Attempts)
+}
+
+// attemptLines says what Temporal did within each try that needed more
+// than one attempt, and, for a step running now, which attempt runs and
+// why the last one failed.
+func attemptLines(s runbook.StepStatus, live map[string]*workflowpb.PendingActivityInfo) []string {
+	var out []string
+	for _, t := range s.Tries {
+		if t.Attempts <= 1 && len(t.Failures) <= 1 {
+			continue
+		}
+		var fails []string
+		for _, f := range t.Failures {
+			fails = append(fails, fmt.Sprintf("attempt %d: %s", f.Attempt, oneLine(f.Failure, 120)))
+		}
+		line := fmt.Sprintf("try %d: %d Temporal attempts", t.Try, t.Attempts)
+		if len(fails) > 0 {
+			line += " — " + strings.Join(fails, "; ")
+		}
+		out = append(out, line)
+	}
+	if p := live[s.Name+"#"+fmt.Sprint(s.Attempts)]; p != nil && s.State == runbook.StepRunning && p.GetAttempt() > 1 {
+		line := fmt.Sprintf("now: attempt %d", p.GetAttempt())
+		if m := p.GetMaximumAttempts(); m > 0 {
+			line += fmt.Sprintf(" of %d", m)
+		}
+		if f := p.GetLastFailure(); f != nil {
+			line += "; attempt " + fmt.Sprint(p.GetAttempt()-1) + " failed: " + oneLine(f.GetMessage(), 120)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// liveAttempts reads the activities running now, by activity ID
+// (step#try): their attempt and the last failure Temporal kept.
+func liveAttempts(ctx context.Context, c client.Client, id string) map[string]*workflowpb.PendingActivityInfo {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil
+	}
+	out := map[string]*workflowpb.PendingActivityInfo{}
+	for _, p := range desc.GetPendingActivities() {
+		out[p.GetActivityId()] = p
+	}
+	return out
 }
 
 func stepDetail(s runbook.StepStatus) string {
@@ -97,19 +175,23 @@ func stepDetail(s runbook.StepStatus) string {
 	case s.Result != "":
 		parts = append(parts, oneLine(s.Result, 120))
 	}
+	if len(s.Outputs) > 0 {
+		var kv []string
+		for _, k := range sortedKeys(s.Outputs) {
+			kv = append(kv, k+"="+s.Outputs[k])
+		}
+		parts = append(parts, "outputs: "+oneLine(strings.Join(kv, " "), 120))
+	}
+	if len(s.Items) > 0 {
+		parts = append(parts, "items: "+oneLine(strings.Join(s.Items, ", "), 120))
+	}
 	if s.Overdue {
 		parts = append(parts, "OVERDUE")
 	}
 	return strings.Join(parts, "; ")
 }
 
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
-}
+func oneLine(s string, max int) string { return text.OneLine(s, max) }
 
 // printNext prints the exact commands that answer a waiting run.
 func printNext(w io.Writer, id string, st runbook.RunStatus) {
@@ -119,7 +201,7 @@ func printNext(w io.Writer, id string, st runbook.RunStatus) {
 			fmt.Fprintf(w, "\n%s waits for approval: %s\n  approve: %s approve %s %s --comment \"…\"\n  reject:  %s approve %s %s --reject --comment \"why\"\n",
 				s.Name, s.Prompt, self(), id, s.Name, self(), id, s.Name)
 		case runbook.StepFailedAwaiting:
-			fmt.Fprintf(w, "\n%s failed: %s\n  retry: %s decide %s %s retry\n  skip:  %s decide %s %s skip --comment \"why\"\n  abort: %s decide %s %s abort --comment \"why\"\n",
+			fmt.Fprintf(w, "\n%s failed: %s\n  retry: %s decide %s %s retry [--config FIXED.yaml]\n  skip:  %s decide %s %s skip --comment \"why\"\n  abort: %s decide %s %s abort --comment \"why\"\n",
 				s.Name, s.LastError, self(), id, s.Name, self(), id, s.Name, self(), id, s.Name)
 		}
 	}
@@ -268,35 +350,65 @@ func answer(cmd *cobra.Command, g *globals, id, step, name string, arg any) erro
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", step, ans.Action, ans.By, ans.At.Local().Format(time.RFC3339))
+	if len(ans.Config) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "corrected config taken; keys changed: %s\n", strings.Join(ans.Config, ", "))
+	}
 	return nil
 }
 
+// withConfig fills the corrected config of an answer from --config FILE,
+// after showing the diff; it reports false when the operator said no.
+func withConfig(cmd *cobra.Command, g *globals, id, file string, yes bool, set func(json.RawMessage)) (bool, error) {
+	if file == "" {
+		return true, nil
+	}
+	c, _, err := g.dial(cmd.Context())
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	raw, err := correctedConfig(cmd.Context(), c, id, file, yes, cmd.InOrStdin(), cmd.OutOrStdout())
+	if err != nil || raw == nil {
+		return false, err
+	}
+	set(raw)
+	return true, nil
+}
+
 func newApproveCmd(g *globals) *cobra.Command {
-	var comment, by string
-	var reject bool
+	var comment, by, file string
+	var reject, yes bool
 	cmd := &cobra.Command{
-		Use:   "approve ID STEP [--reject] --comment TEXT",
+		Use:   "approve ID STEP [--reject] --comment TEXT [--config FILE]",
 		Short: "Answer a step waiting at its gate (approve, or reject with --reject)",
 		Example: `  starter approve upgrade/demo/lab approve/delete-old-releases --comment "DB backup checked"
-  starter approve upgrade/demo/lab approve/delete-old-releases --reject --comment "backup failed"`,
+  starter approve upgrade/demo/lab approve/delete-old-releases --reject --comment "backup failed"
+  starter approve upgrade/demo/lab approve/delete-old-releases --config fixed.yaml`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return answer(cmd, g, args[0], args[1], runbook.UpdateApprove,
-				runbook.Approval{Step: args[1], Reject: reject, By: by, Comment: comment})
+			a := runbook.Approval{Step: args[1], Reject: reject, By: by, Comment: comment}
+			if ok, err := withConfig(cmd, g, args[0], file, yes, func(raw json.RawMessage) { a.Config = raw }); !ok || err != nil {
+				return err
+			}
+			return answer(cmd, g, args[0], args[1], runbook.UpdateApprove, a)
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required with --reject); lands in the run's history")
 	cmd.Flags().StringVar(&by, "by", whoAmI(), "who answers")
 	cmd.Flags().BoolVar(&reject, "reject", false, "reject: the run stops before the step (or skips an optional step)")
+	cmd.Flags().StringVar(&file, "config", "", "a corrected upgrade config for this step and the ones after it (shows the diff first)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send the corrected config without asking")
 	return cmd
 }
 
 func newDecideCmd(g *globals) *cobra.Command {
-	var comment, by string
+	var comment, by, file string
+	var yes bool
 	cmd := &cobra.Command{
-		Use:   "decide ID STEP retry|skip|abort [--comment TEXT]",
-		Short: "Answer a failed step: run it again, go on without it, or end the run",
+		Use:   "decide ID STEP retry|skip|abort [--comment TEXT] [--config FILE]",
+		Short: "Answer a failed step: run it again (optionally with a corrected config), go on without it, or end the run",
 		Example: `  starter decide upgrade/demo/lab wait-up/hzero-iam retry
+  starter decide upgrade/demo/lab upgrade/hzero-iam retry --config fixed.yaml
   starter decide upgrade/demo/lab wait-up/hzero-iam skip --comment "checked by hand: UP"
   starter decide upgrade/demo/lab upgrade/hzero-iam abort --comment "chart broken, rolling back"`,
 		Args:      cobra.ExactArgs(3),
@@ -308,12 +420,20 @@ func newDecideCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("unknown decision %q: use retry, skip or abort", args[2])
 			}
-			return answer(cmd, g, args[0], args[1], runbook.UpdateDecide,
-				runbook.Decision{Step: args[1], Action: action, By: by, Comment: comment})
+			if file != "" && action != runbook.ActionRetry {
+				return fmt.Errorf("--config goes with retry only, not %s", action)
+			}
+			d := runbook.Decision{Step: args[1], Action: action, By: by, Comment: comment}
+			if ok, err := withConfig(cmd, g, args[0], file, yes, func(raw json.RawMessage) { d.Config = raw }); !ok || err != nil {
+				return err
+			}
+			return answer(cmd, g, args[0], args[1], runbook.UpdateDecide, d)
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required for skip and abort); lands in the run's history")
 	cmd.Flags().StringVar(&by, "by", whoAmI(), "who decides")
+	cmd.Flags().StringVar(&file, "config", "", "with retry: a corrected upgrade config for this step and the ones after it (shows the diff first)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send the corrected config without asking")
 	return cmd
 }
 
@@ -332,7 +452,8 @@ func newListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			q := "UpgradeGuide IS NOT NULL"
+			// A run that continued as new is the same upgrade: list its latest run only.
+			q := "UpgradeGuide IS NOT NULL AND ExecutionStatus != 'ContinuedAsNew'"
 			if state != "" {
 				q += fmt.Sprintf(" AND UpgradeState = %q", state)
 			}
@@ -367,4 +488,13 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&guide, "guide", "", "only runs of this guide")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
 	return cmd
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"upgrader/internal/text"
 )
 
 // A run paused on a wrong config value (a missing release mapping, a bad
@@ -58,7 +60,7 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("corrected config refused: %v", err)
 	}
-	changes, err := diffConfig(r.input, in)
+	changes, err := DiffConfig(r.input, in)
 	if err != nil {
 		return nil, err
 	}
@@ -182,21 +184,14 @@ func orNone(s string) string {
 	if s == "" {
 		return "(none)"
 	}
-	return cut(s, 120)
+	return text.Truncate(s, 120)
 }
 
-// cut shortens s to at most n runes.
-func cut(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
-
-// diffConfig lists every key whose value differs between two inputs, in
+// DiffConfig lists every key whose value differs between two configs, in
 // their JSON form; lists and maps are compared element by element
-// ("releases.1", "probe.interval").
-func diffConfig(old, new any) ([]KeyChange, error) {
+// ("releases.1", "probe.interval"). The run's progress (resume) is not
+// config and is left out.
+func DiffConfig(old, new any) ([]KeyChange, error) {
 	a, err := flatten(old)
 	if err != nil {
 		return nil, err
