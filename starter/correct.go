@@ -105,12 +105,12 @@ func unifiedDiff(a, b []string, ctx int) string {
 		case i < n && j < m && a[i] == b[j]:
 			lines = append(lines, line{' ', a[i], i, j})
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			lines = append(lines, line{'+', b[j], i, j})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			lines = append(lines, line{'-', a[i], i, j})
 			i++
+		default:
+			lines = append(lines, line{'+', b[j], i, j})
+			j++
 		}
 	}
 	var out strings.Builder
