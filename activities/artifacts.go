@@ -112,8 +112,3 @@ func FileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
-func readFileString(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	return string(b), err
-}

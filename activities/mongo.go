@@ -3,12 +3,10 @@ package activities
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/alessio/shellescape"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -139,113 +137,6 @@ func (m *Mongo) PreflightMongo(ctx context.Context, in MongoPreflightInput) (Mon
 	}
 	res.Summary = fmt.Sprintf("mongo %s, %d databases, replica set %q, oplog %v", res.Version, len(res.Databases), res.ReplicaSet, res.Oplog)
 	return res, nil
-}
-
-// MongoDumpInput is the guide's `mongodump --oplog --gzip --out DIR`.
-type MongoDumpInput struct {
-	DB MongoTarget `json:"db"`
-	// Via is the host that runs mongodump (the guide: on the Mongo host).
-	Via    SSHTarget `json:"via"`
-	OutDir string    `json:"outDir"`
-	Oplog  bool      `json:"oplog"`
-	Gzip   bool      `json:"gzip"`
-	// Tool is mongodump's path on the host; empty means "mongodump".
-	Tool string `json:"tool,omitempty"`
-}
-
-// MongoDumpResult lists what the dump holds.
-type MongoDumpResult struct {
-	contract.Outcome
-	Collections int `json:"collections"`
-}
-
-// DumpMongo runs mongodump on the host with the password in a 0600 --config file
-// (never argv), then checks the dump folder holds every collection of every
-// database the server lists.
-func (m *Mongo) DumpMongo(ctx context.Context, in MongoDumpInput) (MongoDumpResult, error) {
-	if m.Host == nil {
-		return MongoDumpResult{}, invalid("no SSH configured on this worker to reach %s", in.Via)
-	}
-	if !filepath.IsAbs(in.OutDir) {
-		return MongoDumpResult{}, invalid("outDir %q must be absolute", in.OutDir)
-	}
-	pre, err := m.PreflightMongo(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
-	if err != nil {
-		return MongoDumpResult{}, err
-	}
-	want, err := m.collections(ctx, in.DB, pre.Databases)
-	if err != nil {
-		return MongoDumpResult{}, err
-	}
-	tool := in.Tool
-	if tool == "" {
-		tool = "mongodump"
-	}
-	host, port, _ := strings.Cut(in.DB.Address, ":")
-	args := []string{"--host", host}
-	if port != "" {
-		args = append(args, "--port", port)
-	}
-	secretEnv := map[string]string{}
-	script := "set -e\numask 077\nf=$(mktemp)\ntrap 'rm -f \"$f\"' EXIT\n"
-	if in.DB.User != "" {
-		src := in.DB.AuthSource
-		if src == "" {
-			src = "admin"
-		}
-		args = append(args, "-u", in.DB.User, "--authenticationDatabase", src)
-		if in.DB.AuthMechanism != "" {
-			args = append(args, "--authenticationMechanism", in.DB.AuthMechanism)
-		}
-		secretEnv["UPGRADER_MONGO_PASSWORD"] = in.DB.PasswordRef
-		// mongodump reads the password from a YAML --config file.
-		script += `printf 'password: "%s"\n' "$(printf '%s' "$UPGRADER_MONGO_PASSWORD" | sed 's/\\/\\\\/g; s/"/\\"/g')" > "$f"` + "\n"
-		args = append(args, "--config")
-	}
-	if in.Oplog {
-		args = append(args, "--oplog")
-	}
-	if in.Gzip {
-		args = append(args, "--gzip")
-	}
-	args = append(args, "--out", in.OutDir)
-	cmdline := shellescape.Quote(tool) + " " + QuoteArgs(args)
-	if in.DB.User != "" {
-		cmdline = strings.Replace(cmdline, "--config", `--config="$f"`, 1)
-	}
-	script += "mkdir -p " + shellescape.Quote(in.OutDir) + "\n" + cmdline + "\n" +
-		"cd " + shellescape.Quote(in.OutDir) + " && find . -name '*.bson' -o -name '*.bson.gz' | sort\n"
-	res, err := m.Host.Run(ctx, HostCommandInput{Host: in.Via, Command: script, SecretEnv: secretEnv,
-		Failure: []string{`(?i)^\S*\s*Failed:`}})
-	if err != nil {
-		return MongoDumpResult{}, err
-	}
-	out, _ := readFileString(res.LogPath)
-	have := map[string]bool{}
-	for _, l := range strings.Split(lastTry(out), "\n") {
-		l = strings.TrimPrefix(strings.TrimSpace(l), "./")
-		l = strings.TrimSuffix(strings.TrimSuffix(l, ".gz"), ".bson")
-		if l != "" {
-			have[l] = true
-		}
-	}
-	var missing []string
-	for _, c := range want {
-		if !have[c] {
-			missing = append(missing, c)
-		}
-	}
-	if in.Oplog && !have["oplog"] {
-		missing = append(missing, "oplog")
-	}
-	if len(missing) > 0 {
-		return MongoDumpResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump in %s on %s lacks %s: it is not a complete backup; do not go on", in.OutDir, in.Via, strings.Join(missing, ", ")),
-			ErrDumpIncomplete, nil)
-	}
-	r := MongoDumpResult{Collections: len(want)}
-	r.Summary = fmt.Sprintf("%d collections of %d databases dumped to %s on %s, all present", len(want), len(pre.Databases), in.OutDir, in.Via)
-	return r, nil
 }
 
 // collections lists db/collection for every database mongodump dumps (all

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,7 +102,30 @@ func TestMongoDumpOverSSHIsVerifiedAgainstTheServer(t *testing.T) {
 	require.NoError(t, val.Get(&res))
 	require.Equal(t, 3, res.Collections)
 	args, _ := os.ReadFile(argsFile)
-	require.Equal(t, fmt.Sprintf("--host\n127.0.0.1\n--port\n%s\n--gzip\n--out\n%s\n", strings.Split(srv.Addr, ":")[1], out), string(args))
+	// mongodump writes this try's own folder next to the destination,
+	// which is moved into place only once every collection is there.
+	require.Regexp(t, fmt.Sprintf("^--host\n127.0.0.1\n--port\n%s\n--gzip\n--out\n%s\n$",
+		strings.Split(srv.Addr, ":")[1], regexp.QuoteMeta(filepath.Join(filepath.Dir(out), ".mongodb_bak."))+`[^/]+-a1\.tmp`), string(args))
+	require.Equal(t, out, res.Path)
+	require.FileExists(t, filepath.Join(out, "cmdb", "cc_HostBase.bson.gz"))
+	st, err := os.Stat(filepath.Join(out, "cmdb", "cc_HostBase.bson.gz"))
+	require.NoError(t, err)
+	require.Zero(t, st.Mode().Perm()&0o222, "the dump is read-only")
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".mongodb_bak.*"))
+	require.Empty(t, leftovers)
+
+	// Before a destructive step, the backup is hashed again: the manifest
+	// computed on the worker matches the one sha256sum made on the host.
+	mysqlA := &activities.MySQL{Secrets: f.host.Secrets, Host: f.host}
+	f.env.RegisterActivity(mysqlA)
+	for _, via := range []*activities.SSHTarget{&f.target, nil} {
+		_, err = f.env.ExecuteActivity(mysqlA.VerifyBackup, activities.VerifyBackupInput{Path: out, SHA256: res.SHA256, Via: via})
+		require.NoError(t, err)
+	}
+	require.NoError(t, os.Chmod(filepath.Join(out, "cmdb"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "cmdb", "late.bson"), []byte("x"), 0o600))
+	_, err = f.env.ExecuteActivity(mysqlA.VerifyBackup, activities.VerifyBackupInput{Path: out, SHA256: res.SHA256, Via: &f.target})
+	require.Equal(t, activities.ErrBackupChanged, appErr(t, err).Type())
 
 	// A dump that lacks a collection the server has is not a backup.
 	tool, _, _ = stubMongodump(t, colls[:2])
@@ -110,6 +134,7 @@ func TestMongoDumpOverSSHIsVerifiedAgainstTheServer(t *testing.T) {
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrDumpIncomplete, app.Type())
 	require.Contains(t, app.Message(), "lacks joblog/job_log_script")
+	require.Contains(t, app.Message(), "was not put in place")
 }
 
 func startFerretDBForAuth(t *testing.T) string { return lab.StartFerretDB(t).Addr }

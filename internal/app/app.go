@@ -83,7 +83,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second})
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
 	w.RegisterActivity(host)
-	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host})
+	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host, SyncProgress: true})
 	w.RegisterActivity(&activities.Mongo{Secrets: secrets, Scrub: secrets, Host: host})
 	clusters := map[string]activities.Cluster{}
 	for name, c := range cfg.Clusters {

@@ -1,0 +1,4 @@
+package activities
+
+// HostCapture lets external tests run Host.capture.
+var HostCapture = (*Host).capture
