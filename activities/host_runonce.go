@@ -57,22 +57,14 @@ echo $? > "$D/exit.tmp" && mv -f "$D/exit.tmp" "$D/exit"
 // followScript streams the marker's output and reports how it ended. It
 // writes to stderr now and then, so a follower whose session is gone dies
 // of SIGPIPE instead of polling until the command ends.
-const followScript = `running() {
-  [ -f "$D/pid" ] || return 1
-  if command -v flock >/dev/null 2>&1; then
-    ! flock -n "$D/lock" true 2>/dev/null
-  else
-    kill -0 "$(cat "$D/pid")" 2>/dev/null
-  fi
-}
-off=0; i=0; w=0
+const followScript = `off=0; i=0; w=0
 while :; do
   fin=; [ -f "$D/exit" ] && fin=1
   n=$(wc -c < "$D/out" 2>/dev/null) || n=0
   n=$((n+0))
   if [ "$n" -gt "$off" ]; then tail -c +$((off+1)) "$D/out" | head -c $((n-off)); off=$n; fi
   if [ -n "$fin" ]; then echo "upgrader: exit $(cat "$D/exit")" >&2; exit 0; fi
-  if ! running && [ ! -f "$D/exit" ]; then
+  if ! running "$D" && [ ! -f "$D/exit" ]; then
     if [ -f "$D/pid" ] || [ "$w" -ge 100 ]; then echo "upgrader: lost $(cat "$D/started" 2>/dev/null)" >&2; exit 0; fi
     w=$((w+1))
   fi
@@ -82,8 +74,21 @@ while :; do
 done
 `
 
+// runningFunc tells whether the runner of the marker folder $1 still runs:
+// it holds the folder's lock (or, without flock, its pid is alive).
+const runningFunc = `running() {
+  [ -f "$1/pid" ] || return 1
+  if command -v flock >/dev/null 2>&1; then
+    ! flock -n "$1/lock" true 2>/dev/null
+  else
+    kill -0 "$(cat "$1/pid")" 2>/dev/null
+  fi
+}
+`
+
 // markerName names a command's marker folder under the marker dir:
-// <run ID>/<activity ID>-<digest>. The digest covers what identifies the
+// <run ID>/<step>/<activity ID>-<digest>; the step folder holds one marker
+// per operator try, so a new try can see an earlier one still running. The digest covers what identifies the
 // command (workflow, run, activity, shell, body, environment and the names
 // of its secrets, never their values), so two different commands in one
 // activity (a step that runs several) never share a marker.
@@ -110,7 +115,7 @@ func markerName(ctx context.Context, in HostCommandInput) string {
 	if run == "" {
 		run = "no-run"
 	}
-	return markerSafe(run) + "/" + markerSafe(info.ActivityID) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	return markerSafe(run) + "/" + markerSafe(StepName(ctx)) + "/" + markerSafe(info.ActivityID) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // markerSafe keeps a name readable in a folder name: letters, digits, '.',
@@ -143,13 +148,24 @@ func (h *Host) markerBase() string {
 
 // launcher builds the script the session's shell reads from stdin: claim
 // the marker and start the command detached, or find it claimed; then
-// follow it.
+// follow it. Before claiming, it looks at the step's other markers: an
+// earlier operator try whose command still runs (its try timed out, the
+// operator retried) is reported as busy, and nothing starts.
 func (h *Host) launcher(ctx context.Context, in HostCommandInput, exports, name string) string {
 	info := activity.GetInfo(ctx)
 	var b strings.Builder
 	b.WriteString("umask 077\n")
 	b.WriteString("D=" + h.markerBase() + "/" + shellescape.Quote(name) + "\n")
 	b.WriteString(exports)
+	b.WriteString(runningFunc)
+	b.WriteString(`if [ ! -d "$D" ]; then
+  for o in "$(dirname "$D")"/*; do
+    [ -d "$o" ] && [ ! -f "$o/exit" ] && running "$o" || continue
+    echo "upgrader: busy $o $(cat "$o/started" 2>/dev/null)" >&2
+    exit 0
+  done
+fi
+`)
 	fmt.Fprintf(&b, `if mkdir -p "$(dirname "$D")" 2>/dev/null && mkdir "$D" 2>/dev/null; then
   printf '%%s' %s > "$D/cmd"
   printf 'at %%s by attempt %%s of %%s\n' "$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)" %s %s > "$D/started"
@@ -233,6 +249,11 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 	switch {
 	case ctl.exited:
 		return ctl.code, ctl.reattached, nil
+	case ctl.busy != "":
+		return 0, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"`%s` on %s was not started: an earlier try of this step still runs it (%s); it is not safe to run twice, "+
+				"so wait for it to end (its exit code will be in exit there), then retry to run it again or skip if it completed",
+			oneLine(in.Command), in.Host, ctl.busy), contract.ErrNotRepeatable, nil)
 	case ctl.lost:
 		return 0, ctl.reattached, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"`%s` on %s was started (%s) but is gone without an exit code: the host may have rebooted or someone "+
@@ -254,6 +275,7 @@ type control struct {
 	exited     bool
 	code       int
 	lost       bool
+	busy       string
 }
 
 // parse takes one stderr line; false if it is not a control line.
@@ -277,6 +299,8 @@ func (c *control) parse(line string) bool {
 		c.exited, c.code = true, n
 	case "lost":
 		c.lost, c.started = true, arg
+	case "busy":
+		c.busy = arg
 	default:
 		return false
 	}

@@ -57,9 +57,12 @@ func buildHostWorker(t *testing.T) string {
 
 // hostStepInput is testdata/hostworker's StepInput.
 type hostStepInput struct {
-	Command    activities.HostCommandInput `json:"command"`
-	ActivityID string                      `json:"activityId"`
-	Heartbeat  time.Duration               `json:"heartbeat"`
+	Command     activities.HostCommandInput `json:"command"`
+	Step        string                      `json:"step"`
+	Heartbeat   time.Duration               `json:"heartbeat"`
+	Tries       int                         `json:"tries,omitempty"`
+	Timeout     time.Duration               `json:"timeout,omitempty"`
+	MaxAttempts int32                       `json:"maxAttempts,omitempty"`
 }
 
 // hostLab is one sshd, a worker's files and a task queue of its own.
@@ -108,12 +111,18 @@ func (h *hostLab) startWorker(t *testing.T) *workerProc {
 // declared 20 s holds in production, scaled down so a kill costs seconds.
 func (h *hostLab) start(t *testing.T, step string, in activities.HostCommandInput) client.WorkflowRun {
 	t.Helper()
-	if in.Host.Address == "" {
-		in.Host = h.target
+	return h.startInput(t, hostStepInput{Command: in, Step: step})
+}
+
+func (h *hostLab) startInput(t *testing.T, in hostStepInput) client.WorkflowRun {
+	t.Helper()
+	if in.Command.Host.Address == "" {
+		in.Command.Host = h.target
 	}
+	in.Heartbeat = 3 * time.Second
 	run, err := temporalClient().ExecuteWorkflow(context.Background(),
 		client.StartWorkflowOptions{ID: "host/" + h.queue + "/" + strconv.FormatInt(time.Now().UnixNano(), 36), TaskQueue: h.queue},
-		"HostStep", hostStepInput{Command: in, ActivityID: step + "#1", Heartbeat: 3 * time.Second})
+		"HostStep", in)
 	require.NoError(t, err)
 	return run
 }
@@ -226,7 +235,7 @@ func TestHostCommandGoneWithoutExitCodeIsNotRepeated(t *testing.T) {
 
 	var pid int
 	eventually(t, 30*time.Second, "the runner's pid in the marker", func() bool {
-		m, _ := filepath.Glob(filepath.Join(h.markers, "*", "*", "pid"))
+		m, _ := filepath.Glob(filepath.Join(h.markers, "*", "*", "*", "pid"))
 		if len(m) != 1 {
 			return false
 		}
@@ -248,6 +257,40 @@ func TestHostCommandGoneWithoutExitCodeIsNotRepeated(t *testing.T) {
 	require.Contains(t, app.Message(), "by attempt 1")
 	require.Len(t, lines(t, file), 1)
 	require.Equal(t, int32(1), attempts(t, run), "never started again")
+}
+
+// An operator's retry is a new try with its own marker; while the earlier
+// try's command still runs on the host (its try timed out), the new try
+// does not start a second one.
+func TestHostCommandNewTryWaitsForTheEarlierTrysCommand(t *testing.T) {
+	t.Parallel()
+	h := newHostLab(t, "busy")
+	file := filepath.Join(h.dir, "appended")
+	h.startWorker(t)
+	// Try 1 times out after 4 s with no retry left while the command goes
+	// on for 20 s; try 2 starts at once.
+	run := h.startInput(t, hostStepInput{Command: appendOnce(file, 0), Step: "upgrade-job/bk-1",
+		Tries: 2, Timeout: 4 * time.Second, MaxAttempts: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := run.Get(ctx, nil)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, contract.ErrNotRepeatable, app.Type())
+	require.Contains(t, app.Message(), "an earlier try of this step still runs it")
+	require.Contains(t, app.Message(), "by attempt 1 of upgrade-job_bk-1_1")
+	require.Len(t, lines(t, file), 1, "started once")
+
+	// Try 1's command goes on to its end and records its exit code.
+	eventually(t, 40*time.Second, "try 1's command to end", func() bool {
+		m, _ := filepath.Glob(filepath.Join(h.markers, "*", "*", "*_1-*", "exit"))
+		if len(m) != 1 {
+			return false
+		}
+		b, _ := os.ReadFile(m[0])
+		return string(b) == "0\n"
+	})
+	require.Len(t, lines(t, file), 1)
 }
 
 // cutProxy forwards TCP to an sshd and can cut every open connection, as a

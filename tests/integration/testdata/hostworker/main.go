@@ -23,21 +23,47 @@ import (
 
 // StepInput is HostStep's input.
 type StepInput struct {
-	Command    activities.HostCommandInput `json:"command"`
-	ActivityID string                      `json:"activityId"`
-	Heartbeat  time.Duration               `json:"heartbeat"`
+	Command activities.HostCommandInput `json:"command"`
+	// Step names the step; try i runs with activity ID Step#i.
+	Step      string        `json:"step"`
+	Heartbeat time.Duration `json:"heartbeat"`
+	// Tries is how many operator tries to make (an operator's retry after a
+	// failed try); zero means one.
+	Tries int `json:"tries,omitempty"`
+	// Timeout bounds one Temporal attempt (StartToClose); zero means 2 min.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxAttempts bounds Temporal's attempts of one try; zero means 5.
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
 }
 
-// HostStep runs one host command as a runbook step does.
+// HostStep runs one host command as a runbook step does: each try with
+// its own activity ID, Temporal's retries inside a try. It returns the last
+// try's result.
 func HostStep(ctx workflow.Context, in StepInput) (activities.HostCommandResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ActivityID:          in.ActivityID,
-		StartToCloseTimeout: 2 * time.Minute,
-		HeartbeatTimeout:    in.Heartbeat,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumAttempts: 5},
-	})
-	var res activities.HostCommandResult
-	err := workflow.ExecuteActivity(ctx, (*activities.Host)(nil).Run, in.Command).Get(ctx, &res)
+	timeout, attempts, tries := in.Timeout, in.MaxAttempts, in.Tries
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	if attempts == 0 {
+		attempts = 5
+	}
+	if tries == 0 {
+		tries = 1
+	}
+	var (
+		res activities.HostCommandResult
+		err error
+	)
+	for try := 1; try <= tries; try++ {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			ActivityID:          fmt.Sprintf("%s#%d", in.Step, try),
+			StartToCloseTimeout: timeout,
+			HeartbeatTimeout:    in.Heartbeat,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumAttempts: attempts},
+		})
+		res = activities.HostCommandResult{}
+		err = workflow.ExecuteActivity(actx, (*activities.Host)(nil).Run, in.Command).Get(actx, &res)
+	}
 	return res, err
 }
 
