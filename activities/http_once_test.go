@@ -117,15 +117,20 @@ func labSecrets() *config.SecretStore {
 // stepInput is what the test workflow runs: one call as the runbook does,
 // with the runbook's activity ID (step#try) and automatic retries.
 type stepInput struct {
-	Step string
-	Call activities.HTTPCallInput
+	Step      string
+	Call      activities.HTTPCallInput
+	Heartbeat time.Duration // zero: 5 s
 }
 
 func httpStepWorkflow(ctx workflow.Context, in stepInput) (activities.HTTPCallResult, error) {
+	hb := in.Heartbeat
+	if hb == 0 {
+		hb = 5 * time.Second
+	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ActivityID:          in.Step + "#1",
 		StartToCloseTimeout: time.Minute,
-		HeartbeatTimeout:    5 * time.Second,
+		HeartbeatTimeout:    hb,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
 	})
 	var res activities.HTTPCallResult
