@@ -78,7 +78,11 @@ func (h *HTTP) callOnce(ctx context.Context, pc *preparedCall) (HTTPCallResult, 
 			rec.Note = "checking " + pc.check.String() + " after " + prior.by()
 		}
 		beat.Set(rec)
-		res, done, err := h.runCheck(ctx, pc, &beat)
+		var earlier *callRecord
+		if sentBefore {
+			earlier = &prior
+		}
+		res, done, err := h.runCheck(ctx, pc, &beat, earlier)
 		if err != nil || done {
 			return res, err
 		}
@@ -156,7 +160,7 @@ func (h *HTTP) maybeMade(pc *preparedCall, step string, rec callRecord, why stri
 // could not tell (its request failed, or its answer lacks what it looks
 // for); a failed request is worth another try, an answer that cannot tell
 // goes to a person.
-func (h *HTTP) runCheck(ctx context.Context, pc *preparedCall, beat *Progress) (HTTPCallResult, bool, error) {
+func (h *HTTP) runCheck(ctx context.Context, pc *preparedCall, beat *Progress, earlier *callRecord) (HTTPCallResult, bool, error) {
 	what := "the check GET " + pc.check.String()
 	var ans answer
 	var g *redirectGuard
@@ -170,9 +174,15 @@ func (h *HTTP) runCheck(ctx context.Context, pc *preparedCall, beat *Progress) (
 	}
 	res := HTTPCallResult{Status: ans.status, Excerpt: h.excerpt(ans.body, 500)}
 	cannotTell := func(why string) error {
+		sent, typ := "nothing was sent", ErrHTTPStatus
+		if earlier != nil {
+			typ = contract.ErrNotRepeatable
+			sent = fmt.Sprintf("this attempt sent nothing, but the call may have been made at %s UTC by %s",
+				earlier.At.UTC().Format("15:04:05"), earlier.by())
+		}
 		return temporal.NewNonRetryableApplicationError(h.scrub(fmt.Sprintf(
-			"%s%s cannot tell whether %s has taken effect: %s; nothing was sent. Fix the step's check, or check %s by hand, then retry or skip",
-			what, g.note(), pc.name, why, orDefault(pc.in.CheckByHand, "on the service"))), ErrHTTPStatus, nil, res)
+			"%s%s cannot tell whether %s has taken effect: %s; %s. Fix the step's check, or check %s by hand, then retry or skip",
+			what, g.note(), pc.name, why, sent, orDefault(pc.in.CheckByHand, "on the service"))), typ, nil, res)
 	}
 	if ans.status < 200 || ans.status > 299 {
 		if statusRetryable(ans.status) {

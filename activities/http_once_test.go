@@ -364,6 +364,17 @@ func TestHTTPNotRepeatableCallFindsTheRecordOfALostWorker(t *testing.T) {
 	require.NoError(t, val.Get(&res))
 	require.True(t, res.AlreadyDone)
 	require.Equal(t, int32(1), posts.Load())
+
+	// A check whose answer cannot tell says that the call may have been made.
+	call.Check = &activities.HTTPCheck{URL: "/iam/v1/organizations/1/clients?name=choerodon", Done: map[string]string{"list.*.name": "choerodon"}}
+	env4 := s.NewTestActivityEnvironment()
+	env4.RegisterActivity(h)
+	env4.SetHeartbeatDetails(first)
+	_, err = env4.ExecuteActivity(h.Call, call)
+	app = httpAppErr(t, err)
+	require.Equal(t, contract.ErrNotRepeatable, app.Type())
+	require.Regexp(t, `the answer has no list\.\*\.name: .*; this attempt sent nothing, but the call may have been made at \d\d:\d\d:\d\d UTC by attempt 1`, app.Message())
+	require.Equal(t, int32(1), posts.Load())
 }
 
 func TestHTTPNotRepeatableCallIsRetriedWhenNothingWasSent(t *testing.T) {
