@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"upgrader/config"
+	"upgrader/workflows/runbook"
 )
 
 // Bounds every guide's config is held to, far below Temporal's payload
@@ -39,6 +40,13 @@ func finish(p *config.Problems, in any) error {
 			p.Add(key, "holds a control character; write plain text")
 		}
 	})
+	if t, ok := in.(interface{ GetTarget() *runbook.Target }); ok && t.GetTarget().Resume != nil {
+		// A continued run's carried progress is the runbook's, not the
+		// config's: measure the config alone.
+		saved := t.GetTarget().Resume
+		t.GetTarget().Resume = nil
+		defer func() { t.GetTarget().Resume = saved }()
+	}
 	if b, err := json.Marshal(in); err == nil && len(b) > MaxInputBytes {
 		p.Add("(whole config)", "is %d bytes as JSON; at most %d", len(b), MaxInputBytes)
 	}
@@ -75,7 +83,9 @@ func walkStrings(v reflect.Value, key string, fn func(key, v string)) {
 			case strings.Contains(opts, "squash"):
 				walkStrings(v.Field(i), key, fn)
 				continue
-			case name == "" || name == "-":
+			case name == "-":
+				continue // not from the config (a run's carried progress)
+			case name == "":
 				name = f.Name
 			}
 			walkStrings(v.Field(i), join(key, name), fn)
