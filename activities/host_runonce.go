@@ -65,7 +65,7 @@ while :; do
   if [ "$n" -gt "$off" ]; then tail -c +$((off+1)) "$D/out" | head -c $((n-off)); off=$n; fi
   if [ -n "$fin" ]; then echo "upgrader: exit $(cat "$D/exit")" >&2; exit 0; fi
   if ! running "$D" && [ ! -f "$D/exit" ]; then
-    if [ -f "$D/pid" ] || [ "$w" -ge 100 ]; then echo "upgrader: lost $(cat "$D/started" 2>/dev/null)" >&2; exit 0; fi
+    if [ -f "$D/pid" ] || [ "$w" -ge 100 ]; then : > "$D/reported"; echo "upgrader: lost $(cat "$D/started" 2>/dev/null)" >&2; exit 0; fi
     w=$((w+1))
   fi
   i=$((i+1))
@@ -150,7 +150,10 @@ func (h *Host) markerBase() string {
 // the marker and start the command detached, or find it claimed; then
 // follow it. Before claiming, it looks at the step's other markers: an
 // earlier operator try whose command still runs (its try timed out, the
-// operator retried) is reported as busy, and nothing starts.
+// operator retried) is reported as busy, and nothing starts; one whose
+// command is gone without an exit code, and that no try has reported yet,
+// is reported (once: a person has then been told, and their next retry
+// runs the command again).
 func (h *Host) launcher(ctx context.Context, in HostCommandInput, exports, name string) string {
 	info := activity.GetInfo(ctx)
 	var b strings.Builder
@@ -160,9 +163,16 @@ func (h *Host) launcher(ctx context.Context, in HostCommandInput, exports, name 
 	b.WriteString(runningFunc)
 	b.WriteString(`if [ ! -d "$D" ]; then
   for o in "$(dirname "$D")"/*; do
-    [ -d "$o" ] && [ ! -f "$o/exit" ] && running "$o" || continue
-    echo "upgrader: busy $o $(cat "$o/started" 2>/dev/null)" >&2
-    exit 0
+    [ -d "$o" ] && [ ! -f "$o/exit" ] || continue
+    if running "$o"; then
+      echo "upgrader: busy $o $(cat "$o/started" 2>/dev/null)" >&2
+      exit 0
+    fi
+    if [ -f "$o/pid" ] && [ ! -f "$o/reported" ]; then
+      : > "$o/reported"
+      echo "upgrader: lost-earlier $o $(cat "$o/started" 2>/dev/null)" >&2
+      exit 0
+    fi
   done
 fi
 `)
@@ -254,6 +264,12 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 			"`%s` on %s was not started: an earlier try of this step still runs it (%s); it is not safe to run twice, "+
 				"so wait for it to end (its exit code will be in exit there), then retry to run it again or skip if it completed",
 			oneLine(in.Command), in.Host, ctl.busy), contract.ErrNotRepeatable, nil)
+	case ctl.lostEarlier != "":
+		return 0, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"`%s` on %s was not started: an earlier try of this step started it (%s) and it is gone without an exit "+
+				"code (the host may have rebooted, or someone killed it), so it may have run in part; check its output in "+
+				"out there and the host's state, then retry to run it again or skip if it completed",
+			oneLine(in.Command), in.Host, ctl.lostEarlier), contract.ErrNotRepeatable, nil)
 	case ctl.lost:
 		return 0, ctl.reattached, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"`%s` on %s was started (%s) but is gone without an exit code: the host may have rebooted or someone "+
@@ -276,6 +292,9 @@ type control struct {
 	code       int
 	lost       bool
 	busy       string
+	// lostEarlier names an earlier try's marker whose command is gone
+	// without an exit code.
+	lostEarlier string
 }
 
 // parse takes one stderr line; false if it is not a control line.
@@ -301,6 +320,8 @@ func (c *control) parse(line string) bool {
 		c.lost, c.started = true, arg
 	case "busy":
 		c.busy = arg
+	case "lost-earlier":
+		c.lostEarlier = arg
 	default:
 		return false
 	}
