@@ -96,7 +96,7 @@ func LookupAttempts(ctx context.Context, in AttemptsInput) (AttemptsResult, erro
 	}
 	info := activity.GetInfo(ctx)
 	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
-		Namespace:       info.WorkflowNamespace,
+		Namespace:       info.Namespace,
 		Execution:       &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
 		MaximumPageSize: 200,
 	}

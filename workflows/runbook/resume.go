@@ -89,6 +89,7 @@ func (r *runner) restore(res Resume) error {
 	r.status.Notices = carried.Notices
 	r.status.ConfigChanges = carried.ConfigChanges
 	r.status.Continued = carried.Continued
+	//workflowcheck:ignore (copies a map; order does not matter)
 	for k, v := range res.Phase {
 		r.phase[k] = v
 	}
