@@ -284,6 +284,27 @@ func TestHelmPendingRevisionsOwnAndOthers(t *testing.T) {
 		require.Equal(t, pending+1, res.Revision)
 	})
 
+	t.Run("an install left pending by an earlier try: unlocked, then upgraded over the failed revision", func(t *testing.T) {
+		first := activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "hzero-iam",
+			Chart: activities.ChartRef{Repo: "c7n", Name: "agile-service", Version: "0.21.0"}}
+		_, err := newEnv().ExecuteActivity(h.UpgradeInstall, first)
+		require.NoError(t, err)
+		// As if that try's worker died while helm waited for the install's hook.
+		cfg := helmConfig(t, cp.Kubeconfig, ns)
+		rel, err := cfg.Releases.Last("hzero-iam")
+		require.NoError(t, err)
+		rel.Info.Status = release.StatusPendingInstall
+		rel.Labels["upgrader.io/try"] = "1.0"
+		require.NoError(t, cfg.Releases.Update(rel))
+		val, err := newEnv().ExecuteActivity(h.UpgradeInstall, first)
+		require.NoError(t, err)
+		var res activities.HelmReleaseResult
+		require.NoError(t, val.Get(&res))
+		require.Contains(t, res.Summary, "revision 1, left pending-install since")
+		require.Equal(t, 2, res.Revision)
+		require.Equal(t, release.StatusDeployed, lastRelease(t, cp.Kubeconfig, ns, "hzero-iam").Info.Status)
+	})
+
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
