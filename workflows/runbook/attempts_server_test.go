@@ -20,6 +20,29 @@ import (
 	"upgrader/workflows/runbook"
 )
 
+// startServer starts the pinned dev server with the runbook's search
+// attributes, or skips the test when it is not built.
+func startServer(t *testing.T, ctx context.Context) client.Client {
+	t.Helper()
+	bin := temporalBin()
+	if bin == "" || testing.Short() {
+		t.Skip("needs the pinned Temporal CLI (scripts/build-tools.sh temporal)")
+	}
+	var sas []temporal.SearchAttributeUpdate
+	for _, k := range runbook.SearchAttributeKeys() {
+		sas = append(sas, k.ValueSet(""))
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:     bin,
+		LogLevel:         "error",
+		SearchAttributes: temporal.NewSearchAttributes(sas...),
+		ClientOptions:    &client.Options{Namespace: "default"},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv.Client()
+}
+
 // temporalBin is the pinned Temporal CLI the lab builds, or "".
 func temporalBin() string {
 	if p := os.Getenv("UPGRADER_TEMPORAL_BIN"); p != "" {
@@ -39,25 +62,9 @@ func temporalBin() string {
 // the heartbeat timeout that used to be hidden; a retry that works at once
 // shows one attempt.
 func TestStatusShowsTemporalAttempts(t *testing.T) {
-	bin := temporalBin()
-	if bin == "" || testing.Short() {
-		t.Skip("needs the pinned Temporal CLI (scripts/build-tools.sh temporal)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var sas []temporal.SearchAttributeUpdate
-	for _, k := range runbook.SearchAttributeKeys() {
-		sas = append(sas, k.ValueSet(""))
-	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:     bin,
-		LogLevel:         "error",
-		SearchAttributes: temporal.NewSearchAttributes(sas...),
-		ClientOptions:    &client.Options{Namespace: "default"},
-	})
-	require.NoError(t, err)
-	defer srv.Stop()
-	c := srv.Client()
+	c := startServer(t, ctx)
 
 	release := make(chan struct{})
 	defer close(release)

@@ -32,6 +32,9 @@ type testInput struct {
 	// AskVerify puts a gate (with reminders) on verify/app and runs it with
 	// Flaky, so it fails until the test says otherwise.
 	AskVerify bool `json:"askVerify,omitempty"`
+	// Stall adds upgrade/stall, whose first Temporal attempt stops
+	// heartbeating (see attempts_server_test.go).
+	Stall bool `json:"stall,omitempty"`
 }
 
 var releaseName = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -56,6 +59,10 @@ func (in *testInput) Plan() ([]runbook.Step, error) {
 		return nil, err
 	}
 	steps := []runbook.Step{work("preflight")}
+	if in.Stall {
+		steps = append(steps, runbook.Step{Name: "upgrade/stall", Kind: runbook.KindHelm, Summary: "upgrade",
+			Activity: "Stall", Input: workIn{Label: "stall"}, Heartbeat: 2 * time.Second, Timeout: time.Minute})
+	}
 	if len(in.Plugins) > 0 {
 		steps = append(steps, produce("list-plugins", produceIn{Items: in.Plugins}), reregisterAll())
 	}
@@ -101,11 +108,16 @@ func (h *harness) withInput(limit int) *[]string {
 // with RunInput (newHarness calls it: workflows register before mocks).
 func (h *harness) registerInputWorkflow() {
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in testInput) (runbook.RunStatus, error) {
-		return runbook.RunInput(ctx, guide, &in, runbook.Options{
-			NewInput:     func() runbook.Input { return &testInput{} },
-			HistoryLimit: h.limit,
-		})
+		return inputWorkflow(ctx, in, h.limit)
 	}, workflow.RegisterOptions{Name: "TestInputUpgrade"})
+}
+
+// inputWorkflow is a guide's one-line workflow body, as the guides write it.
+func inputWorkflow(ctx workflow.Context, in testInput, limit int) (runbook.RunStatus, error) {
+	return runbook.RunInput(ctx, guide, &in, runbook.Options{
+		NewInput:     func() runbook.Input { return &testInput{} },
+		HistoryLimit: limit,
+	})
 }
 
 // runInput runs TestInputUpgrade to its end and checks the Updates sent.
