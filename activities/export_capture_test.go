@@ -1,4 +1,7 @@
 package activities
 
-// HostCapture lets external tests run Host.capture.
-var HostCapture = (*Host).capture
+// Hooks for the external tests of this package.
+var (
+	HostCapture        = (*Host).capture
+	IsSessionStatement = isSessionStatement
+)

@@ -388,7 +388,7 @@ if ! flock -n 9; then
   case "$holder" in
     "$step "*)
       pg=${holder##* }
-      if [ -n "$pg" ] && [ "$pg" != "$mypg" ]; then kill -KILL -- "-$pg" 2>/dev/null || true; fi
+      if [ -n "$pg" ] && [ "$pg" != "$mypg" ]; then kill -KILL "-$pg" 2>/dev/null || true; fi
       flock -w 30 9 || { echo "UPGRADER-LOCKED $holder"; exit 75; } ;;
     *) echo "UPGRADER-LOCKED $holder"; exit 75 ;;
   esac
