@@ -74,7 +74,7 @@ func TestRunScriptResumesOnAnotherWorkerFromHeartbeatDetails(t *testing.T) {
 	for i := 1; i <= 20; i++ {
 		if i == 11 {
 			b.WriteString("INSERT INTO t SELECT 11 FROM gate;\n") // gate does not exist yet
-			b.WriteString("INSERT INTO item VALUES (1, 999);\n") // parent 999 does not exist
+			b.WriteString("INSERT INTO item VALUES (1, 999);\n")  // parent 999 does not exist
 			continue
 		}
 		fmt.Fprintf(&b, "INSERT INTO t VALUES (%d);\n", i)
