@@ -136,3 +136,33 @@ func TestContinueAsNewCarriesExpansionsAndPausedSteps(t *testing.T) {
 	require.Equal(t, "retry", v.Decisions[0].Action)
 	require.Equal(t, "reregister-plugin", st.Step("reregister-plugin/a").Parent)
 }
+
+// A run continues as new while an expanded step waits at its gate: the
+// placeholder goes on with its steps (not its checks again), the step done
+// before is not run again.
+func TestContinueAsNewWhileAnExpandedStepWaits(t *testing.T) {
+	in := testInput{Target: target, Release: "app-good", RemindAfter: runbook.MinRemindAfter,
+		Plugins: []string{"a", "c"}, AskPlugins: true}
+	st, runs, calls := runAcross(t, in, 60, map[time.Duration]func(*harness){
+		time.Minute: func(h *harness) {
+			h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "reregister-plugin/a", By: "op"})
+		},
+		3 * time.Hour: func(h *harness) {
+			st := h.status()
+			require.Greater(t, st.Continued, 0)
+			require.Equal(t, runbook.StepRunning, st.Step("reregister-plugin").State)
+			require.Equal(t, runbook.StepWaitingApproval, st.Step("reregister-plugin/c").State)
+			require.Equal(t, "reregister-plugin/c", st.CurrentStep)
+			h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "reregister-plugin/c", By: "op"})
+		},
+		// Not on a reminder's tick: an Update that lands in the same task as
+		// the continue-as-new is lost by the test environment.
+		4*time.Hour + time.Minute: func(h *harness) {
+			h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "approve/upgrade", By: "op"})
+		},
+	})
+	require.Equal(t, runbook.RunCompleted, st.State)
+	require.Greater(t, runs, 2)
+	require.Equal(t, map[string]int{"preflight": 1, "a": 1, "c": 1}, calls)
+	require.Equal(t, "2 steps from list-plugins: 2 done", st.Step("reregister-plugin").Result)
+}

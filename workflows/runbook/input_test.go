@@ -32,6 +32,8 @@ type testInput struct {
 	// AskVerify puts a gate (with reminders) on verify/app and runs it with
 	// Flaky, so it fails until the test says otherwise.
 	AskVerify bool `json:"askVerify,omitempty"`
+	// AskPlugins puts a gate (with reminders) on each plugin's step.
+	AskPlugins bool `json:"askPlugins,omitempty"`
 	// Stall adds upgrade/stall, whose first Temporal attempt stops
 	// heartbeating (see attempts_server_test.go).
 	Stall bool `json:"stall,omitempty"`
@@ -64,7 +66,7 @@ func (in *testInput) Plan() ([]runbook.Step, error) {
 			Activity: "Stall", Input: workIn{Label: "stall"}, Heartbeat: 2 * time.Second, Timeout: time.Minute})
 	}
 	if len(in.Plugins) > 0 {
-		steps = append(steps, produce("list-plugins", produceIn{Items: in.Plugins}), reregisterAll())
+		steps = append(steps, produce("list-plugins", produceIn{Items: in.Plugins}), reregisterAll(in.AskPlugins, in.RemindAfter))
 	}
 	if in.Extra {
 		steps = append(steps, work("extra/check"))
@@ -174,9 +176,15 @@ func continued(err error) (testInput, bool) {
 }
 
 // reregisterAll runs Record once per plugin.
-func reregisterAll() runbook.Step {
-	return runbook.Step{Name: "reregister-plugin", Expand: &runbook.Expand{From: "list-plugins",
-		Build: func(item string) runbook.Step { return record("reregister-plugin/"+item, recordIn{Label: item}) }}}
+func reregisterAll(ask bool, remind time.Duration) runbook.Step {
+	return runbook.Step{Name: "reregister-plugin", Requires: []string{"list-plugins"}, Expand: &runbook.Expand{From: "list-plugins",
+		Build: func(item string) runbook.Step {
+			s := record("reregister-plugin/"+item, recordIn{Label: item})
+			if ask {
+				s.Gate = &runbook.Gate{Prompt: "re-register " + item + "?", RemindAfter: remind}
+			}
+			return s
+		}}}
 }
 
 func mustJSON(v any) json.RawMessage {

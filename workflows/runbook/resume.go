@@ -23,6 +23,7 @@ const (
 	phaseInputs   = "inputs"   // re-read the outputs it takes
 	phaseActivity = "activity" // run its activity again
 	phaseExpand   = "expand"   // re-read the list it expands
+	phaseStarted  = "started"  // past its checks and gate
 )
 
 // errContinue cuts a waiting step short because the run continues as new.
@@ -92,6 +93,10 @@ func (r *runner) restore(res Resume) error {
 	//workflowcheck:ignore (copies a map; order does not matter)
 	for k, v := range res.Phase {
 		r.phase[k] = v
+	}
+	//workflowcheck:ignore (copies a map; order does not matter)
+	for k, a := range res.Answers {
+		r.answers[k] = pendingAnswer{answer: a.Answer, reject: a.Reject, action: a.Action}
 	}
 	byName := map[string]Step{}
 	for _, s := range r.plan {
@@ -179,10 +184,21 @@ func (r *runner) continueAsNew(ctx workflow.Context) (RunStatus, error) {
 			phase[st.Name] = p
 		}
 	}
+	// An Update taken while the run was deciding to continue is carried,
+	// so the step it answers finds it in the next run.
+	var answers map[string]CarriedAnswer
+	for _, st := range r.status.Steps {
+		if a, ok := r.answers[st.Name]; ok {
+			if answers == nil {
+				answers = map[string]CarriedAnswer{}
+			}
+			answers[st.Name] = CarriedAnswer{Answer: a.answer, Reject: a.reject, Action: a.action}
+		}
+	}
 	info := workflow.GetInfo(dctx)
 	r.logger.Info("continuing as new to keep the history short", "events", info.GetCurrentHistoryLength(),
 		"continued", carried.Continued)
-	r.input.GetTarget().Resume = &Resume{Status: carried, Phase: phase}
+	r.input.GetTarget().Resume = &Resume{Status: carried, Phase: phase, Answers: answers}
 	err := workflow.NewContinueAsNewError(dctx, info.WorkflowType.Name, r.input)
 	r.input.GetTarget().Resume = nil
 	return r.status, err

@@ -93,6 +93,16 @@ type Resume struct {
 	Status RunStatus `json:"status"`
 	// Phase says, for each step waiting for a person, where it goes on.
 	Phase map[string]string `json:"phase,omitempty"`
+	// Answers holds answers taken but not yet acted on, by step: one that
+	// came in while the run was continuing as new.
+	Answers map[string]CarriedAnswer `json:"answers,omitempty"`
+}
+
+// CarriedAnswer is an answer carried across continue-as-new.
+type CarriedAnswer struct {
+	Answer Answer `json:"answer"`
+	Reject bool   `json:"reject,omitempty"`
+	Action Action `json:"action,omitempty"`
 }
 
 // Approval answers a gate. Reject with a comment to stop (or, for an

@@ -24,14 +24,14 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 	resume := ""
 	if st.State != StepPending {
 		resume = r.phase[s.Name]
-		if resume == "" && st.State == StepWaitingApproval {
+		switch {
+		case resume != "":
+		case st.State == StepWaitingApproval:
 			resume = phaseGate
+		default:
+			resume = phaseStarted // a placeholder whose steps were running
 		}
 	}
-	if s.Expand != nil {
-		return r.runExpand(ctx, i, resume)
-	}
-
 	if resume == "" && s.OnlyIfSkipped != "" {
 		if other := r.status.Steps[r.index[s.OnlyIfSkipped]]; other.State != StepSkipped {
 			st.Result = fmt.Sprintf("not needed: %s is %s", s.OnlyIfSkipped, other.State)
@@ -50,6 +50,9 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 			}
 		}
 		resume = ""
+	}
+	if r.steps[i].Expand != nil {
+		return r.runExpand(ctx, i, resume)
 	}
 
 	if s = r.steps[i]; s.Gate != nil && (resume == "" || resume == phaseGate) {
