@@ -17,6 +17,9 @@ import (
 type HTTP struct {
 	Client  *http.Client
 	Secrets Secrets
+	// TrustedHosts are hosts besides a call's SecretHosts that secrets may
+	// go to (the worker config's trustedHosts).
+	TrustedHosts []string
 	// PollInterval is the default pause between two probes of a wait.
 	PollInterval time.Duration
 }

@@ -77,6 +77,12 @@ type HTTPCallInput struct {
 	// ("devops-service's devops_check_log for a 0.21.0 repair"). Empty:
 	// "on the service whether it took effect".
 	CheckByHand string `json:"checkByHand,omitempty"`
+	// SecretHosts binds the call's secrets (headers, basic auth, a body
+	// rendered with secrets) to the platform's own host names; the worker
+	// adds its trustedHosts. Empty: not bound (lab and demo calls).
+	SecretHosts []string `json:"secretHosts,omitempty"`
+	// SecretHostsKey is the config key the URL comes from, for the message.
+	SecretHostsKey string `json:"secretHostsKey,omitempty"`
 }
 
 // HTTPCheck is a GET to the same service (same scheme, host and port as the
@@ -148,6 +154,14 @@ func (h *HTTP) prepare(in HTTPCallInput) (*preparedCall, error) {
 		return nil, err
 	}
 	pc := &preparedCall{in: in, method: method, url: u, name: method + " " + u.String(), header: http.Header{}}
+	usesSecrets := len(in.SecretHeaders) > 0 || in.BasicUser != "" || in.BodyTemplate
+	if usesSecrets && len(in.SecretHosts) > 0 && !h.hostAllowed(u, in.SecretHosts) {
+		key := in.SecretHostsKey
+		if key == "" {
+			key = "the URL"
+		}
+		return nil, h.refuseForeignHost(pc.name, key, u, in.SecretHosts)
+	}
 	if in.Check != nil {
 		ref, err := url.Parse(in.Check.URL)
 		if err != nil || in.Check.URL == "" {

@@ -40,6 +40,9 @@ type Worker struct {
 	// that reach them; charts are downloaded once into ChartCache.
 	ChartRepos map[string]string `mapstructure:"chartRepos"`
 	ChartCache string            `mapstructure:"chartCache"`
+	// TrustedHosts are host names (or IPs) besides a site's own domains
+	// that a run may send secrets to: an API gateway reached by IP, a lab.
+	TrustedHosts []string `mapstructure:"trustedHosts"`
 }
 
 // Cluster is how the worker reaches one Kubernetes cluster.
@@ -210,6 +213,11 @@ func (c Worker) Validate() error {
 	}
 	if c.ChartCache != "" {
 		checkAbsPath(&p, "chartCache", c.ChartCache)
+	}
+	for i, h := range c.TrustedHosts {
+		if h == "" || strings.ContainsAny(h, ":/@ ") {
+			p.Add(fmt.Sprintf("trustedHosts[%d]", i), "%q: give a bare host name or IP, no scheme, port or path", h)
+		}
 	}
 	for _, n := range sortedKeys(c.ChartRepos) {
 		checkRepoURL(&p, "chartRepos."+n, c.ChartRepos[n])

@@ -119,9 +119,9 @@ func defaultChoerodonSite(namespace string) ChoerodonSite {
 // validate reports the site's problems into p. upgraded are the guide's
 // release names, which releases:, versions:, values: and probe.ports: may be
 // keyed by; old are the releases the guide deletes (they may be renamed
-// too); platform are the site's own host names, the only hosts api.url may
-// point at (the admin token goes there).
-func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old, platform []string) {
+// too). Where api.url may point (the admin token goes there) is checked by
+// preflight/api on the worker, which knows its trustedHosts.
+func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	if s.Cluster == "" {
 		p.Add("cluster", "is empty; name a cluster configured on the worker (clusters: in worker.yaml)")
 	} else {
@@ -227,7 +227,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old, platform []s
 		checkSecretRef(p, "db.admin.passwordRef", a.PasswordRef, "the admin password")
 	}
 	if s.API.URL != "" {
-		checkURL(p, "api.url", s.API.URL, platform)
+		checkURL(p, "api.url", s.API.URL, nil)
 		checkSecretRef(p, "api.tokenRef", s.API.TokenRef, "an admin's \"Bearer …\" token")
 	}
 }
@@ -274,7 +274,10 @@ type c7nPlan struct {
 	// problems are config problems only the plan can see (an override of
 	// a key the guide sets); Plan returns them all at once.
 	problems config.Problems
-	steps  []runbook.Step
+	// platform are the site's own host names: the only hosts, besides the
+	// worker's trustedHosts, the admin token may go to.
+	platform []string
+	steps    []runbook.Step
 }
 
 var (
@@ -318,6 +321,18 @@ func (p *c7nPlan) releases() []string {
 		out[i] = c.Release
 	}
 	return out
+}
+
+// preflightAPI checks, before anything changes, that api.url is one of the
+// site's hosts (or the worker's trustedHosts): the admin token goes there.
+func (p *c7nPlan) preflightAPI() {
+	if p.site.API.URL == "" {
+		return
+	}
+	p.add(runbook.Step{Name: "preflight/api", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("check that api.url (%s) is one of the site's hosts, where the admin token may go; nothing is sent", p.site.API.URL),
+		Activity: web.PreflightSecretHosts,
+		Input:    activities.SecretHostsInput{Key: "api.url", URL: p.site.API.URL, Hosts: p.platform}})
 }
 
 // preflightMySQL checks the worker's admin access before anything changes.
@@ -540,7 +555,13 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 		return
 	}
 	call.URL = strings.TrimRight(p.site.API.URL, "/") + call.URL
+	if call.Check != nil {
+		check := *call.Check
+		check.URL = strings.TrimRight(p.site.API.URL, "/") + check.URL
+		call.Check = &check
+	}
 	call.SecretHeaders = map[string]string{"Authorization": p.site.API.TokenRef}
+	call.SecretHosts, call.SecretHostsKey = p.platform, "api.url"
 	s.Summary = fmt.Sprintf("%s %s, once a person approves", call.Method, call.URL)
 	s.Activity = web.Call
 	s.Input = call

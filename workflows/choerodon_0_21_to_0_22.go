@@ -89,8 +89,7 @@ func (in *Choerodon021Input) Validate() error {
 	var p config.Problems
 	validateTarget(&p, in.Target, "0.21", "0.22")
 	upgraded := (&c7nPlan{charts: choerodon021Charts}).releases()
-	in.ChoerodonSite.validate(&p, upgraded, in.OldReleases,
-		[]string{in.Domains.API, in.Domains.Register, in.Domains.Notify, in.Domains.Hzero, in.Domains.Front})
+	in.ChoerodonSite.validate(&p, upgraded, in.OldReleases)
 	if in.Redis.Host == "" {
 		p.Add("redis.host", "is empty; give Redis as the pods reach it (c7n-redis.c7n-system)")
 	} else {
@@ -133,7 +132,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon021Charts}
+	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon021Charts, platform: []string{in.Domains.API, in.Domains.Register, in.Domains.Notify, in.Domains.Hzero, in.Domains.Front}}
 	ns := in.Namespace
 	dbPW := in.DB.PasswordRef
 	redis := func(db int) map[string]any {
@@ -169,6 +168,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 
 	// Before anything: the worker can reach what it needs.
 	p.preflightCharts()
+	p.preflightAPI()
 	p.preflightMySQL()
 
 	// 数据备份: every release's values, and the databases.
@@ -314,7 +314,10 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.apiCall("devops-data-fix/retry",
 		"devops-service's data migration did not report 修复数据完成. The guide's recovery: as an admin, in 平台服务 → 平台接口 → "+
 			"devops-service → devops-check-controller, call the data repair API /v1/upgrade with 0.21.0.",
-		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.21.0"}, "follow-log/devops-service")
+		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.21.0",
+			// A GET that repairs data each time it is called: never sent twice.
+			Repeatable:  activities.Repeat(false),
+			CheckByHand: "devops-service's log for 修复数据完成 after the repair call"}, "follow-log/devops-service")
 
 	p.verify(old)
 	if err := p.problems.Err(); err != nil {

@@ -84,8 +84,7 @@ func (in *Choerodon08Input) GetTarget() *runbook.Target { return &in.Target }
 func (in *Choerodon08Input) Validate() error {
 	var p config.Problems
 	validateTarget(&p, in.Target, "0.8", "0.9")
-	in.ChoerodonSite.validate(&p, (&c7nPlan{charts: choerodon08Charts}).releases(), nil,
-		[]string{in.Domains.API, in.Domains.GitLab, in.Domains.Front})
+	in.ChoerodonSite.validate(&p, (&c7nPlan{charts: choerodon08Charts}).releases(), nil)
 	if len(in.Kafka) == 0 {
 		p.Add("kafka", "is empty; list the Kafka brokers as host:port (kafka-0.kafka-headless.<ns>.svc.cluster.local:9092, …)")
 	}
@@ -123,13 +122,14 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon08Charts}
+	p := &c7nPlan{site: &in.ChoerodonSite, charts: choerodon08Charts, platform: []string{in.Domains.API, in.Domains.GitLab, in.Domains.Front}}
 	ns := in.Namespace
 	health := func(release string, port int) c7nService {
 		return c7nService{Release: release, Reuse: true, Port: port, Path: "/health"}
 	}
 
 	p.preflightCharts()
+	p.preflightAPI()
 	p.preflightMySQL()
 	// Not in the guide, but cheap and what every operator wants first: the
 	// values of every release as they were.
@@ -207,7 +207,10 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		fmt.Sprintf("As the platform admin, call devops-service's smooth upgrade API (swagger-ui at %s/manager/swagger-ui.html → "+
 			"devops-service → devops-check-controller → 平滑升级接口) with version 0.9: it adds GitOps to the applications made "+
 			"before 0.9; the result is in the log column of devops-service's devops_check_log table.", in.url(in.Domains.API)),
-		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.9"}, "")
+		activities.HTTPCallInput{Method: "GET", URL: "/devops/v1/upgrade?version=0.9",
+			// A GET that upgrades data each time it is called: never sent twice.
+			Repeatable:  activities.Repeat(false),
+			CheckByHand: "the log column of devops-service's devops_check_log table for a 0.9 entry"}, "")
 	p.service(health("gitlab-service", 8071))
 
 	// 敏捷管理升级, 测试管理升级.
@@ -247,7 +250,12 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 			`"additionalInformation":"","authorizedGrantTypes":"implicit,client_credentials,authorization_code,refresh_token",`+
 			`"autoApprove":"default","name":"choerodon","objectVersionNumber":0,"organizationId":1,"refreshTokenValidity":60,`+
 			`"resourceIds":"default","scope":"default","secret":{{ secret %q | json }},"webServerRedirectUri":%q}`,
-			in.OAuthClientSecretRef, in.url(in.Domains.Front)), BodyTemplate: true}, "")
+			in.OAuthClientSecretRef, in.url(in.Domains.Front)), BodyTemplate: true,
+			// iam-service 0.9 lists clients as a page ({"content": […]}); a
+			// client named choerodon there means the create already happened.
+			Check: &activities.HTTPCheck{URL: "/iam/v1/organizations/1/clients?name=choerodon",
+				Done: map[string]string{"content.*.name": "choerodon"}},
+			CheckByHand: "whether organization 1 has an OAuth client named choerodon (iam client list)"}, "")
 
 	p.verify(nil)
 	if err := p.problems.Err(); err != nil {

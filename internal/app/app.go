@@ -80,7 +80,8 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	}
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
 	w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
-	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second})
+	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second,
+		TrustedHosts: cfg.TrustedHosts})
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
 	w.RegisterActivity(host)
 	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host, SyncProgress: true})

@@ -63,6 +63,7 @@ clusters:
   lab:
     kubeconfig: %s
 chartDirs: [%s]
+trustedHosts: [127.0.0.1]   # the lab's API recorder: the admin token may go there
 secrets:
   c7n-db-choerodon: {value: %s}
   c7n-db-root: {value: %s}
@@ -126,6 +127,11 @@ func startAPIRecorder(t *testing.T) *apiRecorder {
 		a.mu.Unlock()
 		if r.Header.Get("Authorization") != c7nAPIToken {
 			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/iam/v1/organizations/1/clients" {
+			// iam-service 0.9's client list: a page; no client yet.
+			fmt.Fprint(w, `{"totalPages":0,"totalElements":0,"numberOfElements":0,"size":10,"number":0,"content":[]}`)
 			return
 		}
 		fmt.Fprint(w, `{"failed":false}`)
@@ -424,11 +430,12 @@ probe: {via: pod-ip, timeout: 2m, interval: 300ms, logTimeout: 2m, ports: {choer
 	// The guide's three API calls, with the admin token; the OAuth client's
 	// secret resolved on the worker, never in history.
 	calls := l.api.all()
-	require.Len(t, calls, 3, "%v", calls)
+	require.Len(t, calls, 4, "%v", calls)
 	require.True(t, strings.HasPrefix(calls[0], "GET /devops/v1/upgrade?version=0.9 "+c7nAPIToken), calls[0])
-	require.True(t, strings.HasPrefix(calls[2], "POST /iam/v1/organizations/1/clients "+c7nAPIToken), calls[2])
+	require.True(t, strings.HasPrefix(calls[2], "GET /iam/v1/organizations/1/clients?name=choerodon "+c7nAPIToken), calls[2])
+	require.True(t, strings.HasPrefix(calls[3], "POST /iam/v1/organizations/1/clients "+c7nAPIToken), calls[3])
 	var client map[string]any
-	require.NoError(t, json.Unmarshal([]byte(calls[2][strings.Index(calls[2], "{"):]), &client))
+	require.NoError(t, json.Unmarshal([]byte(calls[3][strings.Index(calls[3], "{"):]), &client))
 	require.Equal(t, c7nOAuthSecret, client["secret"])
 	require.Equal(t, "http://c7n.lab.example", client["webServerRedirectUri"])
 	for _, secret := range []string{c7nDBPassword, c7nOAuthSecret, c7nAPIToken} {
