@@ -74,6 +74,9 @@ type HostCommandResult struct {
 	// Reattached is set when this try took the result of the command an
 	// earlier try started, rather than starting it.
 	Reattached bool `json:"reattached,omitempty"`
+	// StartedBy says when and by which try (and Temporal attempt) the
+	// command was started, when this try took that run.
+	StartedBy string `json:"startedBy,omitempty"`
 }
 
 // QuoteArgs quotes each argument for a POSIX shell and joins them.
@@ -180,8 +183,8 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 	scan := newOutputScan(h.scrub, logFile, success, failure, ignore, keepAll)
 	scan.onLine = func(lines int, last string) { prog.Set(commandProgress{Lines: lines, Last: last, Marker: scan.marker}) }
 	var (
-		code       int
-		reattached bool
+		code      int
+		startedBy string
 	)
 	err = whileHeartbeating(ctx, prog, func(ctx context.Context) error {
 		client, err := h.Dial(ctx, in.Host)
@@ -193,11 +196,11 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 			code, err = h.runDirect(ctx, client, in, exports, scan)
 			return err
 		}
-		code, reattached, err = h.runOnce(ctx, client, in, exports, scan, prog)
+		code, startedBy, err = h.runOnce(ctx, client, in, exports, scan, prog)
 		return err
 	})
 	lines, _ := scan.progress()
-	res := HostCommandResult{ExitCode: code, Lines: lines, Tail: scan.tail, LogPath: logPath, Marker: scan.marker, Reattached: reattached}
+	res := HostCommandResult{ExitCode: code, Lines: lines, Tail: scan.tail, LogPath: logPath, Marker: scan.marker, Reattached: startedBy != "", StartedBy: startedBy}
 	if err != nil {
 		return HostCommandResult{}, "", err
 	}
@@ -235,7 +238,7 @@ func (h *Host) judge(in HostCommandInput, res HostCommandResult, scan *outputSca
 	}
 	res.Summary = fmt.Sprintf("exit %d on %s, %d lines", res.ExitCode, in.Host, res.Lines)
 	if res.Reattached {
-		res.Summary += " (taken from the run an earlier try started)"
+		res.Summary += " (taken from the run started " + res.StartedBy + ")"
 	}
 	if len(res.Tail) > 0 {
 		res.Summary += ": " + text.Truncate(res.Tail[len(res.Tail)-1], 300)

@@ -24,10 +24,11 @@ import (
 
 // A command that must not run twice runs on the host like this:
 //
-//   - Its marker folder is named for the workflow run, the activity ID (the
-//     step and the operator's try: Temporal's automatic retries of one try
-//     share it, an operator's retry gets a new one) and a digest of the
-//     command. `mkdir` of that folder is the claim: only the session that
+//   - Its marker folder is <marker dir>/<run ID>/<step>/<try>-<digest>: the
+//     try is the activity ID (step and operator try; Temporal's automatic
+//     retries of one try share it, an operator's retry gets a new one), the
+//     digest identifies the command (shell, body, environment, names of its
+//     secrets). `mkdir` of that folder is the claim: only the session that
 //     creates it starts the command, every later one reattaches.
 //   - The command is started detached (setsid, nohup, stdin from
 //     /dev/null, output to <marker>/out) so a dead worker or a cut SSH
@@ -37,10 +38,17 @@ import (
 //     ends (atomically, via rename).
 //   - Every try, the first included, then follows the marker: it streams
 //     <marker>/out from the start (stdout of the session) and reports on
-//     stderr "upgrader: exit N" once the exit file exists, or "upgrader:
-//     lost" when the runner is gone without one (the host rebooted, someone
-//     killed it). A session cut while following leaves the command running;
-//     the next try follows it again.
+//     stderr "upgrader: exit N" once the exit file exists (and marks the
+//     result collected), or "upgrader: lost" when the runner is gone
+//     without one (the host rebooted, someone killed it). A session cut
+//     while following leaves the command running; the next try follows it
+//     again.
+//   - A new operator try first looks at the step's earlier tries: the same
+//     command still running, or finished with a result no try collected, is
+//     adopted (followed, its result taken); another command of the step
+//     still running is reported as busy; a command gone without an exit
+//     code is reported once (NotRepeatable), so the person who then retries
+//     knowingly runs it again.
 
 const defaultMarkerDir = ".upgrader/commands"
 
@@ -52,26 +60,6 @@ if command -v flock >/dev/null 2>&1; then flock -n 9 || exit 0; fi
 echo $$ > "$D/pid"
 $SH "$D/cmd" >"$D/out" 2>&1 </dev/null 9>&-
 echo $? > "$D/exit.tmp" && mv -f "$D/exit.tmp" "$D/exit"
-`
-
-// followScript streams the marker's output and reports how it ended. It
-// writes to stderr now and then, so a follower whose session is gone dies
-// of SIGPIPE instead of polling until the command ends.
-const followScript = `off=0; i=0; w=0
-while :; do
-  fin=; [ -f "$D/exit" ] && fin=1
-  n=$(wc -c < "$D/out" 2>/dev/null) || n=0
-  n=$((n+0))
-  if [ "$n" -gt "$off" ]; then tail -c +$((off+1)) "$D/out" | head -c $((n-off)); off=$n; fi
-  if [ -n "$fin" ]; then echo "upgrader: exit $(cat "$D/exit")" >&2; exit 0; fi
-  if ! running "$D" && [ ! -f "$D/exit" ]; then
-    if [ -f "$D/pid" ] || [ "$w" -ge 100 ]; then : > "$D/reported"; echo "upgrader: lost $(cat "$D/started" 2>/dev/null)" >&2; exit 0; fi
-    w=$((w+1))
-  fi
-  i=$((i+1))
-  if [ $((i % 20)) -eq 0 ]; then echo "upgrader: waiting" >&2; fi
-  if [ "$i" -lt 20 ]; then sleep 0.05 2>/dev/null || sleep 1; else sleep 0.25 2>/dev/null || sleep 1; fi
-done
 `
 
 // runningFunc tells whether the runner of the marker folder $1 still runs:
@@ -86,16 +74,54 @@ const runningFunc = `running() {
 }
 `
 
-// markerName names a command's marker folder under the marker dir:
-// <run ID>/<step>/<activity ID>-<digest>; the step folder holds one marker
-// per operator try, so a new try can see an earlier one still running. The digest covers what identifies the
-// command (workflow, run, activity, shell, body, environment and the names
-// of its secrets, never their values), so two different commands in one
-// activity (a step that runs several) never share a marker.
-func markerName(ctx context.Context, in HostCommandInput) string {
-	info := activity.GetInfo(ctx)
+// earlierScript looks at the step's earlier tries before this one claims
+// its marker $D (digest $G).
+const earlierScript = `if [ ! -d "$D" ]; then
+  for o in "$(dirname "$D")"/*; do
+    [ -d "$o" ] || continue
+    if [ ! -f "$o/exit" ]; then
+      if running "$o"; then
+        if [ "${o##*-}" = "$G" ]; then echo "upgrader: adopted $(cat "$o/started" 2>/dev/null)" >&2; D=$o; A=1; break; fi
+        echo "upgrader: busy $o $(cat "$o/started" 2>/dev/null)" >&2
+        exit 0
+      fi
+      if [ -f "$o/pid" ] && [ ! -f "$o/reported" ]; then
+        : > "$o/reported"
+        echo "upgrader: lost-earlier $o $(cat "$o/started" 2>/dev/null)" >&2
+        exit 0
+      fi
+    elif [ ! -f "$o/collected" ] && [ "${o##*-}" = "$G" ]; then
+      echo "upgrader: adopted $(cat "$o/started" 2>/dev/null)" >&2; D=$o; A=1; break
+    fi
+  done
+fi
+`
+
+// followScript streams the marker's output and reports how it ended. It
+// writes to stderr now and then, so a follower whose session is gone dies
+// of SIGPIPE instead of polling until the command ends.
+const followScript = `off=0; i=0; w=0
+while :; do
+  fin=; [ -f "$D/exit" ] && fin=1
+  n=$(wc -c < "$D/out" 2>/dev/null) || n=0
+  n=$((n+0))
+  if [ "$n" -gt "$off" ]; then tail -c +$((off+1)) "$D/out" | head -c $((n-off)); off=$n; fi
+  if [ -n "$fin" ]; then : > "$D/collected"; echo "upgrader: exit $(cat "$D/exit")" >&2; exit 0; fi
+  if ! running "$D" && [ ! -f "$D/exit" ]; then
+    if [ -f "$D/pid" ] || [ "$w" -ge 100 ]; then : > "$D/reported"; echo "upgrader: lost $(cat "$D/started" 2>/dev/null)" >&2; exit 0; fi
+    w=$((w+1))
+  fi
+  i=$((i+1))
+  if [ $((i % 20)) -eq 0 ]; then echo "upgrader: waiting" >&2; fi
+  if [ "$i" -lt 20 ]; then sleep 0.05 2>/dev/null || sleep 1; else sleep 0.25 2>/dev/null || sleep 1; fi
+done
+`
+
+// commandDigest identifies a command within a step: shell, body,
+// environment and the names of its secrets (never their values).
+func commandDigest(in HostCommandInput) string {
 	h := sha256.New()
-	for _, s := range []string{info.WorkflowExecution.ID, info.WorkflowExecution.RunID, info.ActivityID, in.shell(), in.body()} {
+	for _, s := range []string{in.shell(), in.body()} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -111,11 +137,20 @@ func markerName(ctx context.Context, in HostCommandInput) string {
 		}
 		h.Write([]byte{1})
 	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// markerName names a command's marker folder under the marker dir:
+// <run ID>/<step>/<activity ID>-<digest>. The step folder holds one marker
+// per operator try (and per command, for a step that runs several), so a
+// new try sees what earlier ones left.
+func markerName(ctx context.Context, in HostCommandInput) string {
+	info := activity.GetInfo(ctx)
 	run := info.WorkflowExecution.RunID
 	if run == "" {
 		run = "no-run"
 	}
-	return markerSafe(run) + "/" + markerSafe(StepName(ctx)) + "/" + markerSafe(info.ActivityID) + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	return markerSafe(run) + "/" + markerSafe(StepName(ctx)) + "/" + markerSafe(info.ActivityID) + "-" + commandDigest(in)
 }
 
 // markerSafe keeps a name readable in a folder name: letters, digits, '.',
@@ -146,39 +181,30 @@ func (h *Host) markerBase() string {
 	return `"$HOME"/` + shellescape.Quote(dir)
 }
 
-// launcher builds the script the session's shell reads from stdin: claim
-// the marker and start the command detached, or find it claimed; then
-// follow it. Before claiming, it looks at the step's other markers: an
-// earlier operator try whose command still runs (its try timed out, the
-// operator retried) is reported as busy, and nothing starts; one whose
-// command is gone without an exit code, and that no try has reported yet,
-// is reported (once: a person has then been told, and their next retry
-// runs the command again).
+// tryOf is the operator's try in an activity ID ("upgrade/x#2" → "2").
+func tryOf(activityID string) string {
+	if i := strings.LastIndexByte(activityID, '#'); i >= 0 {
+		return activityID[i+1:]
+	}
+	return "1"
+}
+
+// launcher builds the script the session's shell reads from stdin: look at
+// the step's earlier tries, claim the marker and start the command
+// detached, or find it claimed; then follow it.
 func (h *Host) launcher(ctx context.Context, in HostCommandInput, exports, name string) string {
 	info := activity.GetInfo(ctx)
 	var b strings.Builder
 	b.WriteString("umask 077\n")
 	b.WriteString("D=" + h.markerBase() + "/" + shellescape.Quote(name) + "\n")
+	b.WriteString("G=" + commandDigest(in) + "\nA=\n")
 	b.WriteString(exports)
 	b.WriteString(runningFunc)
-	b.WriteString(`if [ ! -d "$D" ]; then
-  for o in "$(dirname "$D")"/*; do
-    [ -d "$o" ] && [ ! -f "$o/exit" ] || continue
-    if running "$o"; then
-      echo "upgrader: busy $o $(cat "$o/started" 2>/dev/null)" >&2
-      exit 0
-    fi
-    if [ -f "$o/pid" ] && [ ! -f "$o/reported" ]; then
-      : > "$o/reported"
-      echo "upgrader: lost-earlier $o $(cat "$o/started" 2>/dev/null)" >&2
-      exit 0
-    fi
-  done
-fi
-`)
-	fmt.Fprintf(&b, `if mkdir -p "$(dirname "$D")" 2>/dev/null && mkdir "$D" 2>/dev/null; then
+	b.WriteString(earlierScript)
+	fmt.Fprintf(&b, `if [ -n "$A" ]; then :
+elif mkdir -p "$(dirname "$D")" 2>/dev/null && mkdir "$D" 2>/dev/null; then
   printf '%%s' %s > "$D/cmd"
-  printf 'at %%s by attempt %%s of %%s\n' "$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)" %s %s > "$D/started"
+  printf 'at %%s by try %%s, attempt %%s\n' "$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)" %s %s > "$D/started"
   : > "$D/out"
   S=; command -v setsid >/dev/null 2>&1 && S=setsid
   $S nohup sh -c %s upgrader-run "$D" %s </dev/null >/dev/null 2>&1 &
@@ -190,20 +216,21 @@ else
   exit 1
 fi
 echo "upgrader: marker $D" >&2
-`, shellescape.Quote(in.body()), strconv.Itoa(int(info.Attempt)), shellescape.Quote(markerSafe(info.ActivityID)),
+`, shellescape.Quote(in.body()), shellescape.Quote(tryOf(info.ActivityID)), strconv.Itoa(int(info.Attempt)),
 		shellescape.Quote(runnerScript), shellescape.Quote(in.shell()))
 	b.WriteString(followScript)
 	return b.String()
 }
 
 // runOnce starts the command under its marker, or reattaches to the one an
-// earlier try started, and follows it to its end. It returns the command's
-// exit code, and whether this try reattached.
-func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandInput, exports string, scan *outputScan, prog *Progress) (int, bool, error) {
+// earlier attempt or try started, and follows it to its end. It returns the
+// command's exit code and, when this try took another's run, when and by
+// which try that run was started.
+func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandInput, exports string, scan *outputScan, prog *Progress) (int, string, error) {
 	name := markerName(ctx, in)
 	sess, err := client.NewSession()
 	if err != nil {
-		return 0, false, fmt.Errorf("unable to open a session on %s: %w", in.Host, err)
+		return 0, "", fmt.Errorf("unable to open a session on %s: %w", in.Host, err)
 	}
 	defer sess.Close()
 	pr, pw := io.Pipe()
@@ -211,7 +238,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 	sess.Stdout, sess.Stderr = pw, ew
 	sess.Stdin = strings.NewReader(h.launcher(ctx, in, exports, name))
 	if err := sess.Start("sh -s"); err != nil {
-		return 0, false, fmt.Errorf("unable to start sh on %s: %w", in.Host, err)
+		return 0, "", fmt.Errorf("unable to start sh on %s: %w", in.Host, err)
 	}
 	var (
 		wg   sync.WaitGroup
@@ -250,7 +277,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 		client.Close()
 		<-waitErr
 		wg.Wait()
-		return 0, ctl.reattached, fmt.Errorf("stopped following `%s` on %s (it keeps running there, under %s): %w",
+		return 0, ctl.startedBy(), fmt.Errorf("stopped following `%s` on %s (it keeps running there, under %s): %w",
 			oneLine(in.Command), in.Host, ctl.marker, ctx.Err())
 	}
 	wg.Wait()
@@ -258,28 +285,28 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 	defer cmu.Unlock()
 	switch {
 	case ctl.exited:
-		return ctl.code, ctl.reattached, nil
+		return ctl.code, ctl.startedBy(), nil
 	case ctl.busy != "":
-		return 0, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		return 0, "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"`%s` on %s was not started: an earlier try of this step still runs it (%s); it is not safe to run twice, "+
 				"so wait for it to end (its exit code will be in exit there), then retry to run it again or skip if it completed",
 			oneLine(in.Command), in.Host, ctl.busy), contract.ErrNotRepeatable, nil)
 	case ctl.lostEarlier != "":
-		return 0, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		return 0, "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"`%s` on %s was not started: an earlier try of this step started it (%s) and it is gone without an exit "+
 				"code (the host may have rebooted, or someone killed it), so it may have run in part; check its output in "+
 				"out there and the host's state, then retry to run it again or skip if it completed",
 			oneLine(in.Command), in.Host, ctl.lostEarlier), contract.ErrNotRepeatable, nil)
 	case ctl.lost:
-		return 0, ctl.reattached, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		return 0, "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"`%s` on %s was started (%s) but is gone without an exit code: the host may have rebooted or someone "+
 				"killed it, so it may have run in part; it is not safe to repeat, so check its output in %s/out and the host's "+
 				"state, then retry to run it again or skip if it completed", oneLine(in.Command), in.Host, ctl.started, ctl.marker),
 			contract.ErrNotRepeatable, nil)
 	case ctl.marker == "" && runErr != nil && len(tail) > 0:
-		return 0, false, fmt.Errorf("unable to start `%s` on %s: %s", oneLine(in.Command), in.Host, strings.Join(tail, " | "))
+		return 0, "", fmt.Errorf("unable to start `%s` on %s: %s", oneLine(in.Command), in.Host, strings.Join(tail, " | "))
 	}
-	return 0, ctl.reattached, fmt.Errorf("lost the SSH session to %s while `%s` ran (%v); it keeps running there "+
+	return 0, "", fmt.Errorf("lost the SSH session to %s while `%s` ran (%v); it keeps running there "+
 		"(marker %s) and the next try reattaches to it rather than start it again", in.Host, oneLine(in.Command), runErr, ctl.marker)
 }
 
@@ -297,6 +324,18 @@ type control struct {
 	lostEarlier string
 }
 
+// startedBy says when and by which try the command this try took was
+// started; empty when this try started it.
+func (c *control) startedBy() string {
+	if !c.reattached {
+		return ""
+	}
+	if c.started == "" {
+		return "by an earlier try"
+	}
+	return c.started
+}
+
 // parse takes one stderr line; false if it is not a control line.
 func (c *control) parse(line string) bool {
 	rest, ok := strings.CutPrefix(line, "upgrader: ")
@@ -306,7 +345,7 @@ func (c *control) parse(line string) bool {
 	verb, arg, _ := strings.Cut(rest, " ")
 	switch verb {
 	case "started", "waiting":
-	case "reattached":
+	case "reattached", "adopted":
 		c.reattached, c.started = true, arg
 	case "marker":
 		c.marker = arg

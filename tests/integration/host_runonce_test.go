@@ -61,7 +61,7 @@ type hostStepInput struct {
 	Step        string                      `json:"step"`
 	Heartbeat   time.Duration               `json:"heartbeat"`
 	Tries       int                         `json:"tries,omitempty"`
-	Timeout     time.Duration               `json:"timeout,omitempty"`
+	FirstTry    time.Duration               `json:"firstTryTimeout,omitempty"`
 	MaxAttempts int32                       `json:"maxAttempts,omitempty"`
 }
 
@@ -254,43 +254,34 @@ func TestHostCommandGoneWithoutExitCodeIsNotRepeated(t *testing.T) {
 	require.ErrorAs(t, err, &app)
 	require.Equal(t, contract.ErrNotRepeatable, app.Type())
 	require.Contains(t, app.Message(), "is gone without an exit code")
-	require.Contains(t, app.Message(), "by attempt 1")
+	require.Contains(t, app.Message(), "by try 1, attempt 1")
 	require.Len(t, lines(t, file), 1)
 	require.Equal(t, int32(1), attempts(t, run), "never started again")
 }
 
 // An operator's retry is a new try with its own marker; while the earlier
-// try's command still runs on the host (its try timed out), the new try
-// does not start a second one.
-func TestHostCommandNewTryWaitsForTheEarlierTrysCommand(t *testing.T) {
+// try's run of the same command still goes on on the host (its try timed
+// out), the new try waits for that run and takes its result instead of
+// starting a second one.
+func TestHostCommandNewTryTakesTheEarlierTrysRun(t *testing.T) {
 	t.Parallel()
-	h := newHostLab(t, "busy")
+	h := newHostLab(t, "retry")
 	file := filepath.Join(h.dir, "appended")
 	h.startWorker(t)
-	// Try 1 times out after 4 s with no retry left while the command goes
-	// on for 20 s; try 2 starts at once.
+	// Try 1 times out after 4 s with no Temporal retry left while the
+	// command goes on for 20 s; try 2 starts at once.
 	run := h.startInput(t, hostStepInput{Command: appendOnce(file, 0), Step: "upgrade-job/bk-1",
-		Tries: 2, Timeout: 4 * time.Second, MaxAttempts: 1})
+		Tries: 2, FirstTry: 4 * time.Second, MaxAttempts: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := run.Get(ctx, nil)
-	var app *temporal.ApplicationError
-	require.ErrorAs(t, err, &app)
-	require.Equal(t, contract.ErrNotRepeatable, app.Type())
-	require.Contains(t, app.Message(), "an earlier try of this step still runs it")
-	require.Contains(t, app.Message(), "by attempt 1 of upgrade-job_bk-1_1")
+	var res activities.HostCommandResult
+	require.NoError(t, run.Get(ctx, &res))
+	t.Log(res.Summary)
 	require.Len(t, lines(t, file), 1, "started once")
-
-	// Try 1's command goes on to its end and records its exit code.
-	eventually(t, 40*time.Second, "try 1's command to end", func() bool {
-		m, _ := filepath.Glob(filepath.Join(h.markers, "*", "*", "*_1-*", "exit"))
-		if len(m) != 1 {
-			return false
-		}
-		b, _ := os.ReadFile(m[0])
-		return string(b) == "0\n"
-	})
-	require.Len(t, lines(t, file), 1)
+	require.True(t, res.Reattached)
+	require.Contains(t, res.StartedBy, "by try 1, attempt 1")
+	require.Equal(t, 0, res.ExitCode)
+	require.Equal(t, []string{"appended", "finished"}, res.Tail)
 }
 
 // cutProxy forwards TCP to an sshd and can cut every open connection, as a

@@ -30,8 +30,9 @@ type StepInput struct {
 	// Tries is how many operator tries to make (an operator's retry after a
 	// failed try); zero means one.
 	Tries int `json:"tries,omitempty"`
-	// Timeout bounds one Temporal attempt (StartToClose); zero means 2 min.
-	Timeout time.Duration `json:"timeout,omitempty"`
+	// FirstTryTimeout bounds each Temporal attempt of the first try
+	// (StartToClose); zero, and every later try, means 2 min.
+	FirstTryTimeout time.Duration `json:"firstTryTimeout,omitempty"`
 	// MaxAttempts bounds Temporal's attempts of one try; zero means 5.
 	MaxAttempts int32 `json:"maxAttempts,omitempty"`
 }
@@ -40,10 +41,7 @@ type StepInput struct {
 // its own activity ID, Temporal's retries inside a try. It returns the last
 // try's result.
 func HostStep(ctx workflow.Context, in StepInput) (activities.HostCommandResult, error) {
-	timeout, attempts, tries := in.Timeout, in.MaxAttempts, in.Tries
-	if timeout == 0 {
-		timeout = 2 * time.Minute
-	}
+	attempts, tries := in.MaxAttempts, in.Tries
 	if attempts == 0 {
 		attempts = 5
 	}
@@ -55,6 +53,10 @@ func HostStep(ctx workflow.Context, in StepInput) (activities.HostCommandResult,
 		err error
 	)
 	for try := 1; try <= tries; try++ {
+		timeout := 2 * time.Minute
+		if try == 1 && in.FirstTryTimeout > 0 {
+			timeout = in.FirstTryTimeout
+		}
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			ActivityID:          fmt.Sprintf("%s#%d", in.Step, try),
 			StartToCloseTimeout: timeout,
