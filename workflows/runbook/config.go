@@ -40,7 +40,8 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	in := r.opts.NewInput()
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(in); err != nil { //workflowcheck:ignore (encoding/json: deterministic)
+	//workflowcheck:ignore
+	if err := dec.Decode(in); err != nil {
 		return nil, fmt.Errorf("corrected config refused: it is not this guide's config: %v", err)
 	}
 	t := in.GetTarget()
@@ -201,11 +202,13 @@ func DiffConfig(old, new any) ([]KeyChange, error) {
 		return nil, err
 	}
 	keys := map[string]bool{}
-	//workflowcheck:ignore (a set; sorted below)
+	// A set; sorted below.
+	//workflowcheck:ignore
 	for k := range a {
 		keys[k] = true
 	}
-	//workflowcheck:ignore (a set; sorted below)
+	// A set; sorted below.
+	//workflowcheck:ignore
 	for k := range b {
 		keys[k] = true
 	}
@@ -220,12 +223,14 @@ func DiffConfig(old, new any) ([]KeyChange, error) {
 
 // flatten turns a value into key → scalar (as JSON text, strings bare).
 func flatten(v any) (map[string]string, error) {
-	b, err := json.Marshal(v) //workflowcheck:ignore (encoding/json: deterministic)
+	//workflowcheck:ignore
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("unable to encode the config: %w", err)
 	}
 	var tree any
-	if err := json.Unmarshal(b, &tree); err != nil { //workflowcheck:ignore
+	//workflowcheck:ignore
+	if err := json.Unmarshal(b, &tree); err != nil {
 		return nil, fmt.Errorf("unable to decode the config: %w", err)
 	}
 	out := map[string]string{}
@@ -240,7 +245,8 @@ func flatten(v any) (map[string]string, error) {
 		switch t := v.(type) {
 		case map[string]any:
 			keys := make([]string, 0, len(t))
-			//workflowcheck:ignore (sorted below)
+			// Sorted below.
+			//workflowcheck:ignore
 			for k := range t {
 				keys = append(keys, k)
 			}
@@ -259,7 +265,8 @@ func flatten(v any) (map[string]string, error) {
 		case string:
 			out[prefix] = t
 		default:
-			s, _ := json.Marshal(t) //workflowcheck:ignore
+			//workflowcheck:ignore
+			s, _ := json.Marshal(t)
 			out[prefix] = string(s)
 		}
 	}

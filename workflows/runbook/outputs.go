@@ -129,12 +129,14 @@ func jsonName(f reflect.StructField) (name string, skip bool) {
 func fillInput(input any, values map[string]string) (any, error) {
 	// encoding/json is deterministic here (it sorts map keys); workflowcheck
 	// sees only the reflection inside it.
-	b, err := json.Marshal(input) //workflowcheck:ignore
+	//workflowcheck:ignore
+	b, err := json.Marshal(input)
 	if err != nil {
 		return nil, fmt.Errorf("unable to encode the step's input: %w", err)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil || m == nil { //workflowcheck:ignore
+	//workflowcheck:ignore
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return nil, fmt.Errorf("the step's input is not a JSON object; only fields of a struct can be filled")
 	}
 	for _, path := range sortedKeys(values) {
@@ -226,7 +228,8 @@ func (r *runner) awaitInputs(ctx workflow.Context, i int, paused bool) (any, err
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
-	//workflowcheck:ignore (the keys are sorted below)
+	// The keys are sorted below.
+	//workflowcheck:ignore
 	for k := range m {
 		out = append(out, k)
 	}

@@ -90,11 +90,13 @@ func (r *runner) restore(res Resume) error {
 	r.status.Notices = carried.Notices
 	r.status.ConfigChanges = carried.ConfigChanges
 	r.status.Continued = carried.Continued
-	//workflowcheck:ignore (copies a map; order does not matter)
+	// Copies a map; order does not matter.
+	//workflowcheck:ignore
 	for k, v := range res.Phase {
 		r.phase[k] = v
 	}
-	//workflowcheck:ignore (copies a map; order does not matter)
+	// Copies a map; order does not matter.
+	//workflowcheck:ignore
 	for k, a := range res.Answers {
 		r.answers[k] = pendingAnswer{answer: a.Answer, reject: a.Reject, action: a.Action}
 	}
