@@ -4,6 +4,20 @@
 // and keeps a progress record that queries, search attributes and the Web UI
 // read. A guide's workflow file only builds the list of steps; this package
 // runs it.
+//
+// A guide's workflow body is one call:
+//
+//	func DemoUpgrade(ctx workflow.Context, in DemoInput) (runbook.RunStatus, error) {
+//		return runbook.RunInput(ctx, DemoGuide, &in, runbook.Options{NewInput: newDemoInput})
+//	}
+//
+// RunInput takes a corrected config with `decide … retry` or `approve`
+// (validated and planned as at start, applied to the steps not done yet) and
+// continues as new when a long wait grows the history, carrying the run's
+// progress. Values known only at run time pass between steps as outputs
+// (Outcome.Outputs, taken by Step.Inputs with From); a list output expands
+// into one step per item (Step.Expand). Within each operator try, the
+// status shows Temporal's own attempts and their failures (StepStatus.Tries).
 package runbook
 
 import (
