@@ -186,8 +186,17 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 		code      int
 		startedBy string
 	)
+	// What an earlier attempt of this try left in its heartbeats: the marker
+	// of the command it started, which may still run on the host.
+	var prior commandProgress
+	priorProgress(ctx, &prior)
 	err = whileHeartbeating(ctx, prog, func(ctx context.Context) error {
 		client, err := h.Dial(ctx, in.Host)
+		var app *temporal.ApplicationError
+		if err != nil && !in.Repeatable && prior.Marker != "" && !errors.As(err, &app) && ctx.Err() == nil {
+			return fmt.Errorf("%w; `%s` was started there by an earlier attempt (marker %s) and may still be running: "+
+				"the next attempt reattaches to it once the host answers, and never starts it again", err, oneLine(in.Command), prior.Marker)
+		}
 		if err != nil {
 			return err
 		}

@@ -96,3 +96,15 @@ func TestHostCommandNewTryLooksAtEarlierTries(t *testing.T) {
 		require.Equal(t, 3, ran(), "not started")
 	})
 }
+
+// When the host does not answer, a try whose earlier attempt started the
+// command says so: the person who reads the paused step knows it may run.
+func TestHostCommandUnreachableAfterAnEarlierAttemptSaysItMayRun(t *testing.T) {
+	f := newHostFixture(t)
+	f.env.SetHeartbeatDetails(map[string]any{"lines": 3, "last": "copying", "marker": "/root/.upgrader/commands/r/s/s_1-0123456789abcdef"})
+	target := f.target
+	target.Address = "127.0.0.1:1"
+	_, err := f.run(t, activities.HostCommandInput{Host: target, Command: "bkcli upgrade job"})
+	require.ErrorContains(t, err, "unable to reach mysql-1")
+	require.ErrorContains(t, err, "`bkcli upgrade job` was started there by an earlier attempt (marker /root/.upgrader/commands/r/s/s_1-0123456789abcdef)")
+}
