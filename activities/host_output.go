@@ -29,14 +29,14 @@ type outputScan struct {
 	scrub   func(string) string
 	log     io.Writer
 	keepAll bool
-	// onLine, when set, hears the line count and last line after each line
-	// (the heartbeat details); marker is the run-once folder on the host.
-	onLine func(lines int, last string)
-	marker string
+	// onLine, when set, hears the line count, last line and marker after
+	// each line (the heartbeat details).
+	onLine func(lines int, last, marker string)
 
 	success, failure, ignore []*regexp.Regexp
 
 	mu        sync.Mutex
+	marker    string // the run-once folder on the host
 	lines     int
 	last      string
 	tail      []string
@@ -70,10 +70,10 @@ func (o *outputScan) line(raw string) {
 	}
 	o.mu.Lock()
 	defer func() {
-		lines, last := o.lines, o.last
+		lines, last, marker := o.lines, o.last, o.marker
 		o.mu.Unlock()
 		if o.onLine != nil {
-			o.onLine(lines, last)
+			o.onLine(lines, last, marker)
 		}
 	}()
 	o.lines++
@@ -100,10 +100,17 @@ func (o *outputScan) line(raw string) {
 }
 
 // progress is what the next heartbeat carries.
-func (o *outputScan) progress() (lines int, last string) {
+func (o *outputScan) progress() commandProgress {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.lines, o.last
+	return commandProgress{Lines: o.lines, Last: o.last, Marker: o.marker}
+}
+
+// setMarker records the run-once folder the command runs under.
+func (o *outputScan) setMarker(m string) {
+	o.mu.Lock()
+	o.marker = m
+	o.mu.Unlock()
 }
 
 func compileAll(lists ...[]string) (success, failure, ignore []*regexp.Regexp, err error) {

@@ -181,7 +181,9 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 
 	prog := &Progress{}
 	scan := newOutputScan(h.scrub, logFile, success, failure, ignore, keepAll)
-	scan.onLine = func(lines int, last string) { prog.Set(commandProgress{Lines: lines, Last: last, Marker: scan.marker}) }
+	scan.onLine = func(lines int, last, marker string) {
+		prog.Set(commandProgress{Lines: lines, Last: last, Marker: marker})
+	}
 	var (
 		code      int
 		startedBy string
@@ -208,8 +210,9 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 		code, startedBy, err = h.runOnce(ctx, client, in, exports, scan, prog)
 		return err
 	})
-	lines, _ := scan.progress()
-	res := HostCommandResult{ExitCode: code, Lines: lines, Tail: scan.tail, LogPath: logPath, Marker: scan.marker, Reattached: startedBy != "", StartedBy: startedBy}
+	p := scan.progress()
+	res := HostCommandResult{ExitCode: code, Lines: p.Lines, Tail: scan.tail, LogPath: logPath, Marker: p.Marker,
+		Reattached: startedBy != "", StartedBy: startedBy}
 	if err != nil {
 		return HostCommandResult{}, "", err
 	}

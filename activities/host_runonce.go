@@ -241,10 +241,11 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 		return 0, "", fmt.Errorf("unable to start sh on %s: %w", in.Host, err)
 	}
 	var (
-		wg   sync.WaitGroup
-		ctl  control
-		cmu  sync.Mutex
-		tail []string
+		wg     sync.WaitGroup
+		ctl    control
+		cmu    sync.Mutex
+		tail   []string
+		marked bool
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); scan.read(pr) }()
@@ -257,10 +258,10 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 			if !ctl.parse(line) {
 				tail = append(lastN(tail, 9), h.scrub(text.Truncate(line, 300)))
 			}
-			if ctl.marker != "" && scan.marker == "" {
-				scan.marker = ctl.marker
-				lines, last := scan.progress()
-				prog.Set(commandProgress{Lines: lines, Last: last, Marker: ctl.marker})
+			if ctl.marker != "" && !marked {
+				marked = true
+				scan.setMarker(ctl.marker)
+				prog.Set(scan.progress())
 			}
 			cmu.Unlock()
 		}
@@ -273,7 +274,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 	case runErr = <-waitErr:
 	case <-ctx.Done():
 		// Only the follower dies with the session; the command goes on and
-		// the next try (if any) reattaches to it.
+		// the next attempt (if any) reattaches to it.
 		client.Close()
 		<-waitErr
 		wg.Wait()
@@ -307,7 +308,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 		return 0, "", fmt.Errorf("unable to start `%s` on %s: %s", oneLine(in.Command), in.Host, strings.Join(tail, " | "))
 	}
 	return 0, "", fmt.Errorf("lost the SSH session to %s while `%s` ran (%v); it keeps running there "+
-		"(marker %s) and the next try reattaches to it rather than start it again", in.Host, oneLine(in.Command), runErr, ctl.marker)
+		"(marker %s) and the next attempt reattaches to it rather than start it again", in.Host, oneLine(in.Command), runErr, ctl.marker)
 }
 
 // control is what the launcher and follower report on stderr.
