@@ -100,9 +100,23 @@ type MongoPreflightResult struct {
 	Oplog      bool     `json:"oplog"`
 }
 
+// Server selection waits up to 10 s for a server that does not answer; the
+// try heartbeats meanwhile.
+var _ = contract.Declare((*Mongo).PreflightMongo, contract.Options{Heartbeat: 20 * time.Second})
+
 // PreflightMongo pings, reads the version and the databases, and checks for a
 // replica set and its oplog.
 func (m *Mongo) PreflightMongo(ctx context.Context, in MongoPreflightInput) (MongoPreflightResult, error) {
+	var res MongoPreflightResult
+	err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		var err error
+		res, err = m.preflight(ctx, in)
+		return err
+	})
+	return res, err
+}
+
+func (m *Mongo) preflight(ctx context.Context, in MongoPreflightInput) (MongoPreflightResult, error) {
 	c, err := m.connect(ctx, in.DB)
 	if err != nil {
 		return MongoPreflightResult{}, err

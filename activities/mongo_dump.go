@@ -70,7 +70,7 @@ func (m *Mongo) dump(ctx context.Context, in MongoDumpInput, p *Progress) (Mongo
 	}
 	in.OutDir = filepath.Clean(in.OutDir)
 	p.Set(dumpProgress{Stage: "preflight"})
-	pre, err := m.PreflightMongo(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
+	pre, err := m.preflight(ctx, MongoPreflightInput{DB: in.DB, RequireOplog: in.Oplog})
 	if err != nil {
 		return MongoDumpResult{}, err
 	}
