@@ -92,7 +92,8 @@ var C7N021OldReleases = []string{"base-service", "api-gateway", "file-service", 
 // PackageC7N021 packages every chart a 0.21 → 0.22 upgrade needs: the old
 // framework at 0.21.0, hzero at the guide's versions, the business services
 // at their old and new versions, each answering on the guide's port.
-// migrationLog is what data-migration prints; iamUpAfter delays hzero-iam.
+// migrationLog is what data-migration prints; iamUpAfter delays hzero-iam,
+// whose install also waits for a 3 s pre-install hook Job.
 func (s *C7NSite) PackageC7N021(migrationLog []string, iamUpAfter time.Duration) error {
 	var errs []error
 	pkg := func(name, version string, b PodBehaviour) { errs = append(errs, s.Package(name, version, b)) }
@@ -109,7 +110,9 @@ func (s *C7NSite) PackageC7N021(migrationLog []string, iamUpAfter time.Duration)
 		{"hzero-message", "0.22.0", 8121}} {
 		pkg(c.name, c.version, PodBehaviour{Port: c.port})
 	}
-	pkg("hzero-iam", "0.22.0", PodBehaviour{Port: 8031, UpAfter: iamUpAfter})
+	// hzero-iam's chart initialises its database in a pre-install hook Job
+	// (its preJob), which helm waits for.
+	pkg("hzero-iam", "0.22.0", PodBehaviour{Port: 8031, UpAfter: iamUpAfter, Hook: 3 * time.Second})
 	pkg("data-migration", "0.22.0", PodBehaviour{Port: 8080, Log: migrationLog, LogAfter: time.Second})
 	for _, c := range C7N021Business {
 		pkg(c.Name, c.From, c.Pod)
