@@ -83,6 +83,11 @@ func whileHeartbeating(ctx context.Context, p *Progress, fn func(ctx context.Con
 	err := fn(ctx)
 	close(done)
 	wg.Wait()
+	if err != nil {
+		// The try ends without a result: leave its last progress for the
+		// next attempt (a new worker resumes exactly there).
+		activity.RecordHeartbeat(ctx, p.get())
+	}
 	return err
 }
 

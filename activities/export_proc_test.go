@@ -1,0 +1,4 @@
+package activities
+
+// LocalCommand exports localCommand to the external tests.
+var LocalCommand = localCommand
