@@ -112,8 +112,9 @@ while :; do
     w=$((w+1))
   fi
   i=$((i+1))
-  if [ $((i % 20)) -eq 0 ]; then echo "upgrader: waiting" >&2; fi
-  if [ "$i" -lt 20 ]; then sleep 0.05 2>/dev/null || sleep 1; else sleep 0.25 2>/dev/null || sleep 1; fi
+  if [ $((i % 40)) -eq 0 ]; then echo "upgrader: waiting" >&2; fi
+  if [ "$i" -lt 10 ]; then s=0.01; elif [ "$i" -lt 40 ]; then s=0.05; else s=0.25; fi
+  sleep "$s" 2>/dev/null || sleep 1
 done
 `
 
