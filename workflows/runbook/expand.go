@@ -52,6 +52,12 @@ func (r *runner) runExpand(ctx workflow.Context, i int, resume string) error {
 		err = r.runGroup(ctx, i+1, i+1+n)
 	} else {
 		for c := i + 1; c <= i+n && err == nil; c++ {
+			// A long list grows the history step by step: continue as new
+			// between its steps as between the plan's.
+			if r.shouldContinue(ctx) && r.quiescent(ctx) {
+				r.continuing = true
+				return errContinue
+			}
 			err = r.runStep(ctx, c)
 		}
 	}

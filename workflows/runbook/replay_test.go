@@ -13,6 +13,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -153,4 +154,83 @@ func registerTestActivities(w worker.Worker, release <-chan struct{}) {
 		}
 		return runbook.Outcome{Summary: "upgraded"}, nil
 	}, activity.RegisterOptions{Name: "Stall"})
+}
+
+// On a real dev server, a run with a small history limit continues as new
+// between steps and at a gate, several times: the search attributes and the
+// status follow the latest run, the steps done are not run again, and every
+// run of the chain replays.
+func TestContinueAsNewOnAServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := startServer(t, ctx)
+
+	release := make(chan struct{})
+	defer close(release)
+	w := worker.New(c, "chain", worker.Options{WorkerStopTimeout: time.Second})
+	registerTestActivities(w, release)
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in testInput) (runbook.RunStatus, error) {
+		return inputWorkflow(ctx, in, 25)
+	}, workflow.RegisterOptions{Name: "TestInputUpgrade25"})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	in := testInput{Target: target, Release: "app-good", Plugins: []string{"a", "b", "c", "d", "e", "f"}}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "upgrade/chain/lab", TaskQueue: "chain"},
+		"TestInputUpgrade25", in)
+	require.NoError(t, err)
+	firstRun := run.GetRunID() // Get below moves the run to the chain's last
+	require.Eventually(t, func() bool {
+		v, err := c.QueryWorkflow(ctx, run.GetID(), "", runbook.QueryStatus)
+		if err != nil {
+			return false
+		}
+		var st runbook.RunStatus
+		require.NoError(t, v.Get(&st))
+		return st.Step("approve/upgrade").State == runbook.StepWaitingApproval
+	}, time.Minute, 100*time.Millisecond)
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), UpdateName: runbook.UpdateApprove,
+		Args: []any{runbook.Approval{Step: "approve/upgrade", By: "op"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	var st runbook.RunStatus
+	require.NoError(t, run.Get(ctx, &st), "Get follows the chain to its last run")
+	require.Equal(t, runbook.RunCompleted, st.State)
+	require.Greater(t, st.Continued, 2)
+	desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), "")
+	require.NoError(t, err)
+	var state string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(
+		desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["UpgradeState"], &state))
+	require.Equal(t, "completed", state, "the latest run carries the search attributes")
+	for _, s := range st.Steps {
+		require.Equal(t, runbook.StepDone, s.State, s.Name)
+		if s.Kind != runbook.KindGate && s.Name != "reregister-plugin" {
+			require.LessOrEqual(t, s.Attempts, 1, "%s ran again", s.Name)
+		}
+	}
+
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in testInput) (runbook.RunStatus, error) {
+		return inputWorkflow(ctx, in, 25)
+	}, workflow.RegisterOptions{Name: "TestInputUpgrade25"})
+	runID, runs, most := firstRun, 0, 0
+	for runID != "" {
+		runs++
+		hist := &historypb.History{}
+		iter := c.GetWorkflowHistory(ctx, run.GetID(), runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		runID = ""
+		for iter.HasNext() {
+			e, err := iter.Next()
+			require.NoError(t, err)
+			hist.Events = append(hist.Events, e)
+			if a := e.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+				runID = a.GetNewExecutionRunId()
+			}
+		}
+		most = max(most, len(hist.Events))
+		require.NoError(t, r.ReplayWorkflowHistory(nil, hist), "run %d", runs)
+	}
+	t.Logf("%d runs, at most %d events in one", runs, most)
+	require.Equal(t, st.Continued+1, runs)
 }
