@@ -108,7 +108,7 @@ func TestDecideRetryWithACorrectedConfigOnAServer(t *testing.T) {
 	require.Contains(t, out, "not sent")
 	require.Equal(t, []string{"/tmp/upgrader-demo/lab"}, preflights, "nothing was sent")
 
-	out, err = starter("", "decide", id, "preflight/lab", "retry", "--config", bad)
+	_, err = starter("", "decide", id, "preflight/lab", "retry", "--config", bad)
 	require.ErrorContains(t, err, "is the config upgrade/demo/lab already uses")
 
 	out, err = starter("", "decide", id, "preflight/lab", "retry", "--config", good, "--yes")
