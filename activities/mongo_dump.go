@@ -169,5 +169,6 @@ echo "UPGRADER-BYTES $(find . -type f -exec cat {} + | wc -c)"
 	r := MongoDumpResult{Collections: n, Path: in.OutDir, SHA256: out.sha256}
 	r.Summary = fmt.Sprintf("%d collections of %d databases dumped to %s on %s, all present (read-only, manifest sha256 %s…)",
 		n, len(pre.Databases), in.OutDir, in.Via, out.sha256[:12])
+	r.Outputs = map[string]string{"path": r.Path, "sha256": r.SHA256}
 	return r, nil
 }

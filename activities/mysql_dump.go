@@ -166,6 +166,8 @@ func (m *MySQL) dump(ctx context.Context, in DumpInput, p *Progress) (DumpResult
 	if len(notes) > 0 {
 		res.Summary += "; " + strings.Join(notes, "; ")
 	}
+	// What VerifyBackup re-checks right before the first destructive step.
+	res.Outputs = map[string]string{"path": res.Path, "sha256": res.SHA256}
 	return res, nil
 }
 

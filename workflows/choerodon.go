@@ -323,6 +323,22 @@ func (p *c7nPlan) releases() []string {
 	return out
 }
 
+// verifyBackup adds a check of the dump made by step backup, right before
+// the first destructive step: its SHA-256 is computed again on the file in
+// place, which must be the one the dump recorded (read-only, and no late
+// writer from a lost try can have changed it). It returns the step's name,
+// for the destructive steps' Requires.
+func (p *c7nPlan) verifyBackup(backup string) string {
+	name := "verify-backup/mysql"
+	p.add(runbook.Step{Name: name, Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("hash the dump of %s again: it must be the one that step recorded, before anything is deleted", backup),
+		Activity: mysqlA.VerifyBackup,
+		Input:    activities.VerifyBackupInput{},
+		Inputs:   map[string]runbook.From{"path": {Step: backup, Output: "path"}, "sha256": {Step: backup, Output: "sha256"}},
+		Requires: []string{backup}})
+	return name
+}
+
 // preflightAPI checks, before anything changes, that api.url is one of the
 // site's hosts (or the worker's trustedHosts): the admin token goes there.
 func (p *c7nPlan) preflightAPI() {

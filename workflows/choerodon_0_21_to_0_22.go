@@ -192,12 +192,16 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	}
 	p.gate(approve, fmt.Sprintf("Delete the old framework's releases %s from %s? Their values are saved by backup-values/all "+
 		"and the databases by %s. The framework is replaced by hzero; this cannot be undone.", strings.Join(old, ", "), ns, dbBackup), false)
+	requires := []string{"backup-values/all", dbBackup, approve}
+	if in.DB.Admin != nil && in.DB.Admin.Backup {
+		requires = append(requires, p.verifyBackup(dbBackup))
+	}
 	for _, r := range in.OldReleases {
 		p.add(runbook.Step{Name: "delete-release/" + r, Kind: runbook.KindHelm,
 			Summary:  fmt.Sprintf("helm delete --purge %s", p.name(r)),
 			Activity: helm.Uninstall,
 			Input:    activities.HelmUninstallInput{Cluster: in.Cluster, Namespace: ns, Release: p.name(r)},
-			Requires: []string{"backup-values/all", dbBackup, approve}})
+			Requires: requires})
 	}
 
 	// 创建数据库.

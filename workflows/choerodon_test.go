@@ -64,7 +64,14 @@ func newC7nHarness(t *testing.T) *c7nHarness {
 					return runbook.Outcome{}, err
 				}
 			}
-			return runbook.Outcome{Summary: "did " + key}, nil
+			out := runbook.Outcome{Summary: "did " + key}
+			if name == "DumpMySQL" {
+				out.Outputs = map[string]string{"path": "/artifacts/all-databases.sql", "sha256": strings.Repeat("ab", 32)}
+			}
+			if name == "VerifyBackup" && (in["path"] != "/artifacts/all-databases.sql" || in["sha256"] != strings.Repeat("ab", 32)) {
+				return out, fmt.Errorf("verify-backup got %v, not the dump's outputs", in)
+			}
+			return out, nil
 		}, activity.RegisterOptions{Name: name})
 	}
 	for _, g := range workflows.Guides() {
@@ -168,6 +175,8 @@ func TestChoerodon021RunsTheGuideInOrder(t *testing.T) {
 		i := h.index("Uninstall " + r)
 		require.Less(t, h.index("BackupReleaseValues"), i)
 		require.Less(t, h.index("DumpMySQL"), i)
+		require.Less(t, h.index("VerifyBackup"), i, "the dump is hashed again before the first delete")
+		require.Less(t, h.index("DumpMySQL"), h.index("VerifyBackup"))
 		require.Equal(t, 1, h.count["Uninstall "+r])
 	}
 	require.Equal(t, []string{"approve/delete-old-releases", "approve/knowledgebase-db-backup"},
