@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,27 +21,46 @@ import (
 	"upgrader/workflows/runbook"
 )
 
-// startServer starts the pinned dev server with the runbook's search
+// One dev server serves every test of the package that needs one: each
+// uses its own workflow ID and task queue.
+var (
+	serverOnce sync.Once
+	server     *testsuite.DevServer
+	serverErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if server != nil {
+		_ = server.Stop()
+	}
+	os.Exit(code)
+}
+
+// startServer starts (once) the pinned dev server with the runbook's search
 // attributes, or skips the test when it is not built.
-func startServer(t *testing.T, ctx context.Context) client.Client {
+func startServer(t *testing.T) client.Client {
 	t.Helper()
 	bin := temporalBin()
 	if bin == "" || testing.Short() {
 		t.Skip("needs the pinned Temporal CLI (scripts/build-tools.sh temporal)")
 	}
-	var sas []temporal.SearchAttributeUpdate
-	for _, k := range runbook.SearchAttributeKeys() {
-		sas = append(sas, k.ValueSet(""))
-	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:     bin,
-		LogLevel:         "error",
-		SearchAttributes: temporal.NewSearchAttributes(sas...),
-		ClientOptions:    &client.Options{Namespace: "default"},
+	serverOnce.Do(func() {
+		var sas []temporal.SearchAttributeUpdate
+		for _, k := range runbook.SearchAttributeKeys() {
+			sas = append(sas, k.ValueSet(""))
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		server, serverErr = testsuite.StartDevServer(sctx, testsuite.DevServerOptions{
+			ExistingPath:     bin,
+			LogLevel:         "error",
+			SearchAttributes: temporal.NewSearchAttributes(sas...),
+			ClientOptions:    &client.Options{Namespace: "default"},
+		})
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
-	return srv.Client()
+	require.NoError(t, serverErr)
+	return server.Client()
 }
 
 // temporalBin is the pinned Temporal CLI the lab builds, or "".
@@ -62,9 +82,10 @@ func temporalBin() string {
 // the heartbeat timeout that used to be hidden; a retry that works at once
 // shows one attempt.
 func TestStatusShowsTemporalAttempts(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startServer(t, ctx)
+	c := startServer(t)
 
 	release := make(chan struct{})
 	defer close(release)

@@ -53,9 +53,10 @@ func TestReplayRunbookHistories(t *testing.T) {
 // output list expanded into steps, a gate, a step paused on a bad config
 // value and retried with a corrected config. Its history must replay.
 func TestRunbookFeaturesOnAServer(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startServer(t, ctx)
+	c := startServer(t)
 
 	release := make(chan struct{})
 	defer close(release)
@@ -161,9 +162,10 @@ func registerTestActivities(w worker.Worker, release <-chan struct{}) {
 // status follow the latest run, the steps done are not run again, and every
 // run of the chain replays.
 func TestContinueAsNewOnAServer(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := startServer(t, ctx)
+	c := startServer(t)
 
 	release := make(chan struct{})
 	defer close(release)
