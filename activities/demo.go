@@ -97,6 +97,16 @@ func readRelease(lab, name string) (*DemoRelease, error) {
 
 // Preflight checks the lab folder exists and every secret resolves, before
 // any step changes anything.
+// The demo's steps: Install heartbeats after every tick of work; the others
+// return at once.
+var (
+	_ = contract.Declare((*Demo).Preflight, contract.Options{})
+	_ = contract.Declare((*Demo).BackupValues, contract.Options{})
+	_ = contract.Declare((*Demo).DeleteRelease, contract.Options{})
+	_ = contract.Declare((*Demo).Install, contract.Options{Heartbeat: 20 * time.Second})
+	_ = contract.Declare((*Demo).Verify, contract.Options{})
+)
+
 func (d *Demo) Preflight(ctx context.Context, in DemoPreflightInput) (DemoResult, error) {
 	if st, err := os.Stat(filepath.Join(in.LabDir, "releases")); err != nil || !st.IsDir() {
 		return DemoResult{}, invalid("demo lab %s has no releases/ folder; create it with `starter demo` or point labDir at one", in.LabDir)

@@ -29,6 +29,9 @@ type VerifyReleasesInput struct {
 // VerifyReleases reads every release's last revision and reports every
 // release not deployed at its version, and every one that should be gone,
 // at once.
+// VerifyReleases reads one revision per release and returns: no heartbeat.
+var _ = contract.Declare((*Helm).VerifyReleases, contract.Options{})
+
 func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (contract.Outcome, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {

@@ -48,6 +48,9 @@ type SecretHostsInput struct {
 // PreflightSecretHosts checks, before any step changes anything, that a URL
 // the run will send secrets to is on the platform's hosts or the worker's
 // trustedHosts. It sends nothing.
+// PreflightSecretHosts sends nothing and returns at once.
+var _ = contract.Declare((*HTTP).PreflightSecretHosts, contract.Options{})
+
 func (h *HTTP) PreflightSecretHosts(ctx context.Context, in SecretHostsInput) (contract.Outcome, error) {
 	u, err := checkURL(in.Key, in.URL)
 	if err != nil {

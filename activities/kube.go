@@ -118,6 +118,9 @@ type KubeApplyResult struct {
 // Apply applies every document with server-side apply (field manager
 // "upgrader", conflicts forced, as the guide's operator would), which is
 // idempotent: applying the same files again changes nothing.
+// Apply sends a few objects and returns: no heartbeat.
+var _ = contract.Declare((*Kube).Apply, contract.Options{})
+
 func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, error) {
 	cfg, err := k.restConfig(in.Cluster)
 	if err != nil {

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows"
 )
 
@@ -98,4 +100,24 @@ func TestSecretNamesTheWorkerLacksAreFoundAtPlanTime(t *testing.T) {
 	require.Contains(t, err.Error(), "db.admin.passwordRef:")
 	require.NoError(t, workflows.CheckSecretsKnown(&in, func(string) bool { return true }))
 	require.Contains(t, workflows.SecretRefs(&in), "minio.secretKeyRef")
+}
+
+// TestEveryStepsActivityDeclaresItsOptions: each activity a guide's plan
+// runs declares beside its code whether and how often it heartbeats
+// (contract.Declare), so no step gets a heartbeat timeout guessed per kind
+// for an activity that never heartbeats.
+func TestEveryStepsActivityDeclaresItsOptions(t *testing.T) {
+	for _, g := range workflows.Guides() {
+		in := g.NewInput()
+		require.NoError(t, config.LoadUpgrade(filepath.Join("..", g.Example), g.Name, in))
+		steps, err := in.Plan()
+		require.NoError(t, err)
+		for _, s := range steps {
+			if s.Activity == nil {
+				continue
+			}
+			_, ok := contract.Declared(s.Activity)
+			require.True(t, ok, "%s: step %s runs %s, which declares no options (contract.Declare beside it)", g.Name, s.Name, contract.Name(s.Activity))
+		}
+	}
 }
