@@ -81,6 +81,23 @@ func (r *runner) details() string {
 		}
 	}
 	b.WriteString(fmt.Sprintf("%d of %d steps finished.\n", done, len(r.status.Steps)))
+	for i, st := range r.status.Steps {
+		if st.State != StepRunning || i >= len(r.steps) || r.steps[i].Expand == nil {
+			continue
+		}
+		n, finished := 0, 0
+		for _, c := range r.status.Steps[i+1:] {
+			if c.Parent != st.Name {
+				break
+			}
+			n++
+			if c.State == StepDone || c.State == StepSkipped {
+				finished++
+			}
+		}
+		b.WriteString(fmt.Sprintf("\n* `%s`: %d of %d steps (one per item of %s) finished\n", st.Name, finished, n,
+			r.steps[i].Expand.From))
+	}
 	for _, st := range r.status.Waiting() {
 		switch st.State {
 		case StepWaitingApproval:
