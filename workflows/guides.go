@@ -7,11 +7,11 @@ package workflows
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 
 	"upgrader/workflows/runbook"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -58,14 +58,15 @@ var registry = func() map[string]Spec {
 	return m
 }()
 
-// runGuide is every guide's workflow body: build the plan from the
-// validated input, then let the runbook run it.
+// runGuide is every guide's workflow body: the runbook validates the
+// input, runs its plan, takes a corrected config (decoded into a fresh value
+// of the input's own type) with retry or approve, and continues as new when
+// a long wait grows the history.
 func runGuide(ctx workflow.Context, g runbook.Guide, in Input) (runbook.RunStatus, error) {
-	steps, err := in.Plan()
-	if err != nil {
-		return runbook.RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), runbook.ErrBadPlan, nil)
-	}
-	return runbook.Run(ctx, g, *in.GetTarget(), steps)
+	return runbook.RunInput(ctx, g, in, runbook.Options{NewInput: func() runbook.Input {
+		//workflowcheck:ignore
+		return reflect.New(reflect.TypeOf(in).Elem()).Interface().(Input)
+	}})
 }
 
 // Guides lists every guide, sorted by name.
