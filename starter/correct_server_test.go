@@ -21,7 +21,7 @@ import (
 	"upgrader/workflows/runbook"
 )
 
-// On a real dev server: the demo guide, run with runbook.RunInput, pauses on
+// On a real dev server: the demo guide's workflow pauses on
 // a config value (labDir) its first step refuses. `starter decide … retry
 // --config FILE` shows the diff and asks; "n" sends nothing; --yes sends it,
 // and the step runs again with the corrected value.
@@ -59,10 +59,7 @@ func TestDecideRetryWithACorrectedConfigOnAServer(t *testing.T) {
 	}
 	spec, err := workflows.Lookup("demo")
 	require.NoError(t, err)
-	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.DemoInput) (runbook.RunStatus, error) {
-		return runbook.RunInput(ctx, workflows.DemoGuide, &in, runbook.Options{
-			NewInput: func() runbook.Input { return spec.NewInput() }})
-	}, workflow.RegisterOptions{Name: spec.WorkflowType})
+	w.RegisterWorkflowWithOptions(spec.Workflow, workflow.RegisterOptions{Name: spec.WorkflowType})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
