@@ -104,3 +104,31 @@ func TestRunWithoutInputRefusesACorrectedConfig(t *testing.T) {
 	_, err := h.run()
 	require.Error(t, err)
 }
+
+// A corrected config sent while an expanded step waits rebuilds the steps
+// of the expansion not done yet, under the same names.
+func TestCorrectedConfigDuringAnExpansion(t *testing.T) {
+	in := testInput{Target: target, Release: "app-old", Plugins: []string{"a", "b"}, AskPlugins: true}
+	h := newHarness(t, nil)
+	calls := h.withInput(0)
+	h.withOutputs()
+	h.at(time.Minute, func() {
+		fixed := in
+		fixed.Release = "app-good"
+		h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "reregister-plugin/a", By: "op", Config: mustJSON(fixed)})
+	})
+	h.at(2*time.Minute, func() {
+		st := h.status()
+		require.Equal(t, runbook.StepDone, st.Step("reregister-plugin/a").State)
+		require.Equal(t, runbook.StepWaitingApproval, st.Step("reregister-plugin/b").State)
+		h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "reregister-plugin/b", By: "op"})
+	})
+	h.at(3*time.Minute, func() {
+		h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "approve/upgrade", By: "op"})
+	})
+	st, err := h.runInput(in)
+	require.NoError(t, err)
+	require.Equal(t, []string{"upgrade:app-good", "verify:app-good"}, *calls)
+	require.Equal(t, map[string]int{"preflight": 1, "a": 1, "b": 1}, h.calls)
+	require.Len(t, st.ConfigChanges, 1)
+}
