@@ -37,10 +37,9 @@ func validateTarget(p *config.Problems, t runbook.Target, from, to string) {
 	}
 }
 
-// MinRemindAfter is the shortest reminder period a gate may have: each
-// reminder is an event in the run's history, which must stay bounded while a
-// gate waits for days.
-const MinRemindAfter = 5 * time.Minute
+// MinRemindAfter is the shortest reminder period a gate may have (the
+// runbook's): each reminder is an event in the run's history.
+const MinRemindAfter = runbook.MinRemindAfter
 
 // validateRemindAfter checks a gate reminder period: zero (no reminders) or
 // at least MinRemindAfter.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path"
 	"reflect"
 	"regexp"
 	"strings"
@@ -224,13 +223,6 @@ func checkURL(p *config.Problems, key, raw string, hosts []string) {
 		}
 	}
 	p.Add(key, "%q: host %s is not one of the platform's (%s); the admin token goes only there", raw, h, strings.Join(hosts, ", "))
-}
-
-// checkAbsPath reports a path that is not absolute and clean.
-func checkAbsPath(p *config.Problems, key, v string) {
-	if v == "" || !path.IsAbs(v) || path.Clean(v) != v {
-		p.Add(key, "%q must be an absolute, clean path (no .., no trailing /)", v)
-	}
 }
 
 // SecretRefs lists the worker-side secret names a config refers to, by key
