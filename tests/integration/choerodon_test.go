@@ -316,6 +316,7 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	for _, secret := range []string{c7nDBPassword, l.db.RootPassword, "lab-minio-sk-8812", c7nAPIToken} {
 		assertSecretNotInHistory(t, id, secret)
 	}
+	recordHistory(t, id, "choerodon-0.21-0.22-history.json")
 }
 
 func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
@@ -441,4 +442,5 @@ probe: {via: pod-ip, timeout: 2m, interval: 300ms, logTimeout: 2m, ports: {choer
 	for _, secret := range []string{c7nDBPassword, c7nOAuthSecret, c7nAPIToken} {
 		assertSecretNotInHistory(t, id, secret)
 	}
+	recordHistory(t, id, "choerodon-0.8-0.9-history.json")
 }

@@ -1,0 +1,34 @@
+package integration_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// recordHistory writes the run's history to workflows/testdata/<file> for
+// workflows/replay_test.go when UPGRADER_RECORD_HISTORY is set: a guide's
+// end-to-end test on the lab is how its history is recorded.
+func recordHistory(t *testing.T, id, file string) {
+	t.Helper()
+	if os.Getenv("UPGRADER_RECORD_HISTORY") == "" {
+		return
+	}
+	hist := &historypb.History{}
+	it := temporalClient().GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join("..", "..", "workflows", "testdata", file), b, 0o644))
+	t.Logf("recorded %d events of %s into workflows/testdata/%s", len(hist.Events), id, file)
+}
