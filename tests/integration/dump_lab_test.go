@@ -188,7 +188,9 @@ func groupAlive(pgid int) []string {
 	return alive
 }
 
-// processesRunning counts live processes whose command line contains s.
+// processesRunning counts live processes whose command line contains s,
+// not counting the reaper shell a step's local command runs under
+// (activities/proc.go), whose arguments hold the command's.
 func processesRunning(s string) int {
 	n := 0
 	ents, _ := os.ReadDir("/proc")
@@ -197,7 +199,7 @@ func processesRunning(s string) int {
 			continue
 		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmd), s) {
+		if err != nil || !strings.Contains(string(cmd), s) || strings.Contains(string(cmd), "\x00upgrader-step\x00") {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
