@@ -16,10 +16,15 @@ import (
 // reordered without workflow.GetVersion) fails here.
 //
 // To record a new one: run `starter demo --auto-approve`, then
-// `temporal workflow show -w upgrade/demo/lab -o json > workflows/testdata/NAME.json`.
+// `temporal workflow show -w upgrade/demo/lab -o json > workflows/testdata/NAME.json`;
+// the Choerodon guides' histories come from their end-to-end tests on the
+// lab (with their worker kills): UPGRADER_RECORD_HISTORY=1 go test
+// ./tests/integration -run 'TestChoerodon(021To022|08To09)EndToEndOnTheLab'.
 func TestReplayRecordedHistories(t *testing.T) {
 	for _, c := range []struct{ file, workflowType string }{
 		{"testdata/demo-history.json", "DemoUpgrade"},
+		{"testdata/choerodon-0.21-0.22-history.json", "ChoerodonUpgrade_0_21_to_0_22"},
+		{"testdata/choerodon-0.8-0.9-history.json", "ChoerodonUpgrade_0_8_to_0_9"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
