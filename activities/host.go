@@ -69,9 +69,4 @@ type Host struct {
 	MarkerDir string
 }
 
-func (h *Host) scrub(s string) string {
-	if h.Scrub == nil {
-		return s
-	}
-	return h.Scrub.Scrub(s)
-}
+func (h *Host) scrub(s string) string { return scrubText(h.Scrub, s) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"upgrader/internal/contract"
+	"upgrader/internal/text"
 )
 
 // HTTP calls and polls HTTP endpoints: health checks (`/actuator/health`
@@ -92,7 +93,7 @@ func (h *HTTP) probe(ctx context.Context, in WaitHTTPInput) (bool, string) {
 // judge says whether an answer meets a wait's expectation, with a short
 // description of what it saw.
 func judge(status int, body []byte, in WaitHTTPInput) (bool, string) {
-	short := cutRunes(strings.TrimSpace(string(body)), 200)
+	short := text.Truncate(strings.TrimSpace(string(body)), 200)
 	obs := fmt.Sprintf("HTTP %d %s", status, short)
 	if status < 200 || status > 299 {
 		return false, obs

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
+	"upgrader/internal/text"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -83,7 +83,7 @@ func vendorFailure(body []byte) (string, bool) {
 		parts = append(parts, "code "+code)
 	}
 	if env.Message != "" {
-		parts = append(parts, cutRunes(env.Message, 300))
+		parts = append(parts, text.Truncate(env.Message, 300))
 	}
 	if len(parts) == 0 {
 		return `{"failed": true}`, true
@@ -180,18 +180,5 @@ func jsonText(v any) string {
 // excerpt is a body as history may keep it: scrubbed whole first (so a cut
 // never leaves half a secret behind), whitespace folded, cut at a rune.
 func (h *HTTP) excerpt(b []byte, n int) string {
-	return cutRunes(strings.Join(strings.Fields(h.scrub(string(b))), " "), n)
-}
-
-// cutRunes cuts s to at most n bytes without splitting a character (the
-// vendors' messages are half Chinese), marking the cut with "…".
-func cutRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return text.Truncate(strings.Join(strings.Fields(h.scrub(string(b))), " "), n)
 }

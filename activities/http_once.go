@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"upgrader/internal/contract"
+	"upgrader/internal/text"
 )
 
 // callRecord is the heartbeat of an API call. For a call that must not run
@@ -202,7 +203,7 @@ func (h *HTTP) runCheck(ctx context.Context, pc *preparedCall, beat *Progress, e
 	for _, p := range sortedPaths(pc.in.Check.Done) {
 		m, present := jsonMatch(doc, strings.Split(p, "."), pc.in.Check.Done[p])
 		if !present {
-			return res, false, cannotTell(fmt.Sprintf("the answer has no %s: %s", p, cutRunes(res.Excerpt, 200)))
+			return res, false, cannotTell(fmt.Sprintf("the answer has no %s: %s", p, text.Truncate(res.Excerpt, 200)))
 		}
 		done = done && m
 	}

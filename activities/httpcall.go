@@ -300,8 +300,6 @@ func (h *HTTP) send(ctx context.Context, pc *preparedCall, method string, u *url
 }
 
 func (h *HTTP) scrub(s string) string {
-	if sc, ok := h.Secrets.(Scrubber); ok {
-		return sc.Scrub(s)
-	}
-	return s
+	sc, _ := h.Secrets.(Scrubber)
+	return scrubText(sc, s)
 }

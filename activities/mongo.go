@@ -44,12 +44,7 @@ type Mongo struct {
 	Host    *Host
 }
 
-func (m *Mongo) scrub(s string) string {
-	if m.Scrub == nil {
-		return s
-	}
-	return m.Scrub.Scrub(s)
-}
+func (m *Mongo) scrub(s string) string { return scrubText(m.Scrub, s) }
 
 func (m *Mongo) connect(ctx context.Context, t MongoTarget) (*mongo.Client, error) {
 	if t.Address == "" {

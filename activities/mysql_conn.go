@@ -58,12 +58,7 @@ type MySQL struct {
 	SyncProgress bool
 }
 
-func (m *MySQL) scrub(s string) string {
-	if m.Scrub == nil {
-		return s
-	}
-	return m.Scrub.Scrub(s)
-}
+func (m *MySQL) scrub(s string) string { return scrubText(m.Scrub, s) }
 
 func (m *MySQL) password(t DBTarget) (string, error) {
 	if t.PasswordRef == "" {

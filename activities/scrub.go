@@ -74,3 +74,12 @@ func ScrubError(s Scrubber, err error) error {
 	}
 	return err
 }
+
+// scrubText is the one place text is scrubbed: every secret value the
+// worker has resolved is replaced. A nil Scrubber scrubs nothing (tests).
+func scrubText(sc Scrubber, s string) string {
+	if sc == nil {
+		return s
+	}
+	return sc.Scrub(s)
+}

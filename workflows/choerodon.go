@@ -12,6 +12,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/text"
 	"upgrader/workflows/runbook"
 )
 
@@ -417,10 +418,7 @@ func firstSentence(s string) string {
 	if loc := sentenceEnd.FindStringIndex(s); loc != nil && loc[0] < 100 {
 		return s[:loc[0]]
 	}
-	if r := []rune(s); len(r) > 100 {
-		return string(r[:100]) + "…" // whole runes: the guides' prompts are half Chinese
-	}
-	return s
+	return text.Truncate(s, 300) // whole runes: the guides' prompts are half Chinese
 }
 
 func (p *c7nPlan) dbTarget() activities.DBTarget {
