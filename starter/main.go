@@ -58,7 +58,7 @@ When a run waits for a person, 'starter status' says which step and the exact co
 		"worker config file: how to reach Temporal (default: 127.0.0.1:7233, namespace default; UPGRADER_* overrides)")
 	root.PersistentFlags().StringVar(&g.address, "address", "", "Temporal frontend host:port (overrides the config)")
 	root.PersistentFlags().StringVar(&g.namespace, "namespace", "", "Temporal namespace (overrides the config)")
-	root.AddCommand(newGuidesCmd(), newPlanCmd(), newStartCmd(g), newStatusCmd(g), newWatchCmd(g),
+	root.AddCommand(newGuidesCmd(), newPlanCmd(g), newStartCmd(g), newStatusCmd(g), newWatchCmd(g),
 		newApproveCmd(g), newDecideCmd(g), newListCmd(g), newDemoCmd(), newSchemaCmd())
 	return root
 }

@@ -61,7 +61,21 @@ func loadInput(guide, path, env string) (workflows.Spec, workflows.Input, error)
 	return spec, in, nil
 }
 
-func newPlanCmd() *cobra.Command {
+// checkSecretsKnown refuses a config naming a secret the worker config
+// lacks, when the starter was given the worker's config (one with secrets):
+// found now, not at the step that needs it, after the deletes.
+func checkSecretsKnown(file string, in workflows.Input, cfg config.Worker) error {
+	if len(cfg.Secrets) == 0 {
+		return nil
+	}
+	err := workflows.CheckSecretsKnown(in, func(name string) bool { _, ok := cfg.Secrets[name]; return ok })
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
 	var file, env string
 	var verbose bool
 	cmd := &cobra.Command{
@@ -75,6 +89,15 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 			spec, in, err := loadInput(args[0], file, env)
 			if err != nil {
 				return err
+			}
+			if g.workerConfig != "" {
+				cfg, err := g.load()
+				if err != nil {
+					return err
+				}
+				if err := checkSecretsKnown(file, in, cfg); err != nil {
+					return err
+				}
 			}
 			steps, err := in.Plan()
 			if err != nil {
@@ -169,6 +192,9 @@ func newStartCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if err := checkSecretsKnown(file, in, cfg); err != nil {
+				return err
+			}
 			run, err := startUpgrade(cmd.Context(), c, cfg, spec, in)
 			if err != nil {
 				return err
