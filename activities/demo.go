@@ -95,8 +95,6 @@ func readRelease(lab, name string) (*DemoRelease, error) {
 	return &r, nil
 }
 
-// Preflight checks the lab folder exists and every secret resolves, before
-// any step changes anything.
 // The demo's steps: Install heartbeats after every tick of work; the others
 // return at once.
 var (
@@ -107,6 +105,8 @@ var (
 	_ = contract.Declare((*Demo).Verify, contract.Options{})
 )
 
+// Preflight checks the lab folder exists and every secret resolves, before
+// any step changes anything.
 func (d *Demo) Preflight(ctx context.Context, in DemoPreflightInput) (DemoResult, error) {
 	if st, err := os.Stat(filepath.Join(in.LabDir, "releases")); err != nil || !st.IsDir() {
 		return DemoResult{}, invalid("demo lab %s has no releases/ folder; create it with `starter demo` or point labDir at one", in.LabDir)

@@ -41,12 +41,12 @@ type HelmBackupResult struct {
 	Missing []string     `json:"missing,omitempty"`
 }
 
-// BackupReleaseValues writes each release's user-supplied values to the run's
-// artifact folder. A named release that does not exist is listed as
-// missing, not an error: there is nothing of it to lose.
 // BackupReleaseValues heartbeats after every release it saves.
 var _ = contract.Declare((*Helm).BackupReleaseValues, contract.Options{Heartbeat: 20 * time.Second})
 
+// BackupReleaseValues writes each release's user-supplied values to the run's
+// artifact folder. A named release that does not exist is listed as
+// missing, not an error: there is nothing of it to lose.
 func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (HelmBackupResult, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {

@@ -26,29 +26,18 @@ type VerifyReleasesInput struct {
 	Absent []string `json:"absent,omitempty"`
 }
 
-// VerifyReleases reads every release's last revision and reports every
-// release not deployed at its version, and every one that should be gone,
-// at once.
 // VerifyReleases reads one revision per release and returns: no heartbeat.
 var _ = contract.Declare((*Helm).VerifyReleases, contract.Options{})
 
+// VerifyReleases reads every release's last revision and reports every
+// release not deployed at its version, and every one that should be gone,
+// at once.
 func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (contract.Outcome, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {
 		return contract.Outcome{}, err
 	}
-	last := func(name string) (*release.Release, error) {
-		hist := action.NewHistory(cfg)
-		hist.Max = 1
-		versions, err := hist.Run(name)
-		if errors.Is(err, driver.ErrReleaseNotFound) || err == nil && len(versions) == 0 {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("unable to read the history of %s in %s/%s: %w", name, in.Cluster, in.Namespace, err)
-		}
-		return versions[len(versions)-1], nil
-	}
+	last := func(name string) (*release.Release, error) { return lastRevision(cfg, in.Cluster, in.Namespace, name) }
 	var wrong []string
 	names := make([]string, 0, len(in.Versions))
 	for n := range in.Versions {
@@ -88,4 +77,18 @@ func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (cont
 	}
 	return contract.Outcome{Summary: fmt.Sprintf("%d releases deployed at the guide's versions, %d old ones gone, in %s/%s",
 		len(names), len(in.Absent), in.Cluster, in.Namespace)}, nil
+}
+
+// lastRevision is a release's newest revision, nil when it has none.
+func lastRevision(cfg *action.Configuration, cluster, namespace, name string) (*release.Release, error) {
+	hist := action.NewHistory(cfg)
+	hist.Max = 1
+	versions, err := hist.Run(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) || err == nil && len(versions) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the history of %s in %s/%s: %w", name, cluster, namespace, err)
+	}
+	return versions[len(versions)-1], nil
 }

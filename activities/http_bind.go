@@ -45,12 +45,12 @@ type SecretHostsInput struct {
 	Hosts []string `json:"hosts"`
 }
 
-// PreflightSecretHosts checks, before any step changes anything, that a URL
-// the run will send secrets to is on the platform's hosts or the worker's
-// trustedHosts. It sends nothing.
 // PreflightSecretHosts sends nothing and returns at once.
 var _ = contract.Declare((*HTTP).PreflightSecretHosts, contract.Options{})
 
+// PreflightSecretHosts checks, before any step changes anything, that a URL
+// the run will send secrets to is on the platform's hosts or the worker's
+// trustedHosts. It sends nothing.
 func (h *HTTP) PreflightSecretHosts(ctx context.Context, in SecretHostsInput) (contract.Outcome, error) {
 	u, err := checkURL(in.Key, in.URL)
 	if err != nil {

@@ -115,12 +115,12 @@ type KubeApplyResult struct {
 	Objects []string `json:"objects"`
 }
 
-// Apply applies every document with server-side apply (field manager
-// "upgrader", conflicts forced, as the guide's operator would), which is
-// idempotent: applying the same files again changes nothing.
 // Apply sends a few objects and returns: no heartbeat.
 var _ = contract.Declare((*Kube).Apply, contract.Options{})
 
+// Apply applies every document with server-side apply (field manager
+// "upgrader", conflicts forced, as the guide's operator would), which is
+// idempotent: applying the same files again changes nothing.
 func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, error) {
 	cfg, err := k.restConfig(in.Cluster)
 	if err != nil {

@@ -340,6 +340,20 @@ func (p *c7nPlan) verifyBackup(backup string) string {
 	return name
 }
 
+// preflightFrom checks, before anything changes, that the site is at the
+// config's from version: releases are the guide's names of releases that
+// show it.
+func (p *c7nPlan) preflightFrom(from string, releases []string) {
+	names := make([]string, len(releases))
+	for i, r := range releases {
+		names[i] = p.name(r)
+	}
+	p.add(runbook.Step{Name: "preflight/installed-version", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("check that %s are deployed at chart %s.x, the version this upgrade starts from", strings.Join(names, ", "), from),
+		Activity: helm.CheckInstalledVersion,
+		Input:    activities.InstalledVersionInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from, Releases: names}})
+}
+
 // preflightAPI checks, before anything changes, that api.url is one of the
 // site's hosts (or the worker's trustedHosts): the admin token goes there.
 func (p *c7nPlan) preflightAPI() {

@@ -168,6 +168,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 
 	// Before anything: the worker can reach what it needs.
 	p.preflightCharts()
+	p.preflightFrom(in.From, in.OldReleases)
 	p.preflightAPI()
 	p.preflightMySQL()
 

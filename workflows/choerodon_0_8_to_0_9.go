@@ -129,6 +129,8 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	}
 
 	p.preflightCharts()
+	// The framework's releases show the version: the guide upgrades them all from 0.8.
+	p.preflightFrom(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
 	p.preflightAPI()
 	p.preflightMySQL()
 	// Not in the guide, but cheap and what every operator wants first: the

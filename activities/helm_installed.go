@@ -1,0 +1,68 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"helm.sh/helm/v3/pkg/release"
+
+	"upgrader/internal/contract"
+)
+
+// ErrWrongFromVersion: the site is not at the version the config says it
+// upgrades from.
+const ErrWrongFromVersion = "WrongFromVersion"
+
+// InstalledVersionInput names releases that must be deployed at the
+// version a run upgrades from: the config's `from`, checked against the site
+// before any step changes it.
+type InstalledVersionInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// From is the config's from: "0.21" accepts chart 0.21 and 0.21.x.
+	From string `json:"from"`
+	// Releases are the site's names of releases the from version shows in.
+	Releases []string `json:"releases"`
+}
+
+// CheckInstalledVersion reads one revision per release and returns: no heartbeat.
+var _ = contract.Declare((*Helm).CheckInstalledVersion, contract.Options{})
+
+// CheckInstalledVersion reports, all at once, every release that is not
+// deployed at a chart version of the run's from version, and stops the run
+// (for a person) before anything changes: a config copied from another
+// site, or a guide for another version, is found here, not half-way.
+func (h *Helm) CheckInstalledVersion(ctx context.Context, in InstalledVersionInput) (contract.Outcome, error) {
+	cfg, err := h.config(in.Cluster, in.Namespace)
+	if err != nil {
+		return contract.Outcome{}, err
+	}
+	var wrong, seen []string
+	for _, n := range in.Releases {
+		rel, err := lastRevision(cfg, in.Cluster, in.Namespace, n)
+		switch {
+		case err != nil:
+			return contract.Outcome{}, err
+		case rel == nil || rel.Info.Status == release.StatusUninstalled:
+			wrong = append(wrong, n+" is not installed (as a Helm 3 release)")
+		case rel.Chart == nil || rel.Chart.Metadata == nil:
+			wrong = append(wrong, n+" has no chart version")
+		default:
+			v := strings.TrimPrefix(rel.Chart.Metadata.Version, "v")
+			if v != in.From && !strings.HasPrefix(v, in.From+".") {
+				wrong = append(wrong, fmt.Sprintf("%s is at chart %s", n, rel.Chart.Metadata.Version))
+			} else {
+				seen = append(seen, n+" "+v)
+			}
+		}
+	}
+	if len(wrong) > 0 {
+		return contract.Outcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"the config says this site is at %s, but in %s/%s %s; nothing was changed: check from: in the config, "+
+				"the cluster and namespace, and that this is the guide for your version, then abort and start again",
+			in.From, in.Cluster, in.Namespace, strings.Join(wrong, "; ")), ErrWrongFromVersion, nil)
+	}
+	return contract.Outcome{Summary: fmt.Sprintf("the site is at %s: %s", in.From, strings.Join(seen, ", "))}, nil
+}
