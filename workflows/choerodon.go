@@ -252,9 +252,12 @@ type c7nService struct {
 	// --install); otherwise it must exist and is upgraded.
 	Install bool
 	// Reuse: the guide passes -f <(helm get values X).
-	Reuse   bool
-	Values  map[string]any
-	Set     []string
+	Reuse  bool
+	Values map[string]any
+	// Set is the guide's --set flags as structured values: dotted path →
+	// value. Config values go in as data; nothing is parsed as --set
+	// syntax, so a comma or = in a value is just a character.
+	Set     map[string]any
 	Secrets map[string]string // --set path → secret name
 	// Port and Path of the guide's verify command; zero Port: no check.
 	Port   int
@@ -471,7 +474,7 @@ func (p *c7nPlan) upgrade(svc c7nService) {
 		Activity: helm.UpgradeInstall,
 		Input: activities.HelmUpgradeInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
 			Chart:  ref,
-			Values: svc.Values, Set: svc.Set, SetSecrets: svc.Secrets, Overrides: p.site.Values[svc.Release],
+			Values: withSetPaths(svc.Values, svc.Set), SetSecrets: svc.Secrets, Overrides: p.site.Values[svc.Release],
 			ReuseValues: svc.Reuse, MustExist: !svc.Install, CreateNamespace: svc.Install,
 			Timeout: p.site.HelmTimeout},
 		Timeout: p.site.HelmTimeout + 5*time.Minute,
@@ -488,11 +491,7 @@ func (p *c7nPlan) checkOverrides(svc c7nService) {
 		return
 	}
 	var guide []string
-	flattenKeys("", svc.Values, &guide)
-	for _, kv := range svc.Set {
-		k, _, _ := strings.Cut(kv, "=")
-		guide = append(guide, k)
-	}
+	flattenKeys("", withSetPaths(svc.Values, svc.Set), &guide)
 	guide = append(guide, sortedKeys(svc.Secrets)...)
 	var mine []string
 	flattenKeys("", over, &mine)
@@ -504,6 +503,49 @@ func (p *c7nPlan) checkOverrides(svc c7nService) {
 			}
 		}
 	}
+}
+
+// withSetPaths returns values with every dotted path of set put in as a
+// nested value (what helm's --set a.b.c=v does, without its parser);
+// values itself is not changed.
+func withSetPaths(values, set map[string]any) map[string]any {
+	out := deepCopy(values)
+	for _, path := range sortedKeys(set) {
+		m := out
+		parts := strings.Split(path, ".")
+		for _, k := range parts[:len(parts)-1] {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = set[path]
+	}
+	return out
+}
+
+func deepCopy(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for _, k := range sortedKeys(v) {
+		if m, ok := v[k].(map[string]any); ok {
+			out[k] = deepCopy(m)
+		} else {
+			out[k] = v[k]
+		}
+	}
+	return out
+}
+
+// withSet is set plus one more path, as a new map.
+func withSet(set map[string]any, path string, v any) map[string]any {
+	out := make(map[string]any, len(set)+1)
+	for _, k := range sortedKeys(set) {
+		out[k] = set[k]
+	}
+	out[path] = v
+	return out
 }
 
 // flattenKeys lists the dotted paths of a values map's leaves, in order.

@@ -279,10 +279,10 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 
 	// 敏捷管理升级 and the other business services: reuse the values, add
 	// the platform datasource of the new preJob.
-	platformSet := []string{
-		"preJob.preInitDB.datasource.platform.url=" + escapeSet(p.jdbc("", jdbcParamsMulti)),
-		"preJob.preInitDB.datasource.platform.username=" + escapeSet(in.DB.User),
-		"preJob.preInitDB.datasource.platform.driver=com.mysql.jdbc.Driver",
+	platformSet := map[string]any{
+		"preJob.preInitDB.datasource.platform.url":      p.jdbc("", jdbcParamsMulti),
+		"preJob.preInitDB.datasource.platform.username": in.DB.User,
+		"preJob.preInitDB.datasource.platform.driver":   "com.mysql.jdbc.Driver",
 	}
 	platformSecret := map[string]string{"preJob.preInitDB.datasource.platform.password": dbPW}
 	p.service(c7nService{Release: "agile-service", Reuse: true, Set: platformSet, Secrets: platformSecret,
@@ -298,12 +298,12 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	// DevOps服务升级.
 	p.service(c7nService{Release: "gitlab-service", Reuse: true, Port: 8071, Path: "/actuator/health"})
 	p.service(c7nService{Release: "workflow-service", Reuse: true, Port: 8066, Path: "/actuator/health",
-		Set: []string{"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE=" + escapeSet(in.EurekaURL),
-			"env.open.SPRING_REDIS_HOST=" + escapeSet(in.Redis.Host),
-			fmt.Sprintf("env.open.SPRING_REDIS_PORT=%d", in.Redis.Port),
-			"env.open.SPRING_REDIS_DATABASE=9"}})
+		Set: map[string]any{"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE": in.EurekaURL,
+			"env.open.SPRING_REDIS_HOST":     in.Redis.Host,
+			"env.open.SPRING_REDIS_PORT":     in.Redis.Port,
+			"env.open.SPRING_REDIS_DATABASE": 9}})
 	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/actuator/health",
-		Set: append([]string{"env.open.AGENT_VERSION=0.21.5"}, platformSet...), Secrets: platformSecret})
+		Set: withSet(platformSet, "env.open.AGENT_VERSION", "0.21.5"), Secrets: platformSecret})
 	p.followLog("devops-service", "修复数据完成", "if it does not come, skip this step (with a comment): "+
 		"the repair call devops-data-fix/retry is then offered after the front ends are up", in.Probe.LogFailure)
 
@@ -343,11 +343,6 @@ var choerodon021Charts = []c7nChart{
 	{Release: "knowledgebase-service", Version: "0.21.0"}, {Release: "gitlab-service", Version: "0.21.0"},
 	{Release: "workflow-service", Version: "0.21.0"}, {Release: "devops-service", Version: "0.21.6"},
 	{Release: "choerodon-front", Version: "0.21.3"}, {Release: "hzero-front", Version: "0.22.0"},
-}
-
-// escapeSet escapes a value for helm's --set syntax, as the guide's quotes do.
-func escapeSet(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `,`, `\,`).Replace(s)
 }
 
 // ChoerodonUpgrade021To022 is the guide's workflow.

@@ -146,8 +146,8 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.service(health("iam-service", 8031))
 
 	// 部署notify service and asgard service: a database each, then the chart.
-	brokers := escapeSet(strings.Join(in.Kafka, ","))
-	zk := escapeSet(strings.Join(in.ZooKeeper, ","))
+	brokers := strings.Join(in.Kafka, ",")
+	zk := strings.Join(in.ZooKeeper, ",")
 	eureka := fmt.Sprintf("http://%s.%s:8000/eureka/", p.name("register-server"), ns)
 	configURI := fmt.Sprintf("http://%s.%s:8010/", p.name("config-server"), ns)
 	for _, svc := range []struct {
@@ -155,25 +155,25 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		port              int
 	}{{"notify-service", "notify_service", 18086}, {"asgard-service", "asgard_service", 18081}} {
 		p.createDatabases("create-database/"+svc.database, []activities.DatabaseSpec{{Name: svc.database, Charset: "utf8"}})
-		set := []string{
-			"preJob.preConfig.mysql.host=" + escapeSet(in.DB.Host),
-			fmt.Sprintf("preJob.preConfig.mysql.port=%d", in.DB.Port),
-			"preJob.preConfig.mysql.database=" + in.ManagerDatabase,
-			"preJob.preConfig.mysql.username=" + escapeSet(in.DB.User),
-			"preJob.preInitDB.mysql.host=" + escapeSet(in.DB.Host),
-			fmt.Sprintf("preJob.preInitDB.mysql.port=%d", in.DB.Port),
-			"preJob.preInitDB.mysql.database=" + svc.database,
-			"preJob.preInitDB.mysql.username=" + escapeSet(in.DB.User),
-			"env.open.SPRING_DATASOURCE_URL=" + escapeSet(fmt.Sprintf("jdbc:mysql://%s:%d/%s?useUnicode=true&characterEncoding=utf-8&useSSL=false",
-				in.DB.Host, in.DB.Port, svc.database)),
-			"env.open.SPRING_DATASOURCE_USERNAME=" + escapeSet(in.DB.User),
-			"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE=" + escapeSet(eureka),
-			"env.open.SPRING_CLOUD_CONFIG_ENABLED=true",
-			"env.open.SPRING_CLOUD_CONFIG_URI=" + escapeSet(configURI),
-			"env.open.CHOERODON_EVENT_CONSUMER_KAFKA_BOOTSTRAP_SERVERS=" + brokers,
-			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_BROKERS=" + brokers,
-			"env.open.SPRING_KAFKA_BOOTSTRAP_SERVERS=" + brokers,
-			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_ZK_NODES=" + zk,
+		set := map[string]any{
+			"preJob.preConfig.mysql.host":     in.DB.Host,
+			"preJob.preConfig.mysql.port":     in.DB.Port,
+			"preJob.preConfig.mysql.database": in.ManagerDatabase,
+			"preJob.preConfig.mysql.username": in.DB.User,
+			"preJob.preInitDB.mysql.host":     in.DB.Host,
+			"preJob.preInitDB.mysql.port":     in.DB.Port,
+			"preJob.preInitDB.mysql.database": svc.database,
+			"preJob.preInitDB.mysql.username": in.DB.User,
+			"env.open.SPRING_DATASOURCE_URL": fmt.Sprintf("jdbc:mysql://%s:%d/%s?useUnicode=true&characterEncoding=utf-8&useSSL=false",
+				in.DB.Host, in.DB.Port, svc.database),
+			"env.open.SPRING_DATASOURCE_USERNAME":                       in.DB.User,
+			"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE":             eureka,
+			"env.open.SPRING_CLOUD_CONFIG_ENABLED":                      true,
+			"env.open.SPRING_CLOUD_CONFIG_URI":                          configURI,
+			"env.open.CHOERODON_EVENT_CONSUMER_KAFKA_BOOTSTRAP_SERVERS": brokers,
+			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_BROKERS":         brokers,
+			"env.open.SPRING_KAFKA_BOOTSTRAP_SERVERS":                   brokers,
+			"env.open.SPRING_CLOUD_STREAM_KAFKA_BINDER_ZK_NODES":        zk,
 		}
 		pw := in.DB.PasswordRef
 		p.service(c7nService{Release: svc.release, Install: true, Set: set, Port: svc.port, Path: "/health",
@@ -196,14 +196,14 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		Timeout: 5 * time.Minute})
 	p.gate("approve/gitlab-ssh", fmt.Sprintf("Confirm GitLab has the SSH protocol enabled (the guide: 设置Gitlab启用SSH协议, 必须开启); "+
 		"devops-service will use %s as its SSH URL.", in.Domains.GitLab), false)
-	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/health", Set: []string{
-		"env.open.AGENT_VERSION=0.9.6",
-		"env.open.TEMPLATE_VERSION_MICROSERVICE=0.9.0",
-		"env.open.TEMPLATE_VERSION_MICROSERVICEFRONT=0.9.0",
-		"env.open.TEMPLATE_VERSION_JAVALIB=0.9.0",
-		"env.open.SERVICES_GITLAB_SSHURL=" + escapeSet(in.Domains.GitLab),
-		`env.open.SECURITY_IGNORED=/ci\,/webhook\,/v2/api-docs\,/agent/**\,/ws/**\,/webhook/**`,
-		"env.open.SERVICES_GATEWAY_URL=" + escapeSet(in.url(in.Domains.API)),
+	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/health", Set: map[string]any{
+		"env.open.AGENT_VERSION":                      "0.9.6",
+		"env.open.TEMPLATE_VERSION_MICROSERVICE":      "0.9.0",
+		"env.open.TEMPLATE_VERSION_MICROSERVICEFRONT": "0.9.0",
+		"env.open.TEMPLATE_VERSION_JAVALIB":           "0.9.0",
+		"env.open.SERVICES_GITLAB_SSHURL":             in.Domains.GitLab,
+		"env.open.SECURITY_IGNORED":                   "/ci,/webhook,/v2/api-docs,/agent/**,/ws/**,/webhook/**",
+		"env.open.SERVICES_GATEWAY_URL":               in.url(in.Domains.API),
 	}})
 	p.apiCall("devops-smooth-upgrade/0.9",
 		fmt.Sprintf("As the platform admin, call devops-service's smooth upgrade API (swagger-ui at %s/manager/swagger-ui.html → "+
@@ -242,7 +242,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 
 	// 整合前端升级.
 	p.service(c7nService{Release: "choerodon-front", Reuse: true, Port: 80, Path: "/",
-		Set:    []string{"env.open.PRO_FILE_SERVER=" + escapeSet(in.MinIOURL)},
+		Set:    map[string]any{"env.open.PRO_FILE_SERVER": in.MinIOURL},
 		Expect: activities.WaitHTTPInput{BodyContains: "<title>Choerodon</title>"}})
 	p.apiCall("create-oauth-client/choerodon",
 		fmt.Sprintf("Create the OAuth client `choerodon`: swagger-ui (%s/manager/swagger-ui.html) → iam_service → client-controller → 创建client, "+

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"upgrader/activities"
 	"upgrader/config"
 	"upgrader/internal/contract"
 	"upgrader/workflows"
@@ -120,4 +121,25 @@ func TestEveryStepsActivityDeclaresItsOptions(t *testing.T) {
 			require.True(t, ok, "%s: step %s runs %s, which declares no options (contract.Declare beside it)", g.Name, s.Name, contract.Name(s.Activity))
 		}
 	}
+}
+
+// TestConfigValuesReachHelmAsData: a config value with --set syntax in it
+// (a comma, an =) is one value in the release's values, never parsed.
+func TestConfigValuesReachHelmAsData(t *testing.T) {
+	in := c7n08Input()
+	in.MinIOURL = "http://minio.lab/files,preJob.preConfig.mysql.host=evil"
+	steps, err := in.Plan()
+	require.NoError(t, err)
+	for _, s := range steps {
+		if s.Name != "upgrade/choerodon-front" {
+			continue
+		}
+		up := s.Input.(activities.HelmUpgradeInput)
+		require.Empty(t, up.Set, "no --set strings")
+		env := up.Values["env"].(map[string]any)["open"].(map[string]any)
+		require.Equal(t, in.MinIOURL, env["PRO_FILE_SERVER"])
+		require.NotContains(t, up.Values, "preJob")
+		return
+	}
+	t.Fatal("no upgrade/choerodon-front step")
 }
