@@ -3,10 +3,13 @@ package activities
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"upgrader/internal/contract"
 )
@@ -25,6 +28,9 @@ type InstalledVersionInput struct {
 	From string `json:"from"`
 	// Releases are the site's names of releases the from version shows in.
 	Releases []string `json:"releases"`
+	// TillerNamespace is where a Helm 2 site keeps its releases (Tiller's
+	// ConfigMaps); empty: kube-system.
+	TillerNamespace string `json:"tillerNamespace,omitempty"`
 }
 
 // CheckInstalledVersion reads one revision per release and returns: no heartbeat.
@@ -46,7 +52,12 @@ func (h *Helm) CheckInstalledVersion(ctx context.Context, in InstalledVersionInp
 		case err != nil:
 			return contract.Outcome{}, err
 		case rel == nil || rel.Info.Status == release.StatusUninstalled:
-			wrong = append(wrong, n+" is not installed (as a Helm 3 release)")
+			if v2 := tillerRelease(ctx, cfg, in.TillerNamespace, n); v2 != "" {
+				wrong = append(wrong, fmt.Sprintf("%s is a Helm 2 release (%s); the steps use Helm 3: migrate the site's releases "+
+					"first (helm 2to3 convert %s), or upgrade by hand", n, v2, n))
+			} else {
+				wrong = append(wrong, n+" is not installed (no Helm 3 release of that name)")
+			}
 		case rel.Chart == nil || rel.Chart.Metadata == nil:
 			wrong = append(wrong, n+" has no chart version")
 		default:
@@ -65,4 +76,34 @@ func (h *Helm) CheckInstalledVersion(ctx context.Context, in InstalledVersionInp
 			in.From, in.Cluster, in.Namespace, strings.Join(wrong, "; ")), ErrWrongFromVersion, nil)
 	}
 	return contract.Outcome{Summary: fmt.Sprintf("the site is at %s: %s", in.From, strings.Join(seen, ", "))}, nil
+}
+
+// tillerRelease describes a release Helm 2 keeps for name ("version 3,
+// DEPLOYED, in Tiller's ConfigMap kube-system/agile-service.v3"), empty when
+// there is none. Helm 2 stores each revision as a ConfigMap labelled
+// OWNER=TILLER, NAME, VERSION and STATUS in Tiller's namespace
+// (helm/helm v2.17 pkg/storage/driver/cfgmaps.go, newConfigMapsObject).
+// A Helm 2 site is invisible to Helm 3's storage: without this, its
+// releases look "not installed" and a guide would install beside them.
+func tillerRelease(ctx context.Context, cfg *action.Configuration, ns, name string) string {
+	if ns == "" {
+		ns = "kube-system"
+	}
+	cs, err := cfg.KubernetesClientSet()
+	if err != nil {
+		return ""
+	}
+	cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "OWNER=TILLER,NAME=" + name})
+	if err != nil || len(cms.Items) == 0 {
+		return ""
+	}
+	newest := cms.Items[0]
+	for _, cm := range cms.Items[1:] {
+		a, _ := strconv.Atoi(cm.Labels["VERSION"])
+		b, _ := strconv.Atoi(newest.Labels["VERSION"])
+		if a > b {
+			newest = cm
+		}
+	}
+	return fmt.Sprintf("version %s, %s, in Tiller's ConfigMap %s/%s", newest.Labels["VERSION"], newest.Labels["STATUS"], ns, newest.Name)
 }
