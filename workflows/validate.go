@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"upgrader/config"
+	"upgrader/internal/text"
 	"upgrader/workflows/runbook"
 )
 
@@ -52,12 +53,7 @@ func finish(p *config.Problems, in any) error {
 	return p.Err()
 }
 
-func short(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
-}
+func short(s string) string { return text.Truncate(s, 60) }
 
 // walkStrings calls fn with the key path (as the config spells it) and value
 // of every string in v: struct fields by their mapstructure names (squashed
