@@ -15,15 +15,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Input is what every guide's config decodes into.
-type Input interface {
-	// Validate reports every problem of the config at once, by field.
-	Validate() error
-	// Plan lists the steps the workflow will run for this config.
-	Plan() ([]runbook.Step, error)
-	// GetTarget says which environment and versions the upgrade is about.
-	GetTarget() *runbook.Target
-}
+// Input is what every guide's config decodes into: the runbook's Input
+// (Validate, Plan, GetTarget).
+type Input = runbook.Input
 
 // Spec describes one guide to the worker and the starter.
 type Spec struct {
