@@ -94,7 +94,7 @@ func BenchmarkFleet200Runs(b *testing.B) {
 		cpuEnd = cpuTime()
 		b.ReportMetric(float64(runs*steps)/wall.Seconds(), "steps/s")
 		b.ReportMetric(wall.Seconds(), "s/fleet")
-		b.ReportMetric((cpuEnd - cpuStart).Seconds()/wall.Seconds(), "worker-cores")
+		b.ReportMetric((cpuEnd-cpuStart).Seconds()/wall.Seconds(), "worker-cores")
 	}
 	close(stopRSS)
 	mu.Lock()
@@ -137,4 +137,3 @@ func cpuTime() time.Duration {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
-
