@@ -62,7 +62,7 @@ func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult,
 		interval = h.PollInterval
 	}
 	if interval <= 0 {
-		interval = 2 * time.Second
+		interval = DefaultPollInterval
 	}
 	return pollUntil(ctx, in.URL, "ready", interval, func() (bool, string) { return h.probe(ctx, in) })
 }

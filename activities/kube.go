@@ -64,7 +64,7 @@ func (k *Kube) interval() time.Duration {
 	if k.PollInterval > 0 {
 		return k.PollInterval
 	}
-	return 2 * time.Second
+	return DefaultPollInterval
 }
 
 // KubeApplyInput is `kubectl apply --server-side` of one or more YAML

@@ -10,6 +10,15 @@ import (
 	"upgrader/internal/contract"
 )
 
+// DefaultPollInterval is the pause between two probes of a wait when
+// neither the step nor the worker sets one.
+const DefaultPollInterval = time.Second
+
+// firstPollPause is the pause after the first probe: a wait starts fast
+// (most checks pass within a second of a change) and doubles its pause up to
+// the step's interval, so a long wait costs no more probes than before.
+const firstPollPause = 100 * time.Millisecond
+
 // waitHeartbeat is the heartbeat timeout of every wait: the ticker beats
 // every third of it, so a dead worker is noticed within 20 s whatever the
 // probe interval (a config's probe.interval must stay below it).
@@ -25,7 +34,8 @@ type waitProgress struct {
 	Last   string `json:"last"`
 }
 
-// pollUntil runs probe every interval until it succeeds. The ticker of
+// pollUntil runs probe until it succeeds, pausing 100 ms after the first
+// probe and doubling the pause up to interval. The ticker of
 // whileHeartbeating carries the count and the last observation, whatever the
 // interval, so a slow probe or a long interval never looks like a dead
 // worker. It gives up shortly before the activity's deadline, with the last
@@ -38,6 +48,7 @@ func pollUntil(ctx context.Context, what, ready string, interval time.Duration, 
 	var res WaitHTTPResult
 	err := whileHeartbeating(ctx, &beat, func(ctx context.Context) error {
 		deadline, hasDeadline := ctx.Deadline()
+		pause := min(firstPollPause, interval)
 		for {
 			p.Probes++
 			ok, obs := probe()
@@ -47,15 +58,16 @@ func pollUntil(ctx context.Context, what, ready string, interval time.Duration, 
 				res = WaitHTTPResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s after %d probes: %s", what, ready, p.Probes, obs)}, Probes: p.Probes}
 				return nil
 			}
-			if hasDeadline && time.Until(deadline) < interval+time.Second {
+			if hasDeadline && time.Until(deadline) < pause+time.Second {
 				return temporal.NewApplicationError(
 					fmt.Sprintf("%s not %s after %d probes; last: %s", what, ready, p.Probes, obs), "NotReady")
 			}
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s not %s after %d probes; last: %s: %w", what, ready, p.Probes, obs, ctx.Err())
-			case <-time.After(interval):
+			case <-time.After(pause):
 			}
+			pause = min(2*pause, interval)
 		}
 	})
 	return res, err

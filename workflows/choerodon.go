@@ -109,7 +109,7 @@ func defaultChoerodonSite(namespace string) ChoerodonSite {
 		Namespace: namespace,
 		ChartRepo: "c7n",
 		Probe: ChoerodonProbe{Via: activities.ViaPodIP, LabelKey: activities.DefaultReleaseLabel,
-			Timeout: 20 * time.Minute, Interval: 5 * time.Second, LogTimeout: 30 * time.Minute,
+			Timeout: 20 * time.Minute, Interval: time.Second, LogTimeout: 30 * time.Minute,
 			LogFailure: []string{`Exception`, `\bERROR\b`}},
 		DB:              ChoerodonDB{Port: 3306, User: "choerodon"},
 		HelmTimeout:     15 * time.Minute,

@@ -80,7 +80,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	}
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
 	w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
-	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: 2 * time.Second,
+	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: activities.DefaultPollInterval,
 		TrustedHosts: cfg.TrustedHosts})
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
 	w.RegisterActivity(host)
@@ -92,7 +92,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	}
 	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Repos: cfg.ChartRepos,
 		CacheDir: cfg.ChartCache, Secrets: secrets, Artifacts: art})
-	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: 2 * time.Second})
+	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: activities.DefaultPollInterval})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets
