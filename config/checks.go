@@ -14,21 +14,21 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// checkHostPort reports an address that is not host:port with a real port:
+// CheckHostPort reports an address that is not host:port with a real port:
 // a scheme or a bad port would otherwise surface as a dial failure that
-// names no key.
-func checkHostPort(p *Problems, key, addr string) {
+// names no key. example is a good address for the message.
+func CheckHostPort(p *Problems, key, addr, example string) {
 	if addr == "" {
-		p.Add(key, "is empty; set host:port, e.g. 127.0.0.1:7233")
+		p.Add(key, "is empty; set host:port, e.g. %s", example)
 		return
 	}
 	if strings.Contains(addr, "://") {
-		p.Add(key, "%q: give host:port without a scheme, e.g. 127.0.0.1:7233", addr)
+		p.Add(key, "%q: give host:port without a scheme, e.g. %s", addr, example)
 		return
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		p.Add(key, "%q has no port; use host:port, e.g. 127.0.0.1:7233", addr)
+		p.Add(key, "%q has no port; use host:port, e.g. %s", addr, example)
 		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {

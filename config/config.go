@@ -183,7 +183,7 @@ func (p Problems) Err() error {
 // Validate reports every problem of the config at once.
 func (c Worker) Validate() error {
 	var p Problems
-	checkHostPort(&p, "temporal.address", c.Temporal.Address)
+	CheckHostPort(&p, "temporal.address", c.Temporal.Address, "127.0.0.1:7233")
 	if c.Temporal.Namespace == "" {
 		p.Add("temporal.namespace", "is empty")
 	}

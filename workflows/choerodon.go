@@ -2,11 +2,11 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -215,11 +215,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	}
 	checkSecretRef(p, "db.passwordRef", s.DB.PasswordRef, "the password of "+s.DB.User)
 	if a := s.DB.Admin; a != nil {
-		if host, port, err := net.SplitHostPort(a.Address); err != nil || host == "" {
-			p.Add("db.admin.address", "%q: give host:port as the worker reaches MySQL", a.Address)
-		} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			p.Add("db.admin.address", "%q: %s is not a port", a.Address, port)
-		}
+		config.CheckHostPort(p, "db.admin.address", a.Address, "10.0.0.12:3306, as the worker reaches MySQL")
 		if a.User == "" {
 			p.Add("db.admin.user", "is empty; an account that may create databases, users and grants")
 		} else {
@@ -540,10 +536,7 @@ func deepCopy(v map[string]any) map[string]any {
 
 // withSet is set plus one more path, as a new map.
 func withSet(set map[string]any, path string, v any) map[string]any {
-	out := make(map[string]any, len(set)+1)
-	for _, k := range sortedKeys(set) {
-		out[k] = set[k]
-	}
+	out := maps.Clone(set)
 	out[path] = v
 	return out
 }

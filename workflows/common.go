@@ -11,7 +11,6 @@ import (
 
 var (
 	releaseName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?$`)
-	envName     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // validateTarget checks the fields every guide shares. from and to, when
@@ -20,7 +19,7 @@ var (
 func validateTarget(p *config.Problems, t runbook.Target, from, to string) {
 	if t.Environment == "" {
 		p.Add("environment", "is empty; name the site being upgraded (or pass --env)")
-	} else if !envName.MatchString(t.Environment) {
+	} else if !dns1123Label.MatchString(t.Environment) {
 		p.Add("environment", "%q must be lower-case letters, digits and -", t.Environment)
 	}
 	switch {

@@ -59,33 +59,32 @@ func checkInputPath(input any, path string) error {
 // jsonField finds a struct field (or a field of an embedded struct) by the
 // name encoding/json gives it.
 func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		n, skip := jsonName(f)
-		if skip {
-			continue
-		}
-		if f.Anonymous && n == "" {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				if got, ok := jsonField(ft, name); ok {
-					return got, true
-				}
-			}
-			continue
-		}
-		if n == name {
-			return f.Type, true
+	for _, f := range jsonFieldList(t) {
+		if f.name == name {
+			return f.typ, true
 		}
 	}
 	return nil, false
 }
 
+// jsonFields lists a struct's JSON field names, embedded structs' promoted.
 func jsonFields(t reflect.Type) []string {
 	var out []string
+	for _, f := range jsonFieldList(t) {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+type namedField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFieldList is every JSON field of a struct in order, the fields of an
+// untagged embedded struct in its place.
+func jsonFieldList(t reflect.Type) []namedField {
+	var out []namedField
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		n, skip := jsonName(f)
@@ -98,11 +97,11 @@ func jsonFields(t reflect.Type) []string {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				out = append(out, jsonFields(ft)...)
+				out = append(out, jsonFieldList(ft)...)
 			}
 			continue
 		}
-		out = append(out, n)
+		out = append(out, namedField{n, f.Type})
 	}
 	return out
 }
