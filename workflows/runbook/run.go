@@ -17,6 +17,28 @@ type Guide struct {
 	Name string
 	// Title is the guide's human title, kept in the memo.
 	Title string
+	// Map is the guide's sections in the guide's order: each is carried out
+	// by the steps that name it (Step.Section), or says why a person does it
+	// (Manual) or why nothing does it (NotAutomated). Tests check that every
+	// step names a section and every section is accounted for.
+	Map []Section
+}
+
+// Section is one part of the vendor's guide as the guide numbers it.
+type Section struct {
+	// ID is the guide's own numbering ("7.6") or, where the guide has
+	// none, a short stable id in the guide's order ("s03").
+	ID string
+	// Title is a short title in our words ("JOB upgrade").
+	Title string
+	// Heading is the guide's heading text verbatim, where it has one; the
+	// seed-text test finds every heading of the guide among these.
+	Heading string
+	// Manual says why a person carries this section out (a gate or signal
+	// step names it too).
+	Manual string
+	// NotAutomated says why no step carries it out (reading release notes).
+	NotAutomated string
 }
 
 // WorkflowID is the ID of the one run a guide may have per environment.

@@ -56,6 +56,9 @@ type Step struct {
 	Kind Kind
 	// Summary says, in one line, what the step will do.
 	Summary string
+	// Section is the ID of the guide section (Guide.Map) this step carries
+	// out; plans, status and the Web UI show it beside the step ("§7.6").
+	Section string
 	// Activity is the activity function (a method on a nil struct pointer,
 	// e.g. (*activities.Helm)(nil).Upgrade); nil for a gate-only step.
 	Activity any
