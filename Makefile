@@ -48,10 +48,10 @@ test: lint
 fuzz:
 	go test -run '^$$' -fuzz FuzzUpgradeConfig -fuzztime $(or $(FUZZTIME),200000x) ./workflows
 
-## bench: speed and memory of the engine on a real dev server
+## bench: speed and memory of the engine on a real dev server and the lab; ends with one table
 bench:
-	$(TOOLS) temporal >/dev/null
-	go test -run '^$$' -bench . -benchmem ./...
+	$(TOOLS) temporal kube-apiserver kube-controller-manager >/dev/null
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -timeout 60m ./... | scripts/bench-table.sh
 
 clean:
 	rm -rf bin

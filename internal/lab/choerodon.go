@@ -21,6 +21,10 @@ type C7NSite struct {
 	Charts string
 	// ChartSrc is the lab chart's folder (tests/testdata/charts/c7n-service).
 	ChartSrc string
+	// Instant packages every chart without delays: pods up at once, log
+	// lines at once, hooks done at once (what the whole-guide benchmark
+	// measures the engine against).
+	Instant bool
 }
 
 // PodBehaviour is how a lab chart's pod answers and what it logs.
@@ -40,6 +44,9 @@ type PodBehaviour struct {
 
 // Package saves the lab chart as <name>-<version>.tgz in the mirror.
 func (s *C7NSite) Package(name, version string, b PodBehaviour) error {
+	if s.Instant {
+		b.UpAfter, b.LogAfter, b.Hook = 0, 0, 0
+	}
 	serve := b.Serve
 	if serve == "" {
 		serve = "actuator"

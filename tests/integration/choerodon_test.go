@@ -44,7 +44,7 @@ const (
 	c7nOAuthSecret = "oauth-Client-secret-3390"
 )
 
-func newC7nLab(t *testing.T) *c7nLab {
+func newC7nLab(t testing.TB) *c7nLab {
 	t.Helper()
 	l := &c7nLab{root: t.TempDir()}
 	l.cp = labsrv.StartControlPlane(t)
@@ -75,7 +75,7 @@ secrets:
 	return l
 }
 
-func (l *c7nLab) helm(t *testing.T, ns string) *action.Configuration {
+func (l *c7nLab) helm(t testing.TB, ns string) *action.Configuration {
 	t.Helper()
 	cfg, err := l.site.Helm(ns)
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func (l *c7nLab) helm(t *testing.T, ns string) *action.Configuration {
 }
 
 // revisions is how many revisions a release has (0: none).
-func (l *c7nLab) revisions(t *testing.T, ns, release string) int {
+func (l *c7nLab) revisions(t testing.TB, ns, release string) int {
 	h, err := action.NewHistory(l.helm(t, ns)).Run(release)
 	if err == driver.ErrReleaseNotFound {
 		return 0
@@ -92,19 +92,19 @@ func (l *c7nLab) revisions(t *testing.T, ns, release string) int {
 	return len(h)
 }
 
-func (l *c7nLab) values(t *testing.T, ns, release string) map[string]any {
+func (l *c7nLab) values(t testing.TB, ns, release string) map[string]any {
 	v, err := action.NewGetValues(l.helm(t, ns)).Run(release)
 	require.NoError(t, err)
 	return v
 }
 
-func (l *c7nLab) chartVersion(t *testing.T, ns, release string) string {
+func (l *c7nLab) chartVersion(t testing.TB, ns, release string) string {
 	r, err := action.NewGet(l.helm(t, ns)).Run(release)
 	require.NoError(t, err)
 	return r.Chart.Metadata.Version
 }
 
-func (l *c7nLab) sql(t *testing.T) *sql.DB {
+func (l *c7nLab) sql(t testing.TB) *sql.DB {
 	db, err := sql.Open("mysql", l.db.DSN("root", l.db.RootPassword, ""))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
@@ -118,7 +118,7 @@ type apiRecorder struct {
 	calls []string // "METHOD path?query auth body"
 }
 
-func startAPIRecorder(t *testing.T) *apiRecorder {
+func startAPIRecorder(t testing.TB) *apiRecorder {
 	a := &apiRecorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -151,7 +151,7 @@ func (a *apiRecorder) all() []string {
 // approves every gate and calls onRunning once for each step seen running;
 // a failed step ends the drive (the caller decides). It returns the last
 // status.
-func operate(t *testing.T, workerCfg, id string, timeout time.Duration, onRunning map[string]func()) runbook.RunStatus {
+func operate(t testing.TB, workerCfg, id string, timeout time.Duration, onRunning map[string]func()) runbook.RunStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -176,7 +176,7 @@ func operate(t *testing.T, workerCfg, id string, timeout time.Duration, onRunnin
 	return runbook.RunStatus{}
 }
 
-func c7n021Config(t *testing.T, l *c7nLab, env, ns string) string {
+func c7n021Config(t testing.TB, l *c7nLab, env, ns string) string {
 	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
 guide: choerodon-0.21-0.22
 environment: %s

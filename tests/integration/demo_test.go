@@ -103,7 +103,7 @@ func readJournal(t *testing.T, artifacts string) []journalLine {
 	return out
 }
 
-func status(t *testing.T, id string) runbook.RunStatus {
+func status(t testing.TB, id string) runbook.RunStatus {
 	t.Helper()
 	var st runbook.RunStatus
 	v, err := temporalClient().QueryWorkflow(context.Background(), id, "", runbook.QueryStatus)

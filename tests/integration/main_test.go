@@ -74,7 +74,7 @@ func temporalClient() client.Client { return server.Client() }
 
 // starter runs the starter binary against the test server and returns its
 // combined output and error.
-func starter(t *testing.T, workerCfg string, args ...string) (string, error) {
+func starter(t testing.TB, workerCfg string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -85,7 +85,7 @@ func starter(t *testing.T, workerCfg string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func mustStarter(t *testing.T, workerCfg string, args ...string) string {
+func mustStarter(t testing.TB, workerCfg string, args ...string) string {
 	t.Helper()
 	out, err := starter(t, workerCfg, args...)
 	if err != nil {
@@ -100,7 +100,7 @@ type workerProc struct {
 	log *bytes.Buffer
 }
 
-func startWorker(t *testing.T, cfgPath string, env ...string) *workerProc {
+func startWorker(t testing.TB, cfgPath string, env ...string) *workerProc {
 	t.Helper()
 	var buf bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, "worker"), "-c", cfgPath)
@@ -123,7 +123,7 @@ func startWorker(t *testing.T, cfgPath string, env ...string) *workerProc {
 }
 
 // kill ends the worker the hard way: no graceful stop, no last heartbeat.
-func (w *workerProc) kill(t *testing.T) {
+func (w *workerProc) kill(t testing.TB) {
 	t.Helper()
 	if err := w.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func (w *workerProc) kill(t *testing.T) {
 	_ = w.cmd.Wait()
 }
 
-func writeFile(t *testing.T, path, content string) string {
+func writeFile(t testing.TB, path, content string) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func writeFile(t *testing.T, path, content string) string {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
