@@ -129,7 +129,7 @@ func TestHelmStepsAgainstARealAPIServer(t *testing.T) {
 	require.ErrorContains(t, err, `cluster "prod" is not configured on the worker (known: lab)`)
 }
 
-func kubeClient(t *testing.T, kubeconfig string) *kubernetes.Clientset {
+func kubeClient(t testing.TB, kubeconfig string) *kubernetes.Clientset {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	require.NoError(t, err)
 	c, err := kubernetes.NewForConfig(cfg)
