@@ -56,6 +56,13 @@ type HostCommandInput struct {
 	// waits for it and takes its recorded exit code and output instead of
 	// starting it again (`mv /data/src /data/src.bak`, `>> dbadmin.env`).
 	Repeatable bool `json:"repeatable,omitempty"`
+	// Publish names values the command prints as `name=value` lines, which
+	// later steps take (Step.Inputs) from the result's Outputs: a version
+	// read from a file on the host. They must not be secret.
+	Publish []string `json:"publish,omitempty"`
+	// PublishTail publishes the last N lines of the (scrubbed) output as the
+	// output "tail", for a gate to show a person what a check printed.
+	PublishTail int `json:"publishTail,omitempty"`
 }
 
 // HostCommandResult is what history keeps of a command: the exit code and a
@@ -146,8 +153,45 @@ type commandProgress struct {
 // command not marked Repeatable runs at most once per step try, whatever
 // happens to the worker or the SSH session (see HostCommandInput.Repeatable).
 func (h *Host) Run(ctx context.Context, in HostCommandInput) (HostCommandResult, error) {
-	res, _, err := h.run(ctx, in, false)
-	return res, err
+	res, all, err := h.run(ctx, in, len(in.Publish) > 0)
+	if err != nil {
+		return res, err
+	}
+	return publish(in, res, all)
+}
+
+// publish sets the result's Outputs from what the command printed.
+func publish(in HostCommandInput, res HostCommandResult, all string) (HostCommandResult, error) {
+	if len(in.Publish) == 0 && in.PublishTail <= 0 {
+		return res, nil
+	}
+	res.Outputs = map[string]string{}
+	for _, l := range strings.Split(all, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if ok && containsString(in.Publish, k) {
+			res.Outputs[k] = strings.TrimSpace(v)
+		}
+	}
+	for _, k := range in.Publish {
+		if res.Outputs[k] == "" {
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"`%s` on %s printed no %s=<value> line (or an empty value); full log: %s", oneLine(in.Command), in.Host, k, res.LogPath),
+				ErrSuccessMissing, nil, res)
+		}
+	}
+	if in.PublishTail > 0 {
+		res.Outputs["tail"] = strings.Join(lastN(res.Tail, in.PublishTail), "\n")
+	}
+	return res, nil
+}
+
+func containsString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 // run is Run; with keepAll it also returns the whole scrubbed output of the

@@ -39,6 +39,7 @@ var guides = []Spec{
 	demoSpec,
 	choerodon021Spec,
 	choerodon08Spec,
+	blueKingSpec,
 }
 
 var registry = func() map[string]Spec {

@@ -147,6 +147,10 @@ type Gate struct {
 	// SkipOnReject makes a rejection skip this step and go on; otherwise a
 	// rejection ends the run before the step runs.
 	SkipOnReject bool
+	// Show names earlier steps whose result and outputs the prompt shows
+	// when the gate opens: what the person must read before answering (a
+	// check's output before a migration).
+	Show []string
 }
 
 var stepName = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*$`)
@@ -233,6 +237,11 @@ func (v *planCheck) checkStep(where string, s Step, parent string) {
 	if s.Gate != nil {
 		if strings.TrimSpace(s.Gate.Prompt) == "" {
 			v.add(where + ": gate without a prompt")
+		}
+		for _, n := range s.Gate.Show {
+			if _, ok := v.seen[n]; !ok {
+				v.add(fmt.Sprintf("%s: gate shows %q, which is not an earlier step", where, n))
+			}
 		}
 		if s.Gate.RemindAfter != 0 && s.Gate.RemindAfter < MinRemindAfter {
 			v.add(fmt.Sprintf("%s: gate reminds every %s; reminders must be at least %s apart (or 0 for none)",

@@ -57,6 +57,9 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 
 	if s = r.steps[i]; s.Gate != nil && (resume == "" || resume == phaseGate) {
 		r.phase[s.Name] = phaseGate
+		if len(s.Gate.Show) > 0 {
+			r.status.Steps[i].Prompt = r.shownPrompt(s.Gate)
+		}
 		r.setState(ctx, i, StepWaitingApproval)
 		r.logger.Info("waiting for approval", "step", s.Name, "prompt", s.Gate.Prompt)
 		ans, err := r.await(ctx, i, s.Gate.RemindAfter)
@@ -254,4 +257,26 @@ func describe(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
+}
+
+// shownPrompt is a gate's prompt with what the steps it shows found: their
+// result and outputs, as their status holds them.
+func (r *runner) shownPrompt(g *Gate) string {
+	var b strings.Builder
+	b.WriteString(g.Prompt)
+	for _, n := range g.Show {
+		j, ok := r.index[n]
+		if !ok {
+			continue
+		}
+		st := r.status.Steps[j]
+		fmt.Fprintf(&b, "\n--- %s (%s): %s", n, st.State, st.Result)
+		if st.LastError != "" {
+			fmt.Fprintf(&b, "\n    error: %s", st.LastError)
+		}
+		for _, k := range sortedKeys(st.Outputs) {
+			fmt.Fprintf(&b, "\n    %s:\n%s", k, st.Outputs[k])
+		}
+	}
+	return b.String()
 }
