@@ -40,6 +40,7 @@ var guides = []Spec{
 	choerodon021Spec,
 	choerodon08Spec,
 	blueKingSpec,
+	wecube400Spec,
 }
 
 var registry = func() map[string]Spec {

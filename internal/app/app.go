@@ -86,6 +86,8 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	w.RegisterActivity(host)
 	w.RegisterActivity(&activities.MySQL{Secrets: secrets, Scrub: secrets, Artifacts: art, Host: host, SyncProgress: true})
 	w.RegisterActivity(&activities.Mongo{Secrets: secrets, Scrub: secrets, Host: host})
+	w.RegisterActivity(&activities.Compose{Host: host, Secrets: secrets, Scrub: secrets})
+	w.RegisterActivity(&activities.WeCube{Client: &http.Client{Timeout: 15 * time.Second}, Secrets: secrets, Scrub: secrets})
 	clusters := map[string]activities.Cluster{}
 	for name, c := range cfg.Clusters {
 		clusters[name] = activities.Cluster{Kubeconfig: c.Kubeconfig, Context: c.Context}
