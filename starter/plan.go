@@ -23,11 +23,24 @@ import (
 )
 
 func newGuidesCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "guides",
-		Short: "List the upgrade guides this build knows",
-		Args:  cobra.NoArgs,
+	var coverage bool
+	var sections bool
+	cmd := &cobra.Command{
+		Use:   "guides [--coverage [--sections]]",
+		Short: "List the upgrade guides this build knows (with --coverage: how much of each guide the steps carry out)",
+		Long: `guides lists the guides. With --coverage it plans each guide for its example config and
+prints, per guide, how its sections (the guide's own, in its order) are accounted for:
+carried out by steps that run activities (automated), by gates where a person acts and
+says so (gates), or not automated with a reason (explained); parts are headings whose
+sections are counted instead. --sections lists every section with its steps.`,
+		Example: `  starter guides
+  starter guides --coverage
+  starter guides --coverage --sections`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if coverage {
+				return printCoverage(cmd.OutOrStdout(), sections)
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "GUIDE\tWORKFLOW TYPE\tTITLE\tEXAMPLE CONFIG")
 			for _, g := range workflows.Guides() {
@@ -36,6 +49,67 @@ func newGuidesCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&coverage, "coverage", false, "plan each guide for its example config and count how its sections are carried out")
+	cmd.Flags().BoolVar(&sections, "sections", false, "with --coverage: list every section, how it is carried out, and by which steps")
+	return cmd
+}
+
+// printCoverage plans every guide for its example config (paths relative
+// to the working directory, as `make` runs the starter) and sums up its map.
+func printCoverage(w io.Writer, sections bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GUIDE\tSECTIONS\tAUTOMATED\tGATES\tEXPLAINED\tPARTS\tCOVERAGE\tPROBLEMS")
+	var details []string
+	var failed []string
+	for _, g := range workflows.Guides() {
+		in := g.NewInput()
+		if err := config.LoadUpgrade(g.Example, g.Name, in); err != nil {
+			return fmt.Errorf("%s: %w (run from the repository's folder)", g.Name, err)
+		}
+		steps, err := in.Plan()
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", g.Name, g.Example, err)
+		}
+		cov := runbook.MapCoverage(g.Guide, steps)
+		problems := runbook.CheckMap(g.Guide, steps)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%d\n", g.Name, len(cov.Sections), cov.Automated, cov.Gates,
+			cov.Explained, cov.Parts, cov.Percent(), len(problems))
+		for _, p := range problems {
+			failed = append(failed, g.Name+": "+p)
+		}
+		if sections {
+			var b strings.Builder
+			fmt.Fprintf(&b, "\n%s — %s\n", g.Name, g.Title)
+			stw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(stw, "§\tSECTION\tHOW\tSTEPS / WHY")
+			for _, sc := range cov.Sections {
+				why := strings.Join(sc.Steps, ", ")
+				switch {
+				case sc.State == runbook.SectionExplained:
+					why = sc.NotAutomated
+				case sc.Manual != "":
+					why += " (" + sc.Manual + ")"
+				}
+				title := sc.Title
+				if sc.Heading != "" {
+					title += " 「" + sc.Heading + "」"
+				}
+				fmt.Fprintf(stw, "%s\t%s\t%s\t%s\n", sc.ID, title, sc.State, why)
+			}
+			stw.Flush()
+			details = append(details, b.String())
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, d := range details {
+		fmt.Fprint(w, d)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("maps and steps disagree:\n  - %s", strings.Join(failed, "\n  - "))
+	}
+	return nil
 }
 
 // loadInput decodes and validates a guide's config; env, when set,
@@ -118,7 +192,7 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 
 func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tSTEP\tKIND\tNEEDS\tWHAT IT DOES")
+	fmt.Fprintln(tw, "#\t§\tSTEP\tKIND\tNEEDS\tWHAT IT DOES")
 	for i, s := range steps {
 		printPlanStep(tw, fmt.Sprint(i+1), s, verbose)
 		if s.Expand != nil && s.Expand.Build != nil {
@@ -126,7 +200,7 @@ func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
 			if s.Expand.SideBySide {
 				how = "side by side"
 			}
-			fmt.Fprintf(tw, "\t\t\t\t  expands: one step per item of %s (known when it has run), %s:\n", s.Expand.From, how)
+			fmt.Fprintf(tw, "\t\t\t\t\t  expands: one step per item of %s (known when it has run), %s:\n", s.Expand.From, how)
 			printPlanStep(tw, "", s.Expand.Build(runbook.ItemPlaceholder), verbose)
 		}
 	}
@@ -153,9 +227,9 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	if s.Expand != nil && kind == "" {
 		kind = "expand"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", num, s.Name, kind, strings.Join(needs, " "), s.Summary)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", num, s.Section, s.Name, kind, strings.Join(needs, " "), s.Summary)
 	if s.Gate != nil {
-		fmt.Fprintf(tw, "\t\t\t\t  asks: %s\n", s.Gate.Prompt)
+		fmt.Fprintf(tw, "\t\t\t\t\t  asks: %s\n", s.Gate.Prompt)
 	}
 	paths := make([]string, 0, len(s.Inputs))
 	for p := range s.Inputs {
@@ -163,10 +237,10 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		fmt.Fprintf(tw, "\t\t\t\t  input %s: %s\n", p, s.Inputs[p])
+		fmt.Fprintf(tw, "\t\t\t\t\t  input %s: %s\n", p, s.Inputs[p])
 	}
 	if verbose && s.Input != nil {
-		fmt.Fprintf(tw, "\t\t\t\t  input: %+v\n", s.Input)
+		fmt.Fprintf(tw, "\t\t\t\t\t  input: %+v\n", s.Input)
 	}
 }
 

@@ -70,7 +70,7 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*
 	}
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tSTEP\tSTATE\tTRIES\tSTARTED\tTOOK\tDETAIL")
+	fmt.Fprintln(tw, "#\t§\tSTEP\tSTATE\tTRIES\tSTARTED\tTOOK\tDETAIL")
 	for i, s := range st.Steps {
 		took := ""
 		if !s.StartedAt.IsZero() && !s.EndedAt.IsZero() {
@@ -80,9 +80,9 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*
 		if !s.StartedAt.IsZero() {
 			started = s.StartedAt.Local().Format("15:04:05")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Name, s.State, tries(s), started, took, stepDetail(s))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Section, s.Name, s.State, tries(s), started, took, stepDetail(s))
 		for _, line := range attemptLines(s, live) {
-			fmt.Fprintf(tw, "\t\t\t\t\t\t  %s\n", line)
+			fmt.Fprintf(tw, "\t\t\t\t\t\t\t  %s\n", line)
 		}
 	}
 	tw.Flush()

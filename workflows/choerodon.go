@@ -278,7 +278,13 @@ type c7nPlan struct {
 	// worker's trustedHosts, the admin token may go to.
 	platform []string
 	steps    []runbook.Step
+	// section is the guide section (Guide.Map) the steps added next carry
+	// out; in sets it as the plan walks through the guide.
+	section string
 }
+
+// in says which section of the guide the steps added next carry out.
+func (p *c7nPlan) in(section string) { p.section = section }
 
 var (
 	helm   *activities.Helm
@@ -286,7 +292,12 @@ var (
 	mysqlA *activities.MySQL
 )
 
-func (p *c7nPlan) add(s runbook.Step) { p.steps = append(p.steps, s) }
+func (p *c7nPlan) add(s runbook.Step) {
+	if s.Section == "" {
+		s.Section = p.section
+	}
+	p.steps = append(p.steps, s)
+}
 
 // name is the site's name for one of the guide's releases.
 func (p *c7nPlan) name(release string) string {

@@ -16,7 +16,45 @@ import (
 // the switch of the framework to hzero. The old framework's releases are
 // deleted, hzero's are installed on new databases after a data migration,
 // then the business services and the front ends are upgraded.
-var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choerodon 0.21 → 0.22 (framework switch to hzero)"}
+var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choerodon 0.21 → 0.22 (framework switch to hzero)",
+	// The guide has no numbering of its own: parts 1–4 are its "##"
+	// headings, their sections its "###" headings, in its order (as
+	// ../shared/guide-notes/choerodon-0.21-0.22.md numbers them).
+	Map: []runbook.Section{
+		{ID: "pre", Title: "read-only site checks before any change (ours, not in the guide)"},
+		{ID: "1", Title: "framework upgrade: the c7n framework replaced by hzero", Heading: "微服务开发框架升级"},
+		{ID: "1.1", Title: "chart repository", Heading: "添加Choerodon Chart仓库"},
+		{ID: "1.2", Title: "old → new services and databases", Heading: "服务列表",
+			NotAutomated: "a table for the reader: sections 1.4–1.17 delete and install what it lists, verify/releases checks the result"},
+		{ID: "1.3", Title: "back up the databases and every release's values", Heading: "数据备份"},
+		{ID: "1.4", Title: "delete the old framework's releases, once a person approves", Heading: "删除旧版猪齿鱼框架服务"},
+		{ID: "1.5", Title: "create the hzero databases and grants", Heading: "创建数据库"},
+		{ID: "1.6", Title: "data migration, and its log", Heading: "数据迁移"},
+		{ID: "1.7", Title: "hzero-register", Heading: "部署 hzero register"},
+		{ID: "1.8", Title: "hzero-admin", Heading: "升级 hzero admin"},
+		{ID: "1.9", Title: "hzero-iam", Heading: "升级 hzero iam"},
+		{ID: "1.10", Title: "hzero-asgard", Heading: "升级 hzero asgard"},
+		{ID: "1.11", Title: "hzero-swagger", Heading: "部署 hzero swagger"},
+		{ID: "1.12", Title: "hzero-gateway", Heading: "升级 hzero gateway"},
+		{ID: "1.13", Title: "hzero-oauth", Heading: "升级 hzero oauth"},
+		{ID: "1.14", Title: "hzero-platform", Heading: "升级 hzero platform"},
+		{ID: "1.15", Title: "hzero-monitor", Heading: "升级 hzero monitor"},
+		{ID: "1.16", Title: "hzero-file", Heading: "升级 hzero file"},
+		{ID: "1.17", Title: "hzero-message", Heading: "升级 hzero message"},
+		{ID: "2", Title: "agile management services (databases backed up first: 1.3)", Heading: "敏捷管理升级"},
+		{ID: "2.1", Title: "agile-service", Heading: "升级 agile service"},
+		{ID: "2.2", Title: "test-manager-service", Heading: "升级 test manager service"},
+		{ID: "2.3", Title: "knowledgebase-service: backup confirmed again, data fix followed in its log", Heading: "升级 knowledgebase service"},
+		{ID: "3", Title: "DevOps services", Heading: "DevOps服务升级"},
+		{ID: "3.1", Title: "gitlab-service", Heading: "升级gitlab service"},
+		{ID: "3.2", Title: "workflow-service", Heading: "升级workflow service"},
+		{ID: "3.3", Title: "devops-service and its data migration log", Heading: "升级devops service"},
+		{ID: "4", Title: "front ends", Heading: "整合前端升级"},
+		{ID: "4.1", Title: "choerodon-front", Heading: "升级choerodon-front"},
+		{ID: "4.2", Title: "hzero-front", Heading: "升级hzero-front"},
+		{ID: "3.3-retry", Title: "devops data repair call, if 3.3's migration did not finish (the guide: after the front ends)"},
+		{ID: "end", Title: "end state checked: the guide's releases at their versions, the old ones gone (ours)"},
+	}}
 
 // choerodon021Spec describes the guide to the worker and the starter (guides.go lists it).
 var choerodon021Spec = Spec{
@@ -25,6 +63,7 @@ var choerodon021Spec = Spec{
 	Workflow:     ChoerodonUpgrade021To022,
 	NewInput:     func() Input { in := NewChoerodon021Input(); return &in },
 	Example:      "config/examples/choerodon-0.21-0.22.yaml",
+	Seed:         "000_5eb1c8e48cb12d5d.txt",
 }
 
 // Choerodon021Input configures the 0.21 → 0.22 upgrade of one site.
@@ -167,12 +206,15 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	}
 
 	// Before anything: the worker can reach what it needs.
+	p.in("1.1")
 	p.preflightCharts()
+	p.in("pre")
 	p.preflightFrom(in.From, in.OldReleases)
 	p.preflightAPI()
 	p.preflightMySQL()
 
 	// 数据备份: every release's values, and the databases.
+	p.in("1.3")
 	p.backupValues()
 	dbBackup := "backup-db/mysql"
 	if in.DB.Admin != nil && in.DB.Admin.Backup {
@@ -186,6 +228,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	}
 
 	// 删除旧版猪齿鱼框架服务.
+	p.in("1.4")
 	approve := "approve/delete-old-releases"
 	old := make([]string, len(in.OldReleases))
 	for i, r := range in.OldReleases {
@@ -210,9 +253,11 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	for _, d := range []string{"hzero_platform", "hzero_message", "hzero_file", "hzero_monitor", "hzero_admin"} {
 		hzeroDBs = append(hzeroDBs, activities.DatabaseSpec{Name: d, Charset: "utf8mb4", Collation: "utf8mb4_unicode_ci"})
 	}
+	p.in("1.5")
 	p.createDatabases("create-databases/hzero", hzeroDBs)
 
 	// 数据迁移: the data-migration chart, then its log.
+	p.in("1.6")
 	migration := map[string]any{"MODULE_NAME": "emailConfig"}
 	migrationSecrets := map[string]string{}
 	for _, d := range []struct{ key, db, params string }{
@@ -233,45 +278,56 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.LogFailure)
 
 	// The hzero framework, in the guide's order.
+	p.in("1.7")
 	p.service(c7nService{Release: "hzero-register", Install: true, Port: 8001, Path: "/actuator/health",
 		Values: map[string]any{"env": map[string]any{"open": envOpen()},
 			"ingress": map[string]any{"enabled": true, "host": in.Domains.Register}}})
+	p.in("1.8")
 	p.service(c7nService{Release: "hzero-admin", Install: true, Port: 8061, Path: "/actuator/health",
 		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_admin"),
 			map[string]any{"HZERO_AUTO_REFRESH_SWAGGER_ENABLE": true})}}, Secrets: secrets(true)})
+	p.in("1.9")
 	p.service(c7nService{Release: "hzero-iam", Install: true, Port: 8031, Path: "/actuator/health",
 		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
 			map[string]any{"CHOERODON_GATEWAY_URL": in.url(in.Domains.API)})}}, Secrets: secrets(true)})
+	p.in("1.10")
 	p.service(c7nService{Release: "hzero-asgard", Install: true, Port: 8041, Path: "/actuator/health",
 		Values:  map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(7), datasource("asgard_service"))}},
 		Secrets: secrets(true)})
+	p.in("1.11")
 	p.service(c7nService{Release: "hzero-swagger", Install: true, Port: 8051, Path: "/actuator/health",
 		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
 			map[string]any{"HZERO_OAUTH_URL": in.url(in.Domains.API) + "/oauth/oauth/authorize"})}}, Secrets: secrets(false)})
+	p.in("1.12")
 	p.service(c7nService{Release: "hzero-gateway", Install: true, Port: 8081, Path: "/actuator/health",
 		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(4), datasource("hzero_platform"))},
 			"ingress": map[string]any{"enabled": true, "host": in.Domains.API}}, Secrets: secrets(false)})
+	p.in("1.13")
 	p.service(c7nService{Release: "hzero-oauth", Install: true, Port: 8021, Path: "/actuator/health",
 		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(3), datasource("hzero_platform"), map[string]any{
 			"HZERO_OAUTH_LOGIN_ENABLE_HTTPS":      in.Domains.HTTPS,
 			"HZERO_OAUTH_LOGIN_SUCCESS_URL":       in.url(in.Domains.Front),
 			"HZERO_OAUTH_LOGIN_DEFAULT_CLIENT_ID": "choerodon",
 			"HZERO_GATEWAY_URL":                   in.url(in.Domains.API)})}}, Secrets: secrets(false)})
+	p.in("1.14")
 	p.service(c7nService{Release: "hzero-platform", Install: true, Port: 8101, Path: "/actuator/health",
 		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
 			map[string]any{"HZERO_PLATFORM_HTTP_PROTOCOL": strings.TrimSuffix(in.url(""), "://")})}}, Secrets: secrets(true)})
+	p.in("1.15")
 	p.service(c7nService{Release: "hzero-monitor", Install: true, Port: 8261, Path: "/actuator/health",
 		Values:  map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_monitor"))}},
 		Secrets: secrets(true)})
 	fileSecrets := secrets(true)
 	fileSecrets["env.open.MINIO_ACCESSKEY"] = in.MinIO.AccessKeyRef
 	fileSecrets["env.open.MINIO_SECRETKEY"] = in.MinIO.SecretKeyRef
+	p.in("1.16")
 	p.service(c7nService{Release: "hzero-file", Install: true, Port: 8111, Path: "/actuator/health",
 		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_file"), map[string]any{
 			"MINIO_ENDPOINT":                            in.MinIO.Endpoint,
 			"SPRING_SERVLET_MULTIPART_MAX_FILE_SIZE":    "200MB",
 			"SPRING_SERVLET_MULTIPART_MAX_REQUEST_SIZE": "200MB",
 			"FILE_GATEWAY_URL":                          in.url(in.Domains.API) + "/hfle"})}}, Secrets: fileSecrets})
+	p.in("1.17")
 	p.service(c7nService{Release: "hzero-message", Install: true, Port: 8121, Path: "/actuator/health",
 		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
 			map[string]any{"HZERO_WEBSOCKET_OAUTHURL": "http://" + p.name("hzero-oauth") + "/oauth/api/user"})},
@@ -285,10 +341,13 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		"preJob.preInitDB.datasource.platform.driver":   "com.mysql.jdbc.Driver",
 	}
 	platformSecret := map[string]string{"preJob.preInitDB.datasource.platform.password": dbPW}
+	p.in("2.1")
 	p.service(c7nService{Release: "agile-service", Reuse: true, Set: platformSet, Secrets: platformSecret,
 		Port: 8379, Path: "/actuator/health"})
+	p.in("2.2")
 	p.service(c7nService{Release: "test-manager-service", Reuse: true, Set: platformSet, Secrets: platformSecret,
 		Port: 8094, Path: "/actuator/health"})
+	p.in("2.3")
 	p.gate("approve/knowledgebase-db-backup", fmt.Sprintf("Confirm again that the databases are backed up before knowledgebase-service "+
 		"is upgraded (the guide: 请再次确认数据库已备份完成): its data fix rewrites its data on %s:%d.", in.DB.Host, in.DB.Port), false)
 	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: platformSet, Secrets: platformSecret})
@@ -296,26 +355,32 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.waitUp(c7nService{Release: "knowledgebase-service", Port: 8281, Path: "/actuator/health"})
 
 	// DevOps服务升级.
+	p.in("3.1")
 	p.service(c7nService{Release: "gitlab-service", Reuse: true, Port: 8071, Path: "/actuator/health"})
+	p.in("3.2")
 	p.service(c7nService{Release: "workflow-service", Reuse: true, Port: 8066, Path: "/actuator/health",
 		Set: map[string]any{"env.open.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE": in.EurekaURL,
 			"env.open.SPRING_REDIS_HOST":     in.Redis.Host,
 			"env.open.SPRING_REDIS_PORT":     in.Redis.Port,
 			"env.open.SPRING_REDIS_DATABASE": 9}})
+	p.in("3.3")
 	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/actuator/health",
 		Set: withSet(platformSet, "env.open.AGENT_VERSION", "0.21.5"), Secrets: platformSecret})
 	p.followLog("devops-service", "修复数据完成", "if it does not come, skip this step (with a comment): "+
 		"the repair call devops-data-fix/retry is then offered after the front ends are up", in.Probe.LogFailure)
 
 	// 整合前端升级.
+	p.in("4.1")
 	p.service(c7nService{Release: "choerodon-front", Reuse: true, Port: 8080, Path: "/",
 		Expect: activities.WaitHTTPInput{BodyContains: "<title>Choerodon</title>"}})
+	p.in("4.2")
 	p.service(c7nService{Release: "hzero-front", Install: true, Port: 80, Path: "/",
 		Values: map[string]any{"env": map[string]any{"open": map[string]any{"BUILD_CLIENT_ID": "choerodon", "BUILD_API_HOST": in.url(in.Domains.API)}},
 			"ingress": map[string]any{"enabled": true, "host": in.Domains.Hzero}},
 		Expect: activities.WaitHTTPInput{BodyContains: "<title>HZERO</title>"}})
 
 	// The guide's recovery when devops-service's data migration did not finish.
+	p.in("3.3-retry")
 	p.apiCall("devops-data-fix/retry",
 		"devops-service's data migration did not report 修复数据完成. The guide's recovery: as an admin, in 平台服务 → 平台接口 → "+
 			"devops-service → devops-check-controller, call the data repair API /v1/upgrade with 0.21.0.",
@@ -324,6 +389,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			Repeatable:  activities.Repeat(false),
 			CheckByHand: "devops-service's log for 修复数据完成 after the repair call"}, "follow-log/devops-service")
 
+	p.in("end")
 	p.verify(old)
 	if err := p.problems.Err(); err != nil {
 		return nil, err

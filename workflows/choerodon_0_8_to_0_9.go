@@ -16,7 +16,35 @@ import (
 // the framework services in order, two new services (notify, asgard) on
 // new databases, the C7NHelmRelease CRD, DevOps, agile, test, the XWiki
 // procedure done by hand, and the front end.
-var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodon 0.8 → 0.9"}
+var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodon 0.8 → 0.9",
+	// The guide has no numbering of its own: parts 1–6 are its "##"
+	// headings, their sections its "###" headings, in its order (as
+	// ../shared/guide-notes/choerodon-0.8-0.9.md numbers them).
+	Map: []runbook.Section{
+		{ID: "pre", Title: "read-only site checks before any change (ours, not in the guide)"},
+		{ID: "backup", Title: "every release's values saved before any change (ours, not in the guide)"},
+		{ID: "1", Title: "framework services, in the guide's order (no going back once upgraded)", Heading: "微服务开发框架升级"},
+		{ID: "1.1", Title: "chart repository", Heading: "添加Choerodon Chart仓库"},
+		{ID: "1.2", Title: "register-server (go-register-server), checked in the registry", Heading: "升级register server"},
+		{ID: "1.3", Title: "config-server", Heading: "升级config server"},
+		{ID: "1.4", Title: "manager-service", Heading: "升级manager service"},
+		{ID: "1.5", Title: "iam-service", Heading: "升级iam service"},
+		{ID: "1.6", Title: "notify-service: its database, then the chart", Heading: "部署notify service"},
+		{ID: "1.7", Title: "asgard-service: its database, then the chart", Heading: "部署asgard service"},
+		{ID: "1.8", Title: "api-gateway", Heading: "升级api gateway"},
+		{ID: "1.9", Title: "gateway-helper", Heading: "升级gateway helper"},
+		{ID: "1.10", Title: "oauth-server", Heading: "升级oauth server"},
+		{ID: "1.11", Title: "file-service", Heading: "升级file service"},
+		{ID: "2", Title: "DevOps services", Heading: "DevOps服务升级"},
+		{ID: "2.1", Title: "devops-service: the C7NHelmRelease CRD, GitLab SSH confirmed, the chart, the smooth upgrade call", Heading: "升级devops service"},
+		{ID: "2.2", Title: "gitlab-service", Heading: "升级gitlab service"},
+		{ID: "3", Title: "agile-service", Heading: "敏捷管理升级"},
+		{ID: "4", Title: "test-manager-service", Heading: "测试管理升级"},
+		{ID: "5", Title: "knowledge management: XWiki by hand, wiki-service, the home pages refreshed", Heading: "知识管理升级",
+			Manual: "the XWiki upgrade happens in XWiki's volume and admin UI, which the worker does not reach: one gate a sub-step"},
+		{ID: "6", Title: "front end and the choerodon OAuth client", Heading: "整合前端升级"},
+		{ID: "end", Title: "end state checked: the guide's releases at their versions (ours)"},
+	}}
 
 // choerodon08Spec describes the guide to the worker and the starter (guides.go lists it).
 var choerodon08Spec = Spec{
@@ -25,6 +53,7 @@ var choerodon08Spec = Spec{
 	Workflow:     ChoerodonUpgrade08To09,
 	NewInput:     func() Input { in := NewChoerodon08Input(); return &in },
 	Example:      "config/examples/choerodon-0.8-0.9.yaml",
+	Seed:         "001_051ac39c05e686c8.txt",
 }
 
 // Choerodon08Input configures the 0.8 → 0.9 upgrade of one site.
@@ -128,21 +157,28 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		return c7nService{Release: release, Reuse: true, Port: port, Path: "/health"}
 	}
 
+	p.in("1.1")
 	p.preflightCharts()
 	// The framework's releases show the version: the guide upgrades them all from 0.8.
+	p.in("pre")
 	p.preflightFrom(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
 	p.preflightAPI()
 	p.preflightMySQL()
 	// Not in the guide, but cheap and what every operator wants first: the
 	// values of every release as they were.
+	p.in("backup")
 	p.backupValues()
 
 	// 微服务开发框架升级, in the guide's order.
+	p.in("1.2")
 	p.upgrade(c7nService{Release: "register-server", Reuse: true})
 	p.waitUp(c7nService{Release: "register-server", Port: 8000, Path: "/eureka/apps",
 		Expect: activities.WaitHTTPInput{JSONField: "instance.0.status", Equals: "UP", BodyContains: "go-register-server"}})
+	p.in("1.3")
 	p.service(health("config-server", 8011))
+	p.in("1.4")
 	p.service(health("manager-service", 8964))
+	p.in("1.5")
 	p.service(health("iam-service", 8031))
 
 	// 部署notify service and asgard service: a database each, then the chart.
@@ -153,7 +189,9 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	for _, svc := range []struct {
 		release, database string
 		port              int
-	}{{"notify-service", "notify_service", 18086}, {"asgard-service", "asgard_service", 18081}} {
+		section           string
+	}{{"notify-service", "notify_service", 18086, "1.6"}, {"asgard-service", "asgard_service", 18081, "1.7"}} {
+		p.in(svc.section)
 		p.createDatabases("create-database/"+svc.database, []activities.DatabaseSpec{{Name: svc.database, Charset: "utf8"}})
 		set := map[string]any{
 			"preJob.preConfig.mysql.host":     in.DB.Host,
@@ -181,12 +219,17 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 				"env.open.SPRING_DATASOURCE_PASSWORD": pw}})
 	}
 
+	p.in("1.8")
 	p.service(health("api-gateway", 8081))
+	p.in("1.9")
 	p.service(health("gateway-helper", 9181))
+	p.in("1.10")
 	p.service(health("oauth-server", 8021))
+	p.in("1.11")
 	p.service(health("file-service", 9091))
 
 	// DevOps服务升级: the CRD, GitLab's SSH, devops-service, the smooth upgrade call.
+	p.in("2.1")
 	p.add(runbook.Step{Name: "apply-crd/c7nhelmrelease", Kind: runbook.KindKube,
 		Summary:  "kubectl apply the C7NHelmRelease CRD (c7nhelmreleases.choerodon.io)",
 		Activity: kube.Apply, Input: activities.KubeApplyInput{Cluster: in.Cluster, Manifests: c7nHelmReleaseCRD}})
@@ -213,13 +256,17 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 			// A GET that upgrades data each time it is called: never sent twice.
 			Repeatable:  activities.Repeat(false),
 			CheckByHand: "the log column of devops-service's devops_check_log table for a 0.9 entry"}, "")
+	p.in("2.2")
 	p.service(health("gitlab-service", 8071))
 
 	// 敏捷管理升级, 测试管理升级.
+	p.in("3")
 	p.service(health("agile-service", 8379))
+	p.in("4")
 	p.service(health("test-manager-service", 8094))
 
 	// 知识管理升级: the XWiki procedure is done by hand, one gate a sub-step.
+	p.in("5")
 	for _, g := range []struct{ name, prompt string }{
 		{"xwiki/download-package", "XWiki 0.9.0 needs the Choerodon framework at 0.9.0 (done above). Download the upgrade package " +
 			"Choerodon-wiki-0.9.0-update.rar from https://file.choerodon.com.cn/choerodon-install/wiki/Choerodon-wiki-0.9.0-update.rar."},
@@ -241,6 +288,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		activities.HTTPCallInput{Method: "PUT", URL: "/wiki/v1/scan/home"}, "")
 
 	// 整合前端升级.
+	p.in("6")
 	p.service(c7nService{Release: "choerodon-front", Reuse: true, Port: 80, Path: "/",
 		Set:    map[string]any{"env.open.PRO_FILE_SERVER": in.MinIOURL},
 		Expect: activities.WaitHTTPInput{BodyContains: "<title>Choerodon</title>"}})
@@ -259,6 +307,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 				Done: map[string]string{"content.*.name": "choerodon"}},
 			CheckByHand: "whether organization 1 has an OAuth client named choerodon (iam client list)"}, "")
 
+	p.in("end")
 	p.verify(nil)
 	if err := p.problems.Err(); err != nil {
 		return nil, err

@@ -17,7 +17,18 @@ import (
 // old framework's releases after a person approves, upgrade the new ones side
 // by side, wait until each answers UP, verify), so every part of the runbook
 // can be seen in the Web UI without a cluster.
-var DemoGuide = runbook.Guide{Name: "demo", Title: "Demo upgrade of a lab of releases"}
+var DemoGuide = runbook.Guide{Name: "demo", Title: "Demo upgrade of a lab of releases",
+	// The demo has no vendor document: its sections are the Choerodon
+	// guides' shape, numbered here.
+	Map: []runbook.Section{
+		{ID: "pre", Title: "the lab folder and the secrets checked before any change"},
+		{ID: "1", Title: "every release's values backed up"},
+		{ID: "2", Title: "the old releases deleted, once a person approves"},
+		{ID: "3", Title: "the releases upgraded side by side"},
+		{ID: "4", Title: "each release answers UP (when healthURL is set)",
+			NotAutomated: "only with healthURL in the config: the demo's lab releases serve no health page by themselves"},
+		{ID: "5", Title: "end state checked"},
+	}}
 
 // demoSpec describes the guide to the worker and the starter (guides.go lists it).
 var demoSpec = Spec{
@@ -120,7 +131,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 	add := func(s runbook.Step) { steps = append(steps, s) }
 
 	add(runbook.Step{
-		Name: "preflight/lab", Kind: runbook.KindCheck,
+		Name: "preflight/lab", Kind: runbook.KindCheck, Section: "pre",
 		Summary:  "check the lab folder exists and every secret resolves on the worker",
 		Activity: demo.Preflight,
 		Input:    activities.DemoPreflightInput{LabDir: in.LabDir, SecretRefs: []string{in.PasswordRef}},
@@ -130,7 +141,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 	// `for name in $(helm list …); do helm get values $name > $name.yaml; done`.
 	for _, r := range append(append([]string{}, in.OldReleases...), in.Releases...) {
 		add(runbook.Step{
-			Name: "backup-values/" + r, Kind: runbook.KindBackup,
+			Name: "backup-values/" + r, Kind: runbook.KindBackup, Section: "1",
 			Summary:  "save the values of " + r + " to the run's artifact folder",
 			Activity: demo.BackupValues,
 			Input:    activities.DemoReleaseInput{LabDir: in.LabDir, Release: r},
@@ -139,7 +150,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 
 	if len(in.OldReleases) > 0 {
 		add(runbook.Step{
-			Name: "approve/delete-old-releases", Kind: runbook.KindGate,
+			Name: "approve/delete-old-releases", Kind: runbook.KindGate, Section: "2",
 			Summary: "a person confirms the old releases may be deleted",
 			Gate: &runbook.Gate{
 				Prompt: fmt.Sprintf("Delete %s? Their values are backed up in the run's artifact folder; "+
@@ -149,7 +160,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 		})
 		for _, r := range in.OldReleases {
 			add(runbook.Step{
-				Name: "delete-release/" + r, Kind: runbook.KindHelm,
+				Name: "delete-release/" + r, Kind: runbook.KindHelm, Section: "2",
 				Summary:  "delete the old release " + r,
 				Activity: demo.DeleteRelease,
 				Input:    activities.DemoReleaseInput{LabDir: in.LabDir, Release: r},
@@ -160,7 +171,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 
 	for _, r := range in.Releases {
 		add(runbook.Step{
-			Name: "upgrade/" + r, Kind: runbook.KindHelm, Parallel: "upgrade",
+			Name: "upgrade/" + r, Kind: runbook.KindHelm, Parallel: "upgrade", Section: "3",
 			Summary:  fmt.Sprintf("upgrade --install %s to %s, reusing its values", r, in.To),
 			Activity: demo.Install,
 			Input: activities.DemoInstallInput{LabDir: in.LabDir, Release: r, Version: in.To,
@@ -172,7 +183,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 	if in.HealthURL != "" {
 		for _, r := range in.Releases {
 			add(runbook.Step{
-				Name: "wait-up/" + r, Kind: runbook.KindWait, Parallel: "wait-up",
+				Name: "wait-up/" + r, Kind: runbook.KindWait, Parallel: "wait-up", Section: "4",
 				Summary:  "wait until " + r + " answers status UP",
 				Activity: web.WaitUntil,
 				Input: activities.WaitHTTPInput{URL: strings.ReplaceAll(in.HealthURL, "{release}", r),
@@ -184,7 +195,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 	}
 
 	add(runbook.Step{
-		Name: "verify/end-state", Kind: runbook.KindCheck,
+		Name: "verify/end-state", Kind: runbook.KindCheck, Section: "5",
 		Summary:  fmt.Sprintf("check every release is at %s and the old ones are gone", in.To),
 		Activity: demo.Verify,
 		Input: activities.DemoVerifyInput{LabDir: in.LabDir, Releases: in.Releases, Version: in.To,

@@ -31,6 +31,11 @@ type Spec struct {
 	NewInput func() Input
 	// Example is the path of an example config, relative to the repo.
 	Example string
+	// Seed is the file name of the vendor's guide under ../shared/seeds
+	// ("000_5eb1c8e48cb12d5d.txt"); empty for a guide with no document
+	// (demo). Where the folder is present, a test finds every heading of
+	// the document in the guide's map (SeedHeadings).
+	Seed string
 }
 
 // guides is every guide this build knows, in one explicit list: a new guide

@@ -165,6 +165,7 @@ func finished(s StepState) bool { return s == StepDone || s == StepSkipped }
 // renew shows a step's new definition in its status.
 func renew(st *StepStatus, s Step) {
 	st.Summary = s.Summary
+	st.Section = s.Section
 	st.Prompt = ""
 	if s.Gate != nil {
 		st.Prompt = s.Gate.Prompt

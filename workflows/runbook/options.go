@@ -68,7 +68,7 @@ func activityOptions(s Step, try int) workflow.ActivityOptions {
 	}
 	return workflow.ActivityOptions{
 		ActivityID:          activityID(s.Name, try),
-		Summary:             s.Name,
+		Summary:             s.Display(),
 		StartToCloseTimeout: d.Timeout,
 		HeartbeatTimeout:    d.Heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{

@@ -99,11 +99,17 @@ func (r *runner) details() string {
 			r.steps[i].Expand.From))
 	}
 	for _, st := range r.status.Waiting() {
+		name := st.Name
+		if st.Section != "" {
+			name = "§" + st.Section + " `" + st.Name + "`"
+		} else {
+			name = "`" + name + "`"
+		}
 		switch st.State {
 		case StepWaitingApproval:
-			b.WriteString(fmt.Sprintf("\n* `%s` waits for approval: %s\n", st.Name, st.Prompt))
+			b.WriteString(fmt.Sprintf("\n* %s waits for approval: %s\n", name, st.Prompt))
 		case StepFailedAwaiting:
-			b.WriteString(fmt.Sprintf("\n* `%s` failed: %s. Decide: retry, skip or abort.\n", st.Name, st.LastError))
+			b.WriteString(fmt.Sprintf("\n* %s failed: %s. Decide: retry, skip or abort.\n", name, st.LastError))
 		}
 	}
 	return b.String()

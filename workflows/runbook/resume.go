@@ -67,7 +67,7 @@ func (r *runner) setup(ctx workflow.Context, resume *Resume) error {
 }
 
 func newStepStatus(s Step) StepStatus {
-	st := StepStatus{Name: s.Name, Kind: s.Kind, Summary: s.Summary, State: StepPending}
+	st := StepStatus{Name: s.Name, Kind: s.Kind, Summary: s.Summary, Section: s.Section, State: StepPending}
 	if s.Gate != nil {
 		st.Prompt = s.Gate.Prompt
 	}

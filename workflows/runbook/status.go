@@ -194,9 +194,11 @@ type AttemptFailure struct {
 
 // StepStatus is everything the run knows about one step.
 type StepStatus struct {
-	Name      string    `json:"name"`
-	Kind      Kind      `json:"kind"`
-	Summary   string    `json:"summary"`
+	Name    string `json:"name"`
+	Kind    Kind   `json:"kind"`
+	Summary string `json:"summary"`
+	// Section is the guide section the step carries out (Step.Section).
+	Section   string    `json:"section,omitempty"`
 	Prompt    string    `json:"prompt,omitempty"`
 	State     StepState `json:"state"`
 	Attempts  int       `json:"attempts"`

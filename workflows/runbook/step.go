@@ -98,6 +98,16 @@ type Step struct {
 	Expand *Expand
 }
 
+// Display is how the Web UI names the step: its section, then its name
+// ("§1.6 follow-log/data-migration"). Temporal does not compare summaries
+// on replay, so histories recorded before sections existed still replay.
+func (s Step) Display() string {
+	if s.Section == "" {
+		return s.Name
+	}
+	return "§" + s.Section + " " + s.Name
+}
+
 // From names one output of an earlier step: a value known only at run
 // time. Outputs are references (a version string, a secret's name, an
 // artifact path), never a secret's value: what a step reads that is secret
