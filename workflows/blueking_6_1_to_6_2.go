@@ -31,6 +31,7 @@ var blueKingSpec = Spec{
 	Workflow:     BlueKingUpgrade61To62,
 	NewInput:     func() Input { in := NewBlueKingInput(); return &in },
 	Example:      "config/examples/blueking-6.1-6.2.yaml",
+	Seed:         "004_f4a11d9d28d232ab.txt",
 }
 
 // BlueKingUpgrade61To62 runs the BlueKing 6.1 → 6.2 guide.
