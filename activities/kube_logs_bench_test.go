@@ -19,8 +19,8 @@ import (
 // log wait (follow-log/data-migration, knowledgebase's data fix): a pod
 // prints the awaited line at a random moment 0–2 s after the wait starts;
 // the latency is from that line to the step returning, through a real API
-// server's log stream with the worker's default probe settings. It reports
-// p50 and p95 over b.N samples (run with -benchtime 30x or more).
+// server's log stream with the worker's default probe settings. Each op is
+// detectionSamples samples; it reports their p50 and p95.
 func BenchmarkFollowLogDetectionLatency(b *testing.B) {
 	cp := lab.StartControlPlane(b)
 	sim := lab.StartPodSim(b, cp)
@@ -35,7 +35,7 @@ func BenchmarkFollowLogDetectionLatency(b *testing.B) {
 	rng := rand.New(rand.NewSource(1))
 	var lat []time.Duration
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < b.N*detectionSamples; i++ {
 		release, pod := fmt.Sprintf("migration-%d", i), fmt.Sprintf("migration-%d-x", i)
 		sim.RunPod(lab.PodSpec{Namespace: ns, Name: pod, Labels: map[string]string{"choerodon.io/release": release}})
 		sim.Log(ns, pod, "Started DataMigrationApplication")
