@@ -26,7 +26,8 @@ var WeCube400Guide = runbook.Guide{Name: "wecube-4.0.0", Title: "WeCube v3.x →
 	{ID: "modes", Title: "Coexist or replace", Heading: "升级支持两种方式：",
 		Manual: "the config's mode chooses; replace mode waits for a person at approve/replace-mode with the guide's warning, and stops the old containers only after the new WeCube answers"},
 	{ID: "coexist", Title: "Running old and new side by side", Heading: "在两套并存的情况下需要注意的一些事项：",
-		Manual: "shared plugin instances: every plugin is re-registered on both WeCubes (the reregister-plugin steps say so); orchestration settings inside plugins are reviewed by a person (review/plugin-orchestrations)"},
+		Manual:   "shared plugin instances: every plugin is re-registered on both WeCubes (the reregister-plugin steps say so); orchestration settings inside plugins are reviewed by a person (review/plugin-orchestrations)",
+		Anywhere: "the guide's cautions for coexist mode come first but apply once the plugins are re-registered, at the end"},
 	{ID: "prepare", Title: "Preparation", Heading: "升级准备", NotAutomated: "a heading; its parts follow"},
 	{ID: "hardware", Title: "Hosts and ports", Heading: "硬件资源",
 		Manual: "new hosts (2 × 4 cores/8 GB/100 GB) are prepared by a person; preflight/ports checks the new ports are free beside the old WeCube"},
@@ -56,6 +57,7 @@ var wecube400Spec = Spec{
 	Workflow:     WeCubeUpgrade400,
 	NewInput:     func() Input { in := NewWeCube400Input(); return &in },
 	Example:      "config/examples/wecube-4.0.0.yaml",
+	Seed:         "002_d61de7f7379eeef7.txt",
 }
 
 // The guide's two modes (升级支持两种方式).

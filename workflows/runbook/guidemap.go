@@ -34,7 +34,7 @@ type SectionState string
 // How a section is accounted for.
 const (
 	SectionAutomated SectionState = "automated"     // a step with an activity carries it out
-	SectionManual    SectionState = "gate"          // only gates name it: a person does it and says so
+	SectionManual    SectionState = "gate"          // only gates name it, or Manual says why a person does it
 	SectionExplained SectionState = "not-automated" // no step; NotAutomated says why
 	SectionPart      SectionState = "part"          // accounted for by its own sections
 	SectionMissing   SectionState = "missing"       // nothing: CheckMap reports it
@@ -125,6 +125,8 @@ func MapCoverage(g Guide, steps []Step) Coverage {
 						st = SectionAutomated
 					}
 				}
+			case sec.Manual != "":
+				st = SectionManual
 			case sec.NotAutomated != "":
 				st = SectionExplained
 			}
@@ -154,9 +156,11 @@ func MapCoverage(g Guide, steps []Step) Coverage {
 }
 
 // CheckMap reports every way g's map and the plan's steps disagree: a step
-// naming no section or one the map lacks, a section nothing accounts for, a
-// Manual section no gate names, steps out of the map's order, preflight
-// checks that are not read-only checks at the start.
+// naming no section or one the map lacks, a section nothing accounts for,
+// steps out of the map's order (except a section's that runs Anywhere),
+// preflight checks that are not read-only checks at the start. A Manual
+// section with no gate in this plan counts as a person's: which gates a
+// plan has may depend on its config.
 func CheckMap(g Guide, steps []Step) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -189,6 +193,9 @@ func CheckMap(g Guide, steps []Step) []string {
 			add("step %s names section %q, which the map does not have", s.Name, s.Section)
 			continue
 		}
+		if g.Map[i].Anywhere != "" {
+			continue
+		}
 		if IsPreflight(s) {
 			if s.Kind != KindCheck {
 				add("step %s is a preflight check but of kind %s; preflight/ steps are read-only checks (kind check)", s.Name, s.Kind)
@@ -218,9 +225,6 @@ func CheckMap(g Guide, steps []Step) []string {
 				sc.ID, sc.Title)
 		case sc.State == SectionMissing:
 			add("section %s (%s) has sections nothing accounts for", sc.ID, sc.Title)
-		}
-		if sc.Manual != "" && len(sc.Steps) == 0 {
-			add("section %s (%s) is Manual but no gate names it; a person's part is a gate the run waits at", sc.ID, sc.Title)
 		}
 	}
 	return problems

@@ -29,18 +29,22 @@ func TestCheckMapFindsEveryDisagreement(t *testing.T) {
 		{ID: "1.2", Title: "b", NotAutomated: "release notes, read by a person"},
 		{ID: "2", Title: "c", Manual: "done in a UI the worker cannot reach"},
 		{ID: "3", Title: "d"},
+		{ID: "4", Title: "note up front", NotAutomated: "a note", Anywhere: "applies to the last step"},
 	}}
 	good := []runbook.Step{
 		mapStep("preflight/site", "pre", runbook.KindCheck),
 		mapStep("upgrade/a", "1.1", runbook.KindHelm),
 		mapStep("approve/c", "2", runbook.KindGate),
+		mapStep("review/note", "4", runbook.KindGate),
 		{Name: "each", Expand: &runbook.Expand{From: "upgrade/a", Build: func(item string) runbook.Step {
 			return mapStep("each/"+item, "3", runbook.KindHelm)
 		}}},
 	}
 	require.Empty(t, runbook.CheckMap(g, good))
 	cov := runbook.MapCoverage(g, good)
-	require.Equal(t, []int{3, 1, 1, 1, 0}, []int{cov.Automated, cov.Gates, cov.Explained, cov.Parts, cov.Missing})
+	require.Equal(t, []int{3, 2, 1, 1, 0}, []int{cov.Automated, cov.Gates, cov.Explained, cov.Parts, cov.Missing})
+	noGate := runbook.MapCoverage(g, []runbook.Step{good[0], good[1], good[4]})
+	require.Equal(t, runbook.SectionManual, noGate.Sections[4].State, "a Manual section is a person's even when this plan has no gate for it")
 	require.InDelta(t, 100, cov.Percent(), 0.001)
 
 	for _, c := range []struct {
@@ -50,12 +54,11 @@ func TestCheckMapFindsEveryDisagreement(t *testing.T) {
 	}{
 		{"step without section", append(clone(good), mapStep("verify/x", "", runbook.KindCheck)), "verify/x names no section"},
 		{"unknown section", append(clone(good), mapStep("verify/x", "9", runbook.KindCheck)), `names section "9", which the map does not have`},
-		{"section not carried out", good[:3], "section 3 (d) is carried out by no step"},
-		{"manual without gate", []runbook.Step{good[0], good[1], good[3]}, "section 2 (c) is Manual but no gate names it"},
-		{"out of order", []runbook.Step{good[0], good[2], good[1], good[3]}, "step upgrade/a (section 1.1) comes after approve/c (section 2)"},
+		{"section not carried out", good[:4], "section 3 (d) is carried out by no step"},
+		{"out of order", []runbook.Step{good[0], good[2], good[1], good[4]}, "step upgrade/a (section 1.1) comes after approve/c (section 2)"},
 		{"preflight late", append(clone(good), mapStep("preflight/late", "pre", runbook.KindCheck)), "preflight/late is a preflight check after upgrade/a"},
-		{"preflight that changes", []runbook.Step{mapStep("preflight/site", "pre", runbook.KindHelm), good[1], good[2], good[3]}, "of kind helm"},
-		{"expanded step without section", append(clone(good[:3]), runbook.Step{Name: "each", Expand: &runbook.Expand{From: "upgrade/a",
+		{"preflight that changes", []runbook.Step{mapStep("preflight/site", "pre", runbook.KindHelm), good[1], good[2], good[4]}, "of kind helm"},
+		{"expanded step without section", append(clone(good[:4]), runbook.Step{Name: "each", Expand: &runbook.Expand{From: "upgrade/a",
 			Build: func(item string) runbook.Step { return mapStep("each/"+item, "", runbook.KindHelm) }}}), "each/<item> names no section"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -64,7 +67,7 @@ func TestCheckMapFindsEveryDisagreement(t *testing.T) {
 		})
 	}
 	require.Contains(t, runbook.CheckMap(runbook.Guide{Name: "x"}, good)[0], "has no map")
-	part := runbook.MapCoverage(g, good[:3])
+	part := runbook.MapCoverage(g, good[:4])
 	require.Equal(t, 1, part.Missing)
 }
 

@@ -39,6 +39,11 @@ type Section struct {
 	Manual string
 	// NotAutomated says why no step carries it out (reading release notes).
 	NotAutomated string
+	// Anywhere, when set, says why the steps carrying this section out run
+	// where the plan needs them rather than in the map's order: a caution
+	// the guide gives up front that applies at a later step. Empty: its
+	// steps follow the map's order (CheckMap).
+	Anywhere string
 }
 
 // WorkflowID is the ID of the one run a guide may have per environment.
