@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests start on loopback (Debian packages):
 # MariaDB (server + mysqldump), OpenSSH (sshd + ssh-keygen) and etcd (for the
-# lab's kube-apiserver). Skips apt
+# lab's kube-apiserver), Docker Engine and docker-compose v1 (the WeCube lab
+# starts its own dockerd). Skips apt
 # entirely when everything is already there.
 set -euo pipefail
-pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2)
+pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2 docker.io docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,7 +34,11 @@ func (m *MariaDB) DSN(user, password, db string) string {
 
 // StartMariaDB starts mariadbd with binary logging on a free port and gives
 // root a password for TCP logins.
-func StartMariaDB(l *Lab) (*MariaDB, error) {
+func StartMariaDB(l *Lab) (*MariaDB, error) { return StartMariaDBAt(l, "127.0.0.1") }
+
+// StartMariaDBAt is StartMariaDB listening on another local address (one
+// that containers reach too); root may then log in over TCP from anywhere.
+func StartMariaDBAt(l *Lab, bind string) (*MariaDB, error) {
 	if err := need("mariadbd", "mariadb-install-db"); err != nil {
 		return nil, err
 	}
@@ -47,7 +51,7 @@ func StartMariaDB(l *Lab) (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	m.Addr = net.JoinHostPort(bind, strconv.Itoa(port))
 	// Each server keeps its temporary files in its own folder: labs run in
 	// parallel processes, and a shared /tmp lost an install's temp table.
 	tmp := filepath.Join(dir, "tmp")
@@ -61,7 +65,7 @@ func StartMariaDB(l *Lab) (*MariaDB, error) {
 	}
 	// mariadbd shuts down cleanly on TERM.
 	_, log, err := l.startProc("mariadbd", []string{"--no-defaults", "--user=root", "--datadir=" + m.DataDir, "--tmpdir=" + tmp,
-		"--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--socket=" + m.Socket,
+		"--port=" + strconv.Itoa(port), "--bind-address=" + bind, "--socket=" + m.Socket,
 		"--log-bin=" + filepath.Join(dir, "binlog"), "--server-id=1", "--skip-name-resolve",
 		"--pid-file=" + filepath.Join(dir, "mysqld.pid"), "--innodb-buffer-pool-size=32M"}, 10*time.Second)
 	if err != nil {
@@ -79,10 +83,14 @@ func StartMariaDB(l *Lab) (*MariaDB, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	from := "127.0.0.1"
+	if bind != "127.0.0.1" {
+		from = "%"
+	}
 	for _, q := range []string{
-		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'",
-		"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '" + m.RootPassword + "'",
-		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
+		"CREATE USER IF NOT EXISTS 'root'@'" + from + "'",
+		"ALTER USER 'root'@'" + from + "' IDENTIFIED BY '" + m.RootPassword + "'",
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'" + from + "' WITH GRANT OPTION",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, err)

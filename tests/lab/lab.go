@@ -168,3 +168,12 @@ func StartDeploymentSim(t TB, sim *PodSim) *DeploymentSim {
 
 // Started says how many pods the Deployment ns/name has had.
 func (d *DeploymentSim) Started(ns, name string) int { return d.sim.Started(ns, name) }
+
+// WeCubeSite is a WeCube v3 site with a Docker Engine and the v4.0.0 images.
+type WeCubeSite = ilab.WeCubeSite
+
+// StartWeCubeSite starts the WeCube lab for one test (see ilab.StartWeCubeSite).
+func StartWeCubeSite(t TB, version string) *WeCubeSite {
+	t.Helper()
+	return must(ilab.StartWeCubeSite(newLab(t), version))(t)
+}

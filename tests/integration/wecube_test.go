@@ -1,0 +1,183 @@
+package integration_test
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	labsrv "upgrader/tests/lab"
+	"upgrader/workflows/runbook"
+)
+
+// wecubeLab is the WeCube lab (two MariaDB servers, a Docker Engine with
+// the guide's four images built from the stand-in, HOSTIP on lo) plus the
+// host the guide's commands run on (sshd) and a worker config.
+type wecubeLab struct {
+	root, workerCfg, artifacts string
+	site                       *labsrv.WeCubeSite
+	sshd                       *labsrv.SSHD
+}
+
+const wecubeS3Secret = "lab-S3-secret-6614"
+
+func newWeCubeLab(t *testing.T) *wecubeLab {
+	t.Helper()
+	l := &wecubeLab{root: t.TempDir()}
+	l.site = labsrv.StartWeCubeSite(t, "v4.0.0")
+	l.sshd = labsrv.StartSSHD(t)
+	l.artifacts = filepath.Join(l.root, "artifacts")
+	known := writeFile(t, filepath.Join(l.root, "known_hosts"), strings.Join(l.sshd.KnownHostLines, "\n")+"\n")
+	l.workerCfg = writeFile(t, filepath.Join(l.root, "worker.yaml"), fmt.Sprintf(`
+temporal:
+  address: %s
+artifactDir: %s
+ssh:
+  knownHostsFiles: [%s]
+secrets:
+  wecube-host-key: {value: %q}
+  wecube-jwt-signing-key: {value: %q}
+  wecube-mysql-wecube-password: {value: %q}
+  wecube-mysql-auth-password: {value: %q}
+  wecube-s3-access: {value: lab-access}
+  wecube-s3-secret: {value: %q}
+  wecube-host-password: {value: lab-Host-pw-1190}
+  wecube-admin-password: {value: %q}
+`, server.FrontendHostPort(), l.artifacts, known, l.sshd.ClientKeyPEM, l.site.JWTSigningKey, l.site.CorePassword, l.site.AuthPassword,
+		wecubeS3Secret, l.site.AdminPassword))
+	return l
+}
+
+func (l *wecubeLab) config(t *testing.T, env, mode string, extra string) string {
+	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
+environment: %s
+from: "v3.2.6"
+to: "v4.0.0"
+mode: %s
+host: {address: %s, user: %s, keyRef: wecube-host-key}
+hostIP: %s
+dockerHost: %s
+deployRoot: %s
+wecubeVersion: v4.0.0
+logLevel: info
+privateKey: {file: key.pem}
+jwtSigningKeyRef: wecube-jwt-signing-key
+mysql:
+  wecube: {address: %s, user: %s, passwordRef: wecube-mysql-wecube-password}
+  auth: {address: %s, user: %s, passwordRef: wecube-mysql-auth-password}
+s3: {address: "%s:9000", accessKeyRef: wecube-s3-access, secretKeyRef: wecube-s3-secret}
+staticResource: {username: root, passwordRef: wecube-host-password}
+ddl:
+  auth: {path: %s, sha256: %s}
+  wecube: {path: %s, sha256: %s}
+login: {username: %s, passwordRef: wecube-admin-password}
+waits: {timeout: 90s, stableFor: 2s, interval: 500ms, failAfterRestarts: 2}
+%s`, env, mode, l.sshd.Addr, l.sshd.User, l.site.HostIP, l.site.Docker.Host, l.site.DeployRoot,
+		l.site.CoreDB.Addr, l.site.CoreUser, l.site.AuthDB.Addr, l.site.AuthUser, l.site.HostIP,
+		l.site.DDLAuth, l.site.DDLAuthSum, l.site.DDLCore, l.site.DDLCoreSum, l.site.AdminUser, extra))
+}
+
+func (l *wecubeLab) db(t *testing.T, m *labsrv.MariaDB, name string) *sql.DB {
+	t.Helper()
+	db, err := m.Root(name)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func count(t *testing.T, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(q, args...).Scan(&n), q)
+	return n
+}
+
+// The containers run in the guide's order, each on its port on HOSTIP.
+func (l *wecubeLab) requireContainersUp(t *testing.T) {
+	t.Helper()
+	lines, err := l.site.Containers()
+	require.NoError(t, err)
+	require.Len(t, lines, 4, "one container per compose file: %v", lines)
+	for _, want := range []struct {
+		name string
+		port int
+	}{{"platform-auth-server-v4.0.0", 8002}, {"platform-core-v4.0.0", 8000}, {"platform-gateway-v4.0.0", 8005}, {"wecube-portal-v4.0.0", 8080}} {
+		found := false
+		for _, line := range lines {
+			if strings.HasPrefix(line, want.name+" running ") {
+				require.Contains(t, line, fmt.Sprintf("%s:%d->", l.site.HostIP, want.port))
+				found = true
+			}
+		}
+		require.True(t, found, "%s running on %d: %v", want.name, want.port, lines)
+	}
+	// Started in order: each one's start time after the one before.
+	out, err := l.site.Docker.Output("inspect", "-f", "{{.State.StartedAt}}", "platform-auth-server-v4.0.0", "platform-core-v4.0.0",
+		"platform-gateway-v4.0.0", "wecube-portal-v4.0.0")
+	require.NoError(t, err)
+	var prev time.Time
+	for _, s := range strings.Fields(out) {
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		require.True(t, ts.After(prev), "containers started out of order: %s", out)
+		prev = ts
+	}
+}
+
+// The DDL ran once: every table and column it adds is there.
+func (l *wecubeLab) requireSchemaUpgraded(t *testing.T) {
+	t.Helper()
+	auth := l.db(t, l.site.AuthDB, "auth_server")
+	core := l.db(t, l.site.CoreDB, "wecube")
+	require.Equal(t, 1, count(t, auth, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='auth_server' AND TABLE_NAME='auth_sys_role' AND COLUMN_NAME='administrator'"))
+	require.Equal(t, 1, count(t, auth, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='auth_server' AND TABLE_NAME='auth_sys_role_apply'"))
+	require.Equal(t, 27, count(t, core, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='wecube' AND TABLE_NAME NOT IN "+
+		"('system_variables','plugin_packages','plugin_instances','plugin_package_data_model','plugin_package_attributes')"))
+	require.Equal(t, 1, count(t, core, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='wecube' AND TABLE_NAME='batch_execution_template' AND COLUMN_NAME='publish_status'"))
+}
+
+// operateWeCube approves every gate and records the plugin steps it answered.
+func operateWeCube(t *testing.T, l *wecubeLab, id string, onRunning map[string]func()) (runbook.RunStatus, []string) {
+	t.Helper()
+	st := operate(t, l.workerCfg, id, 6*time.Minute, onRunning)
+	var plugins []string
+	for _, s := range st.Steps {
+		if strings.HasPrefix(s.Name, "reregister-plugin/") {
+			plugins = append(plugins, s.Name)
+			require.NotNil(t, s.Approval, s.Name)
+			require.Equal(t, "tester", s.Approval.By, "who re-registered %s", s.Name)
+		}
+	}
+	return st, plugins
+}
+
+func (l *wecubeLab) requireNoSecretLeaked(t *testing.T, id string, w *workerProc) {
+	t.Helper()
+	for _, secret := range []string{l.site.CorePassword, l.site.AuthPassword, l.site.AdminPassword, wecubeS3Secret, "lab-Host-pw-1190"} {
+		assertSecretNotInHistory(t, id, secret)
+		require.NotContains(t, w.log.String(), secret, "worker log")
+	}
+}
+
+func TestWeCube400CoexistOnTheLab(t *testing.T) {
+	l := newWeCubeLab(t)
+	cfg := l.config(t, "coexist", "coexist", "sharedPluginInstances: true\n")
+	id := runbook.WorkflowID("wecube-4.0.0", "coexist")
+	w := startWorker(t, l.workerCfg, "USER=tester")
+	mustStarter(t, l.workerCfg, "start", "wecube-4.0.0", "-c", cfg)
+
+	st, plugins := operateWeCube(t, l, id, nil)
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+	require.Equal(t, []string{"reregister-plugin/monitor", "reregister-plugin/wecmdb"}, plugins, "one step per running plugin")
+	l.requireContainersUp(t)
+	l.requireSchemaUpgraded(t)
+
+	core := l.db(t, l.site.CoreDB, "wecube")
+	require.Equal(t, 1, count(t, core, "SELECT COUNT(*) FROM system_variables WHERE name='GATEWAY_URL_NEW' AND status='active' AND value=?",
+		"http://"+l.site.HostIP+":8005"))
+	l.requireNoSecretLeaked(t, id, w)
+}
