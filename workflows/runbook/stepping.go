@@ -270,12 +270,12 @@ func (r *runner) shownPrompt(g *Gate) string {
 			continue
 		}
 		st := r.status.Steps[j]
-		fmt.Fprintf(&b, "\n--- %s (%s): %s", n, st.State, st.Result)
+		b.WriteString(fmt.Sprintf("\n--- %s (%s): %s", n, st.State, st.Result))
 		if st.LastError != "" {
-			fmt.Fprintf(&b, "\n    error: %s", st.LastError)
+			b.WriteString(fmt.Sprintf("\n    error: %s", st.LastError))
 		}
 		for _, k := range sortedKeys(st.Outputs) {
-			fmt.Fprintf(&b, "\n    %s:\n%s", k, st.Outputs[k])
+			b.WriteString(fmt.Sprintf("\n    %s:\n%s", k, st.Outputs[k]))
 		}
 	}
 	return b.String()
