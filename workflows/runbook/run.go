@@ -195,6 +195,9 @@ func (r *runner) run(ctx workflow.Context) (RunStatus, error) {
 // runGroup runs steps [start, end) side by side. The first abort or
 // rejection cancels the others.
 func (r *runner) runGroup(ctx workflow.Context, start, end int) error {
+	if r.hasLanes(start, end) {
+		return r.runLanes(ctx, start, end)
+	}
 	gctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var first error

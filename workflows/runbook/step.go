@@ -77,6 +77,9 @@ type Step struct {
 	// Parallel groups consecutive steps that may run side by side; steps
 	// with the same non-empty value next to each other start together.
 	Parallel string
+	// Lane, within a Parallel group, makes the steps of one lane run one
+	// after another while lanes run side by side (lanes.go).
+	Lane *Lane
 	// Timeout bounds one try of the activity (StartToClose); zero keeps the
 	// kind's default.
 	Timeout time.Duration
@@ -163,7 +166,7 @@ type Gate struct {
 	Show []string
 }
 
-var stepName = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*$`)
+var stepName = regexp.MustCompile(`^[a-z0-9][a-z0-9._/@-]*$`)
 
 // ValidatePlan checks a guide's steps as a whole and reports every problem at
 // once: names present, well-formed and unique, requirements and inputs that
@@ -191,6 +194,7 @@ func ValidatePlan(steps []Step) error {
 		v.seen[s.Name] = i
 		v.group[s.Name] = s.Parallel
 	}
+	v.lanes(steps)
 	if len(v.problems) > 0 {
 		return fmt.Errorf("invalid plan:\n  - %s", strings.Join(v.problems, "\n  - "))
 	}
@@ -210,7 +214,7 @@ func (v *planCheck) step(i int, s Step, where string) {
 	case s.Name == "":
 		v.add(fmt.Sprintf("step %d has no name", i+1))
 	case !stepName.MatchString(s.Name):
-		v.add(where + ": name must be lower-case letters, digits and . _ / -")
+		v.add(where + ": name must be lower-case letters, digits and . _ / @ -")
 	}
 	if j, dup := v.seen[s.Name]; dup && s.Name != "" {
 		v.add(fmt.Sprintf("%s: same name as step %d", where, j+1))
