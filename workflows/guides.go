@@ -46,6 +46,7 @@ var guides = []Spec{
 	choerodon08Spec,
 	blueKingSpec,
 	wecube400Spec,
+	skoalaSpec,
 }
 
 var registry = func() map[string]Spec {
