@@ -299,7 +299,7 @@ func (in *SkoalaInput) Plan() ([]runbook.Step, error) {
 		Summary: fmt.Sprintf("find %s/skoala and %s/skoala-init --version %s in the worker's chart folders, cache or repository (the guide's helm repo add skoala)",
 			in.ChartRepo, in.ChartRepo, in.To),
 		Activity: helm.FetchCharts, Input: activities.FetchChartsInput{Charts: []activities.ChartRef{p.chart(skoalaRelease), p.chart(skoalaInitRelease)}},
-		Timeout:  15 * time.Minute})
+		Timeout: 15 * time.Minute})
 	if in.CheckKpanda {
 		p.add(runbook.Step{Name: "preflight/kpanda-clusters", Kind: runbook.KindCheck, Section: "arch",
 			Summary:  fmt.Sprintf("list the clusters kpanda manages on %s (clusters.cluster.kpanda.io) against the configured workers %s", cp, strings.Join(in.Workers, ", ")),
@@ -359,7 +359,7 @@ func (in *SkoalaInput) Plan() ([]runbook.Step, error) {
 		p.add(runbook.Step{Name: "db-upgrade/wait-job", Kind: runbook.KindWait, Section: "cp1",
 			Summary:  fmt.Sprintf("wait until Job %s/%s completes on %s (its log is shown if it fails)", ns, in.DBUpgrade.JobName, cp),
 			Activity: kube.WaitJob, Input: activities.WaitJobInput{Cluster: cp, Namespace: ns, Name: in.DBUpgrade.JobName},
-			Timeout:  in.DBUpgrade.Timeout})
+			Timeout: in.DBUpgrade.Timeout})
 	}
 	// 2.–5. back up, then upgrade with the backup and the version's tags.
 	var after []string
