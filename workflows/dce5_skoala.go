@@ -25,7 +25,8 @@ import (
 var SkoalaGuide = runbook.Guide{Name: "dce5-skoala", Title: "DCE 5.0 微服务引擎 (skoala) online upgrade",
 	Map: []runbook.Section{
 		{ID: "arch", Title: "Two components: skoala on the control plane, skoala-init on every worker cluster"},
-		{ID: "note", Title: "Upgrade both together, or the versions are incompatible"},
+		{ID: "note", Title: "Upgrade both together, or the versions are incompatible",
+			Anywhere: "a caution given up front: a person confirms both components and every cluster at approve/clusters before anything changes, and verify/end-state checks one version everywhere at the end"},
 		{ID: "notes", Title: "Read the target version's release notes",
 			NotAutomated: "a person reads them; what they decide goes in the config (dbUpgrade.when: always, imageTags, applyCRDs) and is confirmed at approve/clusters"},
 		{ID: "cp", Title: "skoala, in the control-plane cluster", Heading: "升级 skoala 组件",
@@ -36,14 +37,17 @@ var SkoalaGuide = runbook.Guide{Name: "dce5-skoala", Title: "DCE 5.0 微服务�
 		{ID: "cp4", Title: "Update the Helm repository",
 			NotAutomated: "charts are fetched by exact version (preflight/charts, with cp3); there is no local index to refresh"},
 		{ID: "cp5", Title: "helm upgrade --install skoala with the backed-up values and the version's image tags"},
-		{ID: "w", Title: "skoala-init, once in every worker cluster", Heading: "升级 skoala-init 组件"},
-		{ID: "w1", Title: "Back up skoala-init's values (per cluster)"},
+		{ID: "w", Title: "skoala-init, once in every worker cluster (canary first, then the rest side by side)", Heading: "升级 skoala-init 组件",
+			Anywhere: "「在每个工作集群中各执行一次」: the canary gate sits between the canary cluster's w1–w5 and the other clusters'"},
+		{ID: "w1", Title: "Back up skoala-init's values (per cluster)", Anywhere: skoalaPerCluster},
 		{ID: "w2", Title: "Add the skoala Helm repository",
 			NotAutomated: "the worker's chart repositories serve every cluster: done once by preflight/charts (cp3)"},
 		{ID: "w3", Title: "Update the Helm repository",
 			NotAutomated: "as cp4: charts are fetched by exact version"},
-		{ID: "w4", Title: "helm upgrade --install skoala-init with the backed-up values and the version's image tags (per cluster)"},
-		{ID: "w5", Title: "Update the CRDs helm does not upgrade (the guide: by hand)"},
+		{ID: "w4", Title: "helm upgrade --install skoala-init with the backed-up values and the version's image tags (per cluster)",
+			Anywhere: skoalaPerCluster},
+		{ID: "w5", Title: "Update the CRDs helm does not upgrade (the guide: by hand; here diffed in preflight, applied per cluster)",
+			Anywhere: skoalaPerCluster + "; the control plane's chart CRDs are compared and applied the same way, right after its upgrade"},
 	}}
 
 // skoalaSpec describes the guide to the worker and the starter (guides.go lists it).
@@ -51,9 +55,14 @@ var skoalaSpec = Spec{
 	Guide:        SkoalaGuide,
 	WorkflowType: "DCE5SkoalaUpgrade",
 	Workflow:     DCE5SkoalaUpgrade,
+	Seed:         "003_f3ceb0778e4ca616.txt",
 	NewInput:     func() Input { in := NewSkoalaInput(); return &in },
 	Example:      "config/examples/dce5-skoala.yaml",
 }
+
+// skoalaPerCluster is why the worker sections recur: each cluster's lane
+// runs them in order, one cluster after another.
+const skoalaPerCluster = "once per worker cluster (「在每个工作集群中各执行一次」): each cluster's lane runs w1 → w4 → w5, so the sections recur"
 
 // The guide's fixed names.
 const (
@@ -277,9 +286,9 @@ func (p *skoalaPlan) chart(name string) activities.ChartRef {
 	return activities.ChartRef{Repo: p.in.ChartRepo, Name: name, Version: p.in.To}
 }
 
-func (p *skoalaPlan) gate(name, section, prompt string) {
+func (p *skoalaPlan) gate(name, section, prompt string, show ...string) {
 	p.add(runbook.Step{Name: name, Kind: runbook.KindGate, Section: section, Summary: "a person confirms: " + firstSentence(prompt),
-		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter}})
+		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter, Show: show}})
 }
 
 // Plan implements Input: the guide's steps, in the guide's order.
@@ -331,6 +340,12 @@ func (in *SkoalaInput) Plan() ([]runbook.Step, error) {
 			Input:    activities.JobFileInput{Path: in.DBUpgrade.JobFile, Job: in.DBUpgrade.JobName, Block: "sweet", Want: skoalaSweet}})
 	}
 
+	var shown []string
+	for _, st := range p.steps {
+		if st.Name == "preflight/kpanda-clusters" || strings.HasPrefix(st.Name, "preflight/crds@") {
+			shown = append(shown, st.Name)
+		}
+	}
 	// Note: 升级微服务引擎时需要同时升级这两个组件. One go-ahead for the whole
 	// fleet, with what the preflight found in front of the person.
 	crds := "the CRDs preflight/crds@<cluster> found changed are applied after each cluster's upgrade (server-side, in place; nothing is deleted)"
@@ -342,10 +357,10 @@ func (in *SkoalaInput) Plan() ([]runbook.Step, error) {
 		dbNote = fmt.Sprintf("the DB upgrade job %s runs first", in.DBUpgrade.JobName)
 	}
 	p.gate("approve/clusters", "note", fmt.Sprintf("Upgrade the microservice engine from %s to %s: skoala on %s, then skoala-init on %s "+
-		"(canary %s first, then %d at a time); %s; %s. Check the results of the preflight steps (starter status): a cluster kpanda "+
+		"(canary %s first, then %d at a time); %s; %s. Check the preflight results shown here: a cluster kpanda "+
 		"manages but the config leaves out stays at the old version, which the guide forbids, and the target's release notes may ask "+
 		"for the DB job or more image tags. Approve to start; reject to change nothing.",
-		in.From, in.To, cp, strings.Join(in.Workers, ", "), in.canary(), in.Parallelism, dbNote, crds))
+		in.From, in.To, cp, strings.Join(in.Workers, ", "), in.canary(), in.Parallelism, dbNote, crds), shown...)
 
 	// 升级 skoala 组件, in the control-plane cluster.
 	// 1. 升级依赖的数据库(可选): apply job.yaml, wait for the Job.
