@@ -41,6 +41,8 @@ func correctedConfig(ctx context.Context, c client.Client, id, file string, yes 
 	if err := v.Get(now); err != nil {
 		return nil, fmt.Errorf("unable to decode the config %s uses now: %w", id, err)
 	}
+	// Who started the run is the run's, not the file's.
+	next.GetTarget().StartedBy = now.GetTarget().StartedBy
 	changes, err := runbook.DiffConfig(now, next)
 	if err != nil {
 		return nil, err

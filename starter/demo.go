@@ -126,6 +126,15 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 	id := runbook.WorkflowID(spec.Name, in.GetTarget().Environment)
+	if o.autoApprove {
+		// One person runs the demo and approves its destructive gate:
+		// the run's config says so, as a one-person lab's would.
+		t := in.GetTarget()
+		if t.Approvers == nil {
+			t.Approvers = &runbook.Approvers{}
+		}
+		t.Approvers.AllowSelfApproval = true
+	}
 	run, err := startUpgrade(ctx, c, cfg, spec, in)
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && o.guide != "demo" && (errors.As(errors.Unwrap(err), &running) || strings.Contains(err.Error(), "already running")) {
@@ -153,8 +162,12 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 			if s.State != runbook.StepWaitingApproval {
 				return nil
 			}
-			_, err := update(ctx, c, id, runbook.UpdateApprove, runbook.Approval{
-				Step: s.Name, By: "starter-demo", Comment: "approved by --auto-approve"})
+			who, err := identity(cfg)
+			if err != nil {
+				return err
+			}
+			_, err = update(ctx, c, id, runbook.UpdateApprove, runbook.Approval{
+				Step: s.Name, By: who.Name, Who: &who, Comment: "approved by --auto-approve"})
 			if err == nil {
 				fmt.Fprintf(out, "          (approved %s automatically)\n", s.Name)
 			}

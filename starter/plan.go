@@ -174,8 +174,11 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 				}
 			}
 			steps, err := in.Plan()
+			if err == nil {
+				err = runbook.CheckApprovers(*in.GetTarget(), steps)
+			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", file, err)
 			}
 			t := in.GetTarget()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s on %s (workflow %s, ID %s)\n\n", spec.Title, t.From, t.To,
@@ -223,6 +226,12 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	if s.OnlyIfSkipped != "" {
 		needs = append(needs, "only-if-skipped:"+s.OnlyIfSkipped)
 	}
+	if s.Required != nil {
+		needs = append(needs, "required:"+s.Required.ID)
+	}
+	if s.Gate != nil && s.Gate.Destructive {
+		needs = append(needs, "destructive")
+	}
 	kind := string(s.Kind)
 	if s.Expand != nil && kind == "" {
 		kind = "expand"
@@ -230,6 +239,9 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", num, s.Section, s.Name, kind, strings.Join(needs, " "), s.Summary)
 	if s.Gate != nil {
 		fmt.Fprintf(tw, "\t\t\t\t\t  asks: %s\n", s.Gate.Prompt)
+	}
+	if s.Required != nil {
+		fmt.Fprintf(tw, "\t\t\t\t\t  required: %s (skipped only with --ack %s)\n", s.Required.Text, s.Required.ID)
 	}
 	paths := make([]string, 0, len(s.Inputs))
 	for p := range s.Inputs {
@@ -258,8 +270,12 @@ func newStartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := in.Plan(); err != nil {
-				return err
+			steps, err := in.Plan()
+			if err == nil {
+				err = runbook.CheckApprovers(*in.GetTarget(), steps)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
 			}
 			c, cfg, err := g.dial(cmd.Context())
 			if err != nil {
@@ -298,6 +314,11 @@ func startUpgrade(ctx context.Context, c client.Client, cfg config.Worker, spec 
 		return nil, err
 	}
 	t := in.GetTarget()
+	who, err := identity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.StartedBy = &who
 	id := runbook.WorkflowID(spec.Name, t.Environment)
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,

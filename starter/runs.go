@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/user"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -68,6 +66,9 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*
 	if st.Continued > 0 {
 		fmt.Fprintf(w, " (continued as new %d times to keep its history short)", st.Continued)
 	}
+	if st.StartedBy != nil {
+		fmt.Fprintf(w, "\nstarted by %s", st.StartedBy)
+	}
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\t§\tSTEP\tSTATE\tTRIES\tSTARTED\tTOOK\tDETAIL")
@@ -88,6 +89,12 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*
 	tw.Flush()
 	for _, n := range st.Notices {
 		fmt.Fprintf(w, "notice: %s\n", n)
+	}
+	if len(st.Decisions) > 0 {
+		fmt.Fprintln(w, "\ndecisions (who, when, why):")
+		for _, d := range st.Decisions {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
 	}
 	if len(st.ConfigChanges) > 0 {
 		fmt.Fprintln(w, "\nconfig corrected during the run:")
@@ -162,10 +169,16 @@ func liveAttempts(ctx context.Context, c client.Client, id string) map[string]*w
 func stepDetail(s runbook.StepStatus) string {
 	var parts []string
 	if s.Approval != nil {
-		parts = append(parts, fmt.Sprintf("%sd by %s at %s", s.Approval.Action, s.Approval.By, s.Approval.At.Local().Format("15:04:05")))
+		parts = append(parts, fmt.Sprintf("%sd by %s at %s", s.Approval.Action, answerBy(*s.Approval), s.Approval.At.Local().Format("15:04:05")))
 	}
 	for _, d := range s.Decisions {
-		parts = append(parts, fmt.Sprintf("%s by %s", d.Action, d.By))
+		parts = append(parts, fmt.Sprintf("%s by %s", d.Action, answerBy(d)))
+	}
+	if s.Required != nil && s.State != runbook.StepDone {
+		parts = append(parts, "required ("+s.Required.ID+")")
+	}
+	if s.Destructive && s.State == runbook.StepWaitingApproval {
+		parts = append(parts, "destructive")
 	}
 	switch {
 	case s.State == runbook.StepFailedAwaiting && s.LastError != "":
@@ -201,8 +214,15 @@ func printNext(w io.Writer, id string, st runbook.RunStatus) {
 			fmt.Fprintf(w, "\n%s waits for approval: %s\n  approve: %s approve %s %s --comment \"…\"\n  reject:  %s approve %s %s --reject --comment \"why\"\n",
 				s.Name, s.Prompt, self(), id, s.Name, self(), id, s.Name)
 		case runbook.StepFailedAwaiting:
-			fmt.Fprintf(w, "\n%s failed: %s\n  retry: %s decide %s %s retry [--config FIXED.yaml]\n  skip:  %s decide %s %s skip --comment \"why\"\n  abort: %s decide %s %s abort --comment \"why\"\n",
-				s.Name, s.LastError, self(), id, s.Name, self(), id, s.Name, self(), id, s.Name)
+			skip := ""
+			if s.Required != nil {
+				skip = " --ack " + s.Required.ID
+			}
+			fmt.Fprintf(w, "\n%s failed: %s\n  retry: %s decide %s %s retry [--config FIXED.yaml]\n  skip:  %s decide %s %s skip%s --comment \"why\"\n  abort: %s decide %s %s abort --comment \"why\"\n",
+				s.Name, s.LastError, self(), id, s.Name, self(), id, s.Name, skip, self(), id, s.Name)
+			if s.Required != nil {
+				fmt.Fprintf(w, "  (required: %s)\n", s.Required.Text)
+			}
 		}
 	}
 }
@@ -305,16 +325,6 @@ func newWatchCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func whoAmI() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
-}
-
 // update sends an Update and waits for the run to accept or refuse it.
 func update(ctx context.Context, c client.Client, id, name string, arg any) (runbook.Answer, error) {
 	var ans runbook.Answer
@@ -338,22 +348,34 @@ func update(ctx context.Context, c client.Client, id, name string, arg any) (run
 }
 
 // answer sends a person's answer to a run as an Update and prints what the
-// run recorded.
-func answer(cmd *cobra.Command, g *globals, id, step, name string, arg any) error {
-	c, _, err := g.dial(cmd.Context())
+// run recorded. build makes the answer for the person this starter runs as.
+func answer(cmd *cobra.Command, g *globals, id, step, name string, build func(who runbook.Identity) any) error {
+	c, cfg, err := g.dial(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ans, err := update(cmd.Context(), c, id, name, arg)
+	who, err := identity(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", step, ans.Action, ans.By, ans.At.Local().Format(time.RFC3339))
+	ans, err := update(cmd.Context(), c, id, name, build(who))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s by %s at %s\n", step, ans.Action, answerBy(ans), ans.At.Local().Format(time.RFC3339))
 	if len(ans.Config) > 0 {
 		fmt.Fprintf(cmd.OutOrStdout(), "corrected config taken; keys changed: %s\n", strings.Join(ans.Config, ", "))
 	}
 	return nil
+}
+
+// answerBy is who gave an answer, with how the run knows it.
+func answerBy(a runbook.Answer) string {
+	if a.Who != nil {
+		return a.Who.String()
+	}
+	return a.By
 }
 
 // withConfig fills the corrected config of an answer from --config FILE,
@@ -376,62 +398,87 @@ func withConfig(cmd *cobra.Command, g *globals, id, file string, yes bool, set f
 }
 
 func newApproveCmd(g *globals) *cobra.Command {
-	var comment, by, file string
+	var comment, file, ack string
 	var reject, yes bool
 	cmd := &cobra.Command{
-		Use:   "approve ID STEP [--reject] --comment TEXT [--config FILE]",
+		Use:   "approve ID STEP [--reject] --comment TEXT [--config FILE] [--ack WARNING]",
 		Short: "Answer a step waiting at its gate (approve, or reject with --reject)",
+		Long: `approve answers a gate as you: the subject of the client certificate in the worker
+config's temporal.tls, or your OS user (recorded as unverified). The run refuses an answer
+from someone its config's approvers do not list, and the approval of a destructive gate by
+the person who started the run (unless approvers.allowSelfApproval). Nothing refused
+lands in the run's history.`,
 		Example: `  starter approve upgrade/demo/lab approve/delete-old-releases --comment "DB backup checked"
   starter approve upgrade/demo/lab approve/delete-old-releases --reject --comment "backup failed"
   starter approve upgrade/demo/lab approve/delete-old-releases --config fixed.yaml`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a := runbook.Approval{Step: args[1], Reject: reject, By: by, Comment: comment}
+			if reject && strings.TrimSpace(comment) == "" {
+				return errors.New("a rejection needs a comment saying why (--comment); it lands in the run's history")
+			}
+			a := runbook.Approval{Step: args[1], Reject: reject, Comment: comment, Ack: ack}
 			if ok, err := withConfig(cmd, g, args[0], file, yes, func(raw json.RawMessage) { a.Config = raw }); !ok || err != nil {
 				return err
 			}
-			return answer(cmd, g, args[0], args[1], runbook.UpdateApprove, a)
+			return answer(cmd, g, args[0], args[1], runbook.UpdateApprove, func(who runbook.Identity) any {
+				a.By, a.Who = who.Name, &who
+				return a
+			})
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required with --reject); lands in the run's history")
-	cmd.Flags().StringVar(&by, "by", whoAmI(), "who answers")
 	cmd.Flags().BoolVar(&reject, "reject", false, "reject: the run stops before the step (or skips an optional step)")
+	cmd.Flags().StringVar(&ack, "ack", "", "with --reject of an optional step the guide marks required: the ID of its warning, acknowledged")
 	cmd.Flags().StringVar(&file, "config", "", "a corrected upgrade config for this step and the ones after it (shows the diff first)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send the corrected config without asking")
 	return cmd
 }
 
 func newDecideCmd(g *globals) *cobra.Command {
-	var comment, by, file string
+	var comment, file, ack string
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "decide ID STEP retry|skip|abort [--comment TEXT] [--config FILE]",
+		Use:   "decide ID STEP retry|skip|abort [--comment TEXT] [--ack WARNING] [--config FILE]",
 		Short: "Answer a failed step: run it again (optionally with a corrected config), go on without it, or end the run",
+		Long: `decide answers a failed step as you (see approve). skip and abort need --comment: why.
+A step the guide marks as required (plan shows "required:ID") is skipped only with
+--ack ID in the same call: you have read the guide's warning.`,
 		Example: `  starter decide upgrade/demo/lab wait-up/hzero-iam retry
   starter decide upgrade/demo/lab upgrade/hzero-iam retry --config fixed.yaml
   starter decide upgrade/demo/lab wait-up/hzero-iam skip --comment "checked by hand: UP"
+  starter decide upgrade/c7n/prod follow-log/data-migration skip --ack data-migration-exception --comment "vendor: harmless"
   starter decide upgrade/demo/lab upgrade/hzero-iam abort --comment "chart broken, rolling back"`,
 		Args:      cobra.ExactArgs(3),
 		ValidArgs: []string{"retry", "skip", "abort"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			action := runbook.Action(args[2])
 			switch action {
-			case runbook.ActionRetry, runbook.ActionSkip, runbook.ActionAbort:
+			case runbook.ActionRetry:
+			case runbook.ActionSkip, runbook.ActionAbort:
+				if strings.TrimSpace(comment) == "" {
+					return fmt.Errorf("%s needs a comment saying why (--comment); it lands in the run's history", action)
+				}
 			default:
 				return fmt.Errorf("unknown decision %q: use retry, skip or abort", args[2])
+			}
+			if ack != "" && action != runbook.ActionSkip {
+				return fmt.Errorf("--ack goes with skip only, not %s", action)
 			}
 			if file != "" && action != runbook.ActionRetry {
 				return fmt.Errorf("--config goes with retry only, not %s", action)
 			}
-			d := runbook.Decision{Step: args[1], Action: action, By: by, Comment: comment}
+			d := runbook.Decision{Step: args[1], Action: action, Comment: comment, Ack: ack}
 			if ok, err := withConfig(cmd, g, args[0], file, yes, func(raw json.RawMessage) { d.Config = raw }); !ok || err != nil {
 				return err
 			}
-			return answer(cmd, g, args[0], args[1], runbook.UpdateDecide, d)
+			return answer(cmd, g, args[0], args[1], runbook.UpdateDecide, func(who runbook.Identity) any {
+				d.By, d.Who = who.Name, &who
+				return d
+			})
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why (required for skip and abort); lands in the run's history")
-	cmd.Flags().StringVar(&by, "by", whoAmI(), "who decides")
+	cmd.Flags().StringVar(&ack, "ack", "", "with skip of a step the guide marks required: the ID of its warning, acknowledged")
 	cmd.Flags().StringVar(&file, "config", "", "with retry: a corrected upgrade config for this step and the ones after it (shows the diff first)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send the corrected config without asking")
 	return cmd

@@ -286,6 +286,30 @@ type c7nPlan struct {
 // in says which section of the guide the steps added next carry out.
 func (p *c7nPlan) in(section string) { p.section = section }
 
+// required marks the step named name, added before, as one the guide warns
+// must not be skipped: only an answer acknowledging id skips it.
+func (p *c7nPlan) required(name, id, text string) {
+	for i := range p.steps {
+		if p.steps[i].Name == name {
+			p.steps[i].Required = &runbook.Warning{ID: id, Text: text}
+			return
+		}
+	}
+	panic("guide bug: no step " + name + " to mark required")
+}
+
+// destructive marks the gate named name, added before, as one before a
+// change that cannot be undone.
+func (p *c7nPlan) destructive(name string) {
+	for i := range p.steps {
+		if p.steps[i].Name == name && p.steps[i].Gate != nil {
+			p.steps[i].Gate.Destructive = true
+			return
+		}
+	}
+	panic("guide bug: no gate " + name + " to mark destructive")
+}
+
 var (
 	helm   *activities.Helm
 	kube   *activities.Kube

@@ -253,6 +253,16 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	for _, d := range []string{"hzero_platform", "hzero_message", "hzero_file", "hzero_monitor", "hzero_admin"} {
 		hzeroDBs = append(hzeroDBs, activities.DatabaseSpec{Name: d, Charset: "utf8mb4", Collation: "utf8mb4_unicode_ci"})
 	}
+	// Backups before deletes: the guide's 数据备份, and 开始进行升级部署前请先备份好数据库.
+	p.required("backup-values/all", "backup-before-delete", "数据备份: every release's values are saved before the old "+
+		"framework's releases are deleted; without them nothing can be reinstalled as it was")
+	p.required(dbBackup, "db-backup", "开始进行升级部署前请先备份好数据库! The schema changes and the version cannot be rolled back "+
+		"(故不能进行版本回退); without a dump there is no way back")
+	if in.DB.Admin != nil && in.DB.Admin.Backup {
+		p.required("verify-backup/mysql", "backup-verified", "the dump is checked unchanged right before the first delete; "+
+			"skipping it deletes on the strength of a file nobody checked")
+	}
+	p.destructive(approve)
 	p.in("1.5")
 	p.createDatabases("create-databases/hzero", hzeroDBs)
 
@@ -276,6 +286,8 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		Values: map[string]any{"env": map[string]any{"open": migration}}, Secrets: migrationSecrets})
 	p.followLog("data-migration", "修复完成，正常退出",
 		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.LogFailure)
+	p.required("follow-log/data-migration", "data-migration-exception", "此次升级更换底层框架，数据迁移逻辑较为复杂，请注意迁移服务日志，"+
+		"如果出现异常信息，不能再继续升级: with an exception in the migration log the upgrade cannot go on")
 
 	// The hzero framework, in the guide's order.
 	p.in("1.7")
@@ -350,6 +362,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.in("2.3")
 	p.gate("approve/knowledgebase-db-backup", fmt.Sprintf("Confirm again that the databases are backed up before knowledgebase-service "+
 		"is upgraded (the guide: 请再次确认数据库已备份完成): its data fix rewrites its data on %s:%d.", in.DB.Host, in.DB.Port), false)
+	p.destructive("approve/knowledgebase-db-backup")
 	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: platformSet, Secrets: platformSecret})
 	p.followLog("knowledgebase-service", `Data Fix Succeed!!! FINISHED!!!`, "the data fix is done", in.Probe.LogFailure)
 	p.waitUp(c7nService{Release: "knowledgebase-service", Port: 8281, Path: "/actuator/health"})

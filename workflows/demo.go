@@ -156,6 +156,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 				Prompt: fmt.Sprintf("Delete %s? Their values are backed up in the run's artifact folder; "+
 					"confirm the databases are backed up too. This cannot be undone.", strings.Join(in.OldReleases, ", ")),
 				RemindAfter: in.GateRemindAfter,
+				Destructive: true,
 			},
 		})
 		for _, r := range in.OldReleases {

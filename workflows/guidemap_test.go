@@ -106,3 +106,23 @@ func TestSeedHeadingsSkipCodeAndTitle(t *testing.T) {
 	}
 	require.Equal(t, []string{"1. 适用范围", "升级 hzero admin"}, got)
 }
+
+// TestChoerodonMarksRequiredStepsAndDestructiveGates: the steps the guide
+// warns about cannot be skipped without acknowledging the warning, and the
+// gates before deletes and data rewrites are destructive.
+func TestChoerodonMarksRequiredStepsAndDestructiveGates(t *testing.T) {
+	g, err := workflows.Lookup("choerodon-0.21-0.22")
+	require.NoError(t, err)
+	required, destructive := map[string]string{}, []string{}
+	for _, s := range planExample(t, g) {
+		if s.Required != nil {
+			required[s.Name] = s.Required.ID
+		}
+		if s.Gate != nil && s.Gate.Destructive {
+			destructive = append(destructive, s.Name)
+		}
+	}
+	require.Equal(t, map[string]string{"backup-values/all": "backup-before-delete", "backup-db/mysql": "db-backup",
+		"verify-backup/mysql": "backup-verified", "follow-log/data-migration": "data-migration-exception"}, required)
+	require.Equal(t, []string{"approve/delete-old-releases", "approve/knowledgebase-db-backup"}, destructive)
+}

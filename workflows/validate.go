@@ -40,6 +40,9 @@ func finish(p *config.Problems, in any) error {
 			p.Add(key, "holds a control character; write plain text")
 		}
 	})
+	if t, ok := in.(interface{ GetTarget() *runbook.Target }); ok {
+		validateApprovers(p, t.GetTarget().Approvers)
+	}
 	if t, ok := in.(interface{ GetTarget() *runbook.Target }); ok && t.GetTarget().Resume != nil {
 		// A continued run's carried progress is the runbook's, not the
 		// config's: measure the config alone.
@@ -249,4 +252,37 @@ func CheckSecretsKnown(in any, known func(name string) bool) error {
 		}
 	}
 	return p.Err()
+}
+
+// approverName is a person as approver lists name them: an OS user name or
+// a certificate's common name (letters, digits, . _ @ - and spaces inside).
+var approverName = regexp.MustCompile(`^[\pL\pN._@-]+( [\pL\pN._@-]+)*$`)
+
+// validateApprovers checks the names of approvers: (which gates exist is
+// checked against the plan, by runbook.CheckApprovers).
+func validateApprovers(p *config.Problems, a *runbook.Approvers) {
+	if a == nil {
+		return
+	}
+	list := func(key string, names []string) {
+		if names != nil && len(names) == 0 {
+			p.Add(key, "is an empty list; leave it out to let anyone answer, or name the people who may")
+		}
+		seen := map[string]bool{}
+		for i, n := range names {
+			k := fmt.Sprintf("%s[%d]", key, i)
+			switch {
+			case !approverName.MatchString(n):
+				p.Add(k, "%q is not a person's name: an OS user or a certificate's common name (letters, digits, . _ @ -)", n)
+			case seen[strings.ToLower(n)]:
+				p.Add(k, "%q is listed twice", n)
+			}
+			seen[strings.ToLower(n)] = true
+		}
+	}
+	list("approvers.default", a.Default)
+	list("approvers.destructive", a.Destructive)
+	for _, g := range sortedKeys(a.Gates) {
+		list("approvers.gates."+g, a.Gates[g])
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"upgrader/config"
 	"upgrader/internal/contract"
 	"upgrader/workflows"
+	"upgrader/workflows/runbook"
 )
 
 // TestConfigRulesNameTheirKey is one case per rule of the config check: a
@@ -27,6 +28,14 @@ func TestConfigRulesNameTheirKey(t *testing.T) {
 	}{
 		{"secret template in a value", func(in *workflows.Choerodon021Input) { in.Domains.Front = `x{{ secret "c7n-db-root" }}` },
 			"domains.front", "config values are data"},
+		{"approver that is no name", func(in *workflows.Choerodon021Input) {
+			in.Approvers = &runbook.Approvers{Destructive: []string{"dba", "x; rm"}}
+		}, "approvers.destructive[1]", "is not a person's name"},
+		{"approver twice", func(in *workflows.Choerodon021Input) {
+			in.Approvers = &runbook.Approvers{Gates: map[string][]string{"approve/delete-old-releases": {"Pat", "pat"}}}
+		}, "approvers.gates.approve/delete-old-releases[1]", "listed twice"},
+		{"empty approver list", func(in *workflows.Choerodon021Input) { in.Approvers = &runbook.Approvers{Default: []string{}} },
+			"approvers.default", "empty list"},
 		{"user info in the API URL", func(in *workflows.Choerodon021Input) { in.API.URL = "https://api.lab@other.host/" },
 			"api.url", "the request would go to other.host"},
 		{"API URL not http", func(in *workflows.Choerodon021Input) { in.API.URL = "file:///etc/passwd" },

@@ -167,7 +167,9 @@ func operate(t testing.TB, workerCfg, id string, timeout time.Duration, onRunnin
 				f()
 			}
 			if s.State == runbook.StepWaitingApproval {
-				mustStarter(t, workerCfg, "approve", id, s.Name, "--comment", "checked in the lab")
+				// Another person than the one who started the run: its
+				// destructive gates refuse their starter.
+				mustStarterAs(t, "reviewer", workerCfg, "approve", id, s.Name, "--comment", "checked in the lab")
 			}
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -338,10 +340,18 @@ func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
 
 	out := mustStarter(t, l.workerCfg, "status", id)
 	require.Contains(t, out, "decide "+id+" follow-log/data-migration")
+	// The guide says the upgrade cannot go on: a skip must acknowledge that.
+	out, err := starter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "skip", "--comment", "looks harmless")
+	require.Error(t, err)
+	require.Contains(t, out, "follow-log/data-migration is required; the guide warns: 此次升级更换底层框架")
+	require.Contains(t, out, "--ack data-migration-exception")
+	out, err = starter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "skip")
+	require.Error(t, err)
+	require.Contains(t, out, "skip needs a comment", "refused by the starter before anything is sent")
 	mustStarter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "abort", "--comment", "migration failed; asking the forum")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := temporalClient().GetWorkflow(ctx, id, "").Get(ctx, nil)
+	err = temporalClient().GetWorkflow(ctx, id, "").Get(ctx, nil)
 	require.ErrorContains(t, err, "aborted the upgrade at step follow-log/data-migration")
 	final := status(t, id)
 	require.Equal(t, runbook.RunAborted, final.State)

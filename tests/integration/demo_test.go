@@ -157,8 +157,13 @@ func TestDemoUpgradeSurvivesAWorkerKillAndRunsNoStepTwice(t *testing.T) {
 	require.Contains(t, out, "the run refused it")
 	require.Contains(t, out, "is pending, not waiting for approval")
 
-	out = mustStarter(t, l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "backups checked")
-	require.Contains(t, out, "approve/delete-old-releases: approve by tester")
+	// The person who started the run may not approve its destructive gate;
+	// the refusal leaves nothing in the history. Another person may.
+	out, err = starter(t, l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "my own backups")
+	require.Error(t, err)
+	require.Contains(t, out, "tester (OS user, unverified) started this run and may not approve its destructive step approve/delete-old-releases")
+	out = mustStarterAs(t, "reviewer", l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "backups checked")
+	require.Contains(t, out, "approve/delete-old-releases: approve by reviewer (OS user, unverified)")
 
 	// Kill the worker in the middle of the long upgrade step, after it has
 	// heartbeated some progress, and start a new one.
@@ -211,7 +216,9 @@ func TestDemoUpgradeSurvivesAWorkerKillAndRunsNoStepTwice(t *testing.T) {
 	// starter status shows the plan's step names, in the plan's order.
 	out = mustStarter(t, l.workerCfg, "status", id)
 	require.Equal(t, names, planNames(out))
-	require.Contains(t, out, "approved by tester")
+	require.Contains(t, out, "approved by reviewer (OS user, unverified)")
+	require.Contains(t, out, "started by tester (OS user, unverified)")
+	require.Regexp(t, `decisions \(who, when, why\):\n  \S+ approve approve/delete-old-releases by reviewer \(OS user, unverified\): backups checked\n`, out)
 
 	// The search attributes say where the run ended; list finds it.
 	desc, err := temporalClient().DescribeWorkflowExecution(ctx, id, "")
@@ -248,7 +255,7 @@ func assertUIShowsStepNames(t *testing.T, id string, names []string) {
 		require.True(t, plan[step], "activity %s is not a plan step", attrs.GetActivityId())
 		var summary string
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ev.GetUserMetadata().GetSummary(), &summary))
-		require.Equal(t, step, summary)
+		require.Regexp(t, `^§\S+ `+regexp.QuoteMeta(step)+`$`, summary, "the summary is the step's guide section and name")
 		seen[step] = true
 	}
 	for _, n := range names {

@@ -76,18 +76,30 @@ func temporalClient() client.Client { return server.Client() }
 // combined output and error.
 func starter(t testing.TB, workerCfg string, args ...string) (string, error) {
 	t.Helper()
+	return starterAs(t, "tester", workerCfg, args...)
+}
+
+// starterAs runs the starter as OS user user ($USER): the identity runs
+// record when no client certificate is configured.
+func starterAs(t testing.TB, user, workerCfg string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	full := append([]string{"--worker-config", workerCfg}, args...)
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), full...)
-	cmd.Env = append(os.Environ(), "USER=tester")
+	cmd.Env = append(os.Environ(), "USER="+user)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
 func mustStarter(t testing.TB, workerCfg string, args ...string) string {
 	t.Helper()
-	out, err := starter(t, workerCfg, args...)
+	return mustStarterAs(t, "tester", workerCfg, args...)
+}
+
+func mustStarterAs(t testing.TB, user, workerCfg string, args ...string) string {
+	t.Helper()
+	out, err := starterAs(t, user, workerCfg, args...)
 	if err != nil {
 		t.Fatalf("starter %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

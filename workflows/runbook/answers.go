@@ -159,11 +159,19 @@ func (r *runner) checkApproval(a Approval) error {
 	if _, dup := r.answers[a.Step]; dup {
 		return fmt.Errorf("step %q has already been answered", a.Step)
 	}
-	if strings.TrimSpace(a.By) == "" {
+	who := identityOf(a.By, a.Who)
+	if who.Name == "" {
 		return errors.New("say who answers (by)")
 	}
 	if a.Reject && strings.TrimSpace(a.Comment) == "" {
 		return errors.New("a rejection needs a comment saying why")
+	}
+	i := r.index[a.Step]
+	if err := r.checkAck(i, a.Ack, a.Reject && r.steps[i].Gate != nil && r.steps[i].Gate.SkipOnReject, "reject"); err != nil {
+		return err
+	}
+	if err := r.checkApprover(i, who, a.Reject); err != nil {
+		return err
 	}
 	if len(a.Config) > 0 {
 		if a.Reject {
@@ -197,8 +205,11 @@ func (r *runner) checkDecision(d Decision) error {
 	default:
 		return fmt.Errorf("unknown action %q: use retry, skip or abort", d.Action)
 	}
-	if strings.TrimSpace(d.By) == "" {
+	if identityOf(d.By, d.Who).Name == "" {
 		return errors.New("say who decides (by)")
+	}
+	if err := r.checkAck(r.index[d.Step], d.Ack, d.Action == ActionSkip, string(d.Action)); err != nil {
+		return err
 	}
 	if len(d.Config) > 0 {
 		if d.Action != ActionRetry {
@@ -216,23 +227,94 @@ func (r *runner) acceptApproval(ctx workflow.Context, a Approval, via string) An
 	if a.Reject {
 		action = "reject"
 	}
-	ans := Answer{Action: action, By: a.By, Comment: a.Comment, At: workflow.Now(ctx), Via: via}
+	ans := r.newAnswer(ctx, action, a.Step, a.By, a.Who, a.Comment, a.Ack, via)
 	if len(a.Config) > 0 {
 		ans.Config = r.applyConfig(ctx, a.Config, ans, a.Step)
 	}
 	r.answers[a.Step] = pendingAnswer{answer: ans, reject: a.Reject}
-	r.logger.Info("gate answered", "step", a.Step, "action", action, "by", a.By, "via", via)
+	r.logger.Info("gate answered", "step", a.Step, "action", action, "by", ans.By, "via", via)
+	r.record(ctx, ans)
 	return ans
 }
 
 func (r *runner) acceptDecision(ctx workflow.Context, d Decision, via string) Answer {
-	ans := Answer{Action: string(d.Action), By: d.By, Comment: d.Comment, At: workflow.Now(ctx), Via: via}
+	ans := r.newAnswer(ctx, string(d.Action), d.Step, d.By, d.Who, d.Comment, d.Ack, via)
 	if len(d.Config) > 0 {
 		ans.Config = r.applyConfig(ctx, d.Config, ans, d.Step)
 	}
 	r.answers[d.Step] = pendingAnswer{answer: ans, action: d.Action}
-	r.logger.Info("failed step decided", "step", d.Step, "action", d.Action, "by", d.By, "via", via)
+	r.logger.Info("failed step decided", "step", d.Step, "action", d.Action, "by", ans.By, "via", via)
+	r.record(ctx, ans)
 	return ans
+}
+
+// newAnswer is an answer as the run records it. Runs started before
+// answers carried an identity record what they did then.
+func (r *runner) newAnswer(ctx workflow.Context, action, step, by string, who *Identity, comment, ack, via string) Answer {
+	ans := Answer{Action: action, By: by, Comment: comment, At: workflow.Now(ctx), Via: via}
+	if r.v2 {
+		id := identityOf(by, who)
+		ans.By, ans.Who, ans.Step, ans.Ack = id.Name, &id, step, ack
+	}
+	return ans
+}
+
+// record adds an answer to the run's list of decisions and to the memo:
+// who, when, why, which step, in the Web UI without a query.
+func (r *runner) record(ctx workflow.Context, ans Answer) {
+	if !r.v2 {
+		return
+	}
+	r.status.Decisions = append(r.status.Decisions, ans)
+	_ = workflow.UpsertMemo(ctx, map[string]any{"decisions": r.decisionLines()})
+}
+
+// decisionLines is the memo's list of decisions, one line each.
+func (r *runner) decisionLines() []string {
+	lines := make([]string, 0, len(r.status.Decisions))
+	for _, a := range r.status.Decisions {
+		lines = append(lines, a.String())
+	}
+	return lines
+}
+
+// String is one decision as the memo and reports show it.
+func (a Answer) String() string {
+	who := a.By
+	if a.Who != nil {
+		who = a.Who.String()
+	}
+	line := fmt.Sprintf("%s %s %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, a.Step, who)
+	if a.Via == "signal" {
+		line += " (signal)"
+	}
+	if a.Ack != "" {
+		line += " acknowledging " + a.Ack
+	}
+	if a.Comment != "" {
+		line += ": " + a.Comment
+	}
+	return line
+}
+
+// checkAck refuses to skip a required step (skipping: the answer would
+// skip it) unless the answer acknowledges the step's warning by its ID, and
+// refuses an acknowledgement that has nothing to acknowledge.
+func (r *runner) checkAck(i int, ack string, skipping bool, action string) error {
+	s := r.steps[i]
+	w := s.Required
+	switch {
+	case skipping && w != nil && ack != w.ID:
+		if ack != "" {
+			return fmt.Errorf("step %s is required and --ack %q is not its warning; the guide warns: %s. "+
+				"To %s it anyway, acknowledge with --ack %s", s.Name, ack, w.Text, action, w.ID)
+		}
+		return fmt.Errorf("step %s is required; the guide warns: %s. To %s it anyway, acknowledge the warning "+
+			"in the same call with --ack %s", s.Name, w.Text, action, w.ID)
+	case ack != "" && (w == nil || !skipping):
+		return fmt.Errorf("--ack %s acknowledges nothing here: step %s is not required, or this answer does not skip it", ack, s.Name)
+	}
+	return nil
 }
 
 func (r *runner) notice(msg string) {

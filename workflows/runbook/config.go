@@ -46,6 +46,14 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	}
 	t := in.GetTarget()
 	t.Resume = nil
+	// Who started the run is the run's, not the config's; who may approve
+	// is fixed at start: an approver cannot widen the list, or allow
+	// themselves, in the answer they send.
+	t.StartedBy = r.target.StartedBy
+	if was, now := mustJSON(r.target.Approvers), mustJSON(t.Approvers); !bytes.Equal(was, now) {
+		return nil, fmt.Errorf("corrected config refused: approvers cannot change within a run (the run has %s, the config %s); "+
+			"abort and start a new run to change them", was, now)
+	}
 	if t.Environment != r.target.Environment || t.From != r.target.From || t.To != r.target.To {
 		return nil, fmt.Errorf("corrected config refused: it is for %s (%s → %s), this run upgrades %s (%s → %s); "+
 			"environment and versions cannot change within a run", t.Environment, t.From, t.To,
@@ -166,9 +174,12 @@ func finished(s StepState) bool { return s == StepDone || s == StepSkipped }
 func renew(st *StepStatus, s Step) {
 	st.Summary = s.Summary
 	st.Section = s.Section
+	st.Required = s.Required
 	st.Prompt = ""
+	st.Destructive = false
 	if s.Gate != nil {
 		st.Prompt = s.Gate.Prompt
+		st.Destructive = s.Gate.Destructive
 	}
 }
 
@@ -273,4 +284,13 @@ func flatten(v any) (map[string]string, error) {
 	}
 	walk("", tree)
 	return out, nil
+}
+
+// mustJSON is v as JSON, for comparing configs' parts.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(err.Error())
+	}
+	return b
 }

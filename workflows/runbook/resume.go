@@ -33,10 +33,17 @@ var errContinue = errors.New("the run continues as new to keep its history short
 // Temporal's attempts after a try and write the reminder memo once.
 const versionChange = "runbook-attempts-outputs"
 
+// versionDecisions marks runs that record every answer with its identity,
+// step and acknowledgement, in status and in the memo (one memo upsert per
+// answer).
+const versionDecisions = "runbook-decisions-identity"
+
 func (r *runner) setup(ctx workflow.Context, resume *Resume) error {
 	r.status = RunStatus{Guide: r.guide.Name, Title: r.guide.Title, Target: r.target, State: RunRunning}
 	r.logger = log.With(workflow.GetLogger(ctx), "guide", r.guide.Name, "environment", r.target.Environment)
 	r.v1 = workflow.GetVersion(ctx, versionChange, workflow.DefaultVersion, 1) == 1
+	r.v2 = workflow.GetVersion(ctx, versionDecisions, workflow.DefaultVersion, 1) == 1
+	r.status.StartedBy = r.target.StartedBy
 	if err := ValidatePlan(r.plan); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
 	}
@@ -60,16 +67,24 @@ func (r *runner) setup(ctx workflow.Context, resume *Resume) error {
 	if err := r.registerHandlers(ctx); err != nil {
 		return err
 	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{"title": r.guide.Title}); err != nil {
+	memo := map[string]any{"title": r.guide.Title}
+	if r.target.StartedBy != nil {
+		memo["startedBy"] = r.target.StartedBy.String()
+	}
+	if len(r.status.Decisions) > 0 {
+		memo["decisions"] = r.decisionLines()
+	}
+	if err := workflow.UpsertMemo(ctx, memo); err != nil {
 		return err
 	}
 	return r.publish(ctx, true)
 }
 
 func newStepStatus(s Step) StepStatus {
-	st := StepStatus{Name: s.Name, Kind: s.Kind, Summary: s.Summary, Section: s.Section, State: StepPending}
+	st := StepStatus{Name: s.Name, Kind: s.Kind, Summary: s.Summary, Section: s.Section, Required: s.Required, State: StepPending}
 	if s.Gate != nil {
 		st.Prompt = s.Gate.Prompt
+		st.Destructive = s.Gate.Destructive
 	}
 	return st
 }
@@ -90,6 +105,7 @@ func (r *runner) restore(res Resume) error {
 	r.status.Notices = carried.Notices
 	r.status.ConfigChanges = carried.ConfigChanges
 	r.status.Continued = carried.Continued
+	r.status.Decisions = carried.Decisions
 	// Copies a map; order does not matter.
 	//workflowcheck:ignore
 	for k, v := range res.Phase {

@@ -116,6 +116,9 @@ func RunInput(ctx workflow.Context, g Guide, in Input, o Options) (RunStatus, er
 		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
 	}
 	steps, err := in.Plan()
+	if err == nil {
+		err = CheckApprovers(*t, steps)
+	}
 	if err != nil {
 		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
 	}
@@ -153,6 +156,8 @@ type runner struct {
 	// v1 is true for runs started by this version of the runbook: they
 	// look up Temporal's attempts and remind without a memo per tick.
 	v1 bool
+	// v2: the run records every answer with its identity (versionDecisions).
+	v2 bool
 	// continuing is set once the run decided to continue as new: steps cut
 	// short by it keep their state.
 	continuing bool

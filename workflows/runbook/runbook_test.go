@@ -41,6 +41,12 @@ type harness struct {
 type workIn struct{ Label string }
 
 func newHarness(t *testing.T, steps []runbook.Step) *harness {
+	return newHarnessFor(t, target, steps)
+}
+
+// newHarnessFor is newHarness for a run of target tgt (who started it,
+// approvers).
+func newHarnessFor(t *testing.T, tgt runbook.Target, steps []runbook.Step) *harness {
 	h := &harness{t: t, calls: map[string]int{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in workIn) (runbook.Outcome, error) {
@@ -55,7 +61,7 @@ func newHarness(t *testing.T, steps []runbook.Step) *harness {
 		return runbook.Outcome{Summary: "up"}, nil
 	}, activity.RegisterOptions{Name: "Flaky"})
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context) (runbook.RunStatus, error) {
-		return runbook.Run(ctx, guide, target, steps)
+		return runbook.Run(ctx, guide, tgt, steps)
 	}, workflow.RegisterOptions{Name: "TestUpgrade"})
 	h.registerInputWorkflow()
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -70,7 +76,13 @@ func newHarness(t *testing.T, steps []runbook.Step) *harness {
 		}
 	}).Return(nil)
 	h.env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
-		h.lastMemo = args.Get(0).(map[string]any)
+		// Upserts merge into the memo, key by key, as on the server.
+		if h.lastMemo == nil {
+			h.lastMemo = map[string]any{}
+		}
+		for k, v := range args.Get(0).(map[string]any) {
+			h.lastMemo[k] = v
+		}
 		h.memos++
 		if h.onEvent != nil {
 			h.onEvent()

@@ -83,6 +83,12 @@ type Target struct {
 	// From and To are the product versions the guide moves between.
 	From string `json:"from" yaml:"from" mapstructure:"from"`
 	To   string `json:"to" yaml:"to" mapstructure:"to"`
+	// Approvers, when set, says who may answer the run's gates; see
+	// Approvers. It cannot change within a run.
+	Approvers *Approvers `json:"approvers,omitempty" yaml:"approvers" mapstructure:"approvers"`
+	// StartedBy is who started the run, as the starter found it (its mTLS
+	// certificate, or the OS user, unverified); configs never set it.
+	StartedBy *Identity `json:"startedBy,omitempty" yaml:"-" mapstructure:"-"`
 	// Resume carries a run's progress into the run it continues as; guides
 	// and configs never set it.
 	Resume *Resume `json:"resume,omitempty" yaml:"-" mapstructure:"-"`
@@ -108,10 +114,17 @@ type CarriedAnswer struct {
 // Approval answers a gate. Reject with a comment to stop (or, for an
 // optional step, skip) instead of going on.
 type Approval struct {
-	Step    string `json:"step"`
-	Reject  bool   `json:"reject,omitempty"`
-	By      string `json:"by"`
-	Comment string `json:"comment,omitempty"`
+	Step   string `json:"step"`
+	Reject bool   `json:"reject,omitempty"`
+	// By is who answers: Who's name. A caller that sends only By (a plain
+	// `temporal workflow update`) is recorded as claimed, unverified.
+	By string `json:"by"`
+	// Who is the answering person's identity as the starter found it.
+	Who     *Identity `json:"who,omitempty"`
+	Comment string    `json:"comment,omitempty"`
+	// Ack acknowledges a required step's warning (Step.Required.ID): a
+	// rejection that skips a required step needs it.
+	Ack string `json:"ack,omitempty"`
 	// Config, when set, is a corrected config (the guide's input as JSON)
 	// for the steps not done yet; see Decision.Config.
 	Config json.RawMessage `json:"config,omitempty"`
@@ -129,10 +142,15 @@ const (
 
 // Decision answers a failed step.
 type Decision struct {
-	Step    string `json:"step"`
-	Action  Action `json:"action"`
-	By      string `json:"by"`
-	Comment string `json:"comment,omitempty"`
+	Step   string `json:"step"`
+	Action Action `json:"action"`
+	// By and Who: as in Approval.
+	By      string    `json:"by"`
+	Who     *Identity `json:"who,omitempty"`
+	Comment string    `json:"comment,omitempty"`
+	// Ack acknowledges a required step's warning (Step.Required.ID): skip
+	// of a required step needs it.
+	Ack string `json:"ack,omitempty"`
 	// Config, with retry, is a corrected config (the guide's input as
 	// JSON). It is validated as a whole as at start; the retried step and
 	// every later one use it, steps already done keep their results. It is
@@ -147,6 +165,11 @@ type Answer struct {
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
 	Via     string    `json:"via"` // "update" or "signal"
+	// Step is the step answered; Who the identity behind By; Ack the
+	// required step's warning acknowledged with a skip.
+	Step string    `json:"step,omitempty"`
+	Who  *Identity `json:"who,omitempty"`
+	Ack  string    `json:"ack,omitempty"`
 	// Config lists the keys a corrected config sent with the answer changed.
 	Config []string `json:"config,omitempty"`
 }
@@ -198,13 +221,17 @@ type StepStatus struct {
 	Kind    Kind   `json:"kind"`
 	Summary string `json:"summary"`
 	// Section is the guide section the step carries out (Step.Section).
-	Section   string    `json:"section,omitempty"`
-	Prompt    string    `json:"prompt,omitempty"`
-	State     StepState `json:"state"`
-	Attempts  int       `json:"attempts"`
-	StartedAt time.Time `json:"startedAt,omitempty"`
-	EndedAt   time.Time `json:"endedAt,omitempty"`
-	LastError string    `json:"lastError,omitempty"`
+	Section string `json:"section,omitempty"`
+	// Required is the guide's warning against skipping the step.
+	Required *Warning `json:"required,omitempty"`
+	// Destructive: the step's gate guards a change that cannot be undone.
+	Destructive bool      `json:"destructive,omitempty"`
+	Prompt      string    `json:"prompt,omitempty"`
+	State       StepState `json:"state"`
+	Attempts    int       `json:"attempts"`
+	StartedAt   time.Time `json:"startedAt,omitempty"`
+	EndedAt     time.Time `json:"endedAt,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
 	// Result is the activity's one-line outcome (its Summary field).
 	Result string `json:"result,omitempty"`
 	// Outputs and Items are what the activity published for later steps
@@ -239,6 +266,12 @@ type RunStatus struct {
 	// Continued counts how often the run continued as new to keep its
 	// history short; the workflow ID stays the same.
 	Continued int `json:"continued,omitempty"`
+	// StartedBy is who started the run (Target.StartedBy).
+	StartedBy *Identity `json:"startedBy,omitempty"`
+	// Decisions lists every answer the run took (approve, reject, retry,
+	// skip, abort; by update or signal), in order: who, when, why, which
+	// step. The memo keeps the same list as text.
+	Decisions []Answer `json:"decisions,omitempty"`
 }
 
 // Step returns the status of the named step, or nil.

@@ -70,6 +70,11 @@ type Step struct {
 	// Requires names earlier steps that must have finished (not been
 	// skipped) before this one may run: a destructive step lists its backup.
 	Requires []string
+	// Required marks a step the guide warns must not be left out (a
+	// backup before deletes; a migration log that, with an exception, means
+	// the upgrade cannot go on). It is skipped only by an answer that
+	// acknowledges the warning by its ID in the same call (`--ack ID`).
+	Required *Warning
 	// OnlyIfSkipped names an earlier step: this step runs only when an
 	// operator skipped that one (the guide's "if the log line does not come,
 	// call the repair API"); otherwise it is skipped by itself as not needed.
@@ -145,6 +150,15 @@ type Expand struct {
 // or validated, before the list is known.
 const ItemPlaceholder = "<item>"
 
+// Warning is the guide's reason a step must not be skipped.
+type Warning struct {
+	// ID is short and stable; an operator types it to acknowledge the
+	// warning (`decide … skip --ack ID`).
+	ID string `json:"id"`
+	// Text is the warning, in the guide's words where it has them.
+	Text string `json:"text"`
+}
+
 // MinRemindAfter is the shortest reminder period a gate may have: every
 // reminder adds events to the run's history.
 const MinRemindAfter = 5 * time.Minute
@@ -160,13 +174,21 @@ type Gate struct {
 	// SkipOnReject makes a rejection skip this step and go on; otherwise a
 	// rejection ends the run before the step runs.
 	SkipOnReject bool
+	// Destructive marks a gate before a change that cannot be undone (a
+	// delete, a schema migration): the person who started the run may not
+	// approve it unless the config allows it, and approvers.destructive
+	// lists who may.
+	Destructive bool
 	// Show names earlier steps whose result and outputs the prompt shows
 	// when the gate opens: what the person must read before answering (a
 	// check's output before a migration).
 	Show []string
 }
 
-var stepName = regexp.MustCompile(`^[a-z0-9][a-z0-9._/@-]*$`)
+var (
+	stepName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._/@-]*$`)
+	warningID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
 
 // ValidatePlan checks a guide's steps as a whole and reports every problem at
 // once: names present, well-formed and unique, requirements and inputs that
@@ -260,6 +282,14 @@ func (v *planCheck) checkStep(where string, s Step, parent string) {
 		if s.Gate.RemindAfter != 0 && s.Gate.RemindAfter < MinRemindAfter {
 			v.add(fmt.Sprintf("%s: gate reminds every %s; reminders must be at least %s apart (or 0 for none)",
 				where, s.Gate.RemindAfter, MinRemindAfter))
+		}
+	}
+	if w := s.Required; w != nil {
+		if !warningID.MatchString(w.ID) {
+			v.add(where + ": required warning needs an ID of lower-case letters, digits and -")
+		}
+		if strings.TrimSpace(w.Text) == "" {
+			v.add(where + ": required warning has no text")
 		}
 	}
 	if s.OnlyIfSkipped != "" {
