@@ -114,7 +114,9 @@ func status(t testing.TB, id string) runbook.RunStatus {
 	return st
 }
 
-var planLine = regexp.MustCompile(`(?m)^(\d+)\s+(\S+)\s+`)
+// planLine is a row of plan or status: number, guide section (no slash),
+// step name (verb/object).
+var planLine = regexp.MustCompile(`(?m)^(\d+)\s+(?:[^\s/]+\s+)?(\S+/\S*)\s+`)
 
 func planNames(out string) []string {
 	var names []string
