@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ type skoalaLab struct {
 
 const skoalaNS = "skoala-system"
 
-func newSkoalaLab(t *testing.T, workers int, from string) *skoalaLab {
+func newSkoalaLab(t testing.TB, workers int, from string) *skoalaLab {
 	t.Helper()
 	l := &skoalaLab{root: t.TempDir()}
 	names := []string{"dce-global"}
@@ -56,23 +57,23 @@ func newSkoalaLab(t *testing.T, workers int, from string) *skoalaLab {
 			"skoala-agent": map[string]any{"clusterName": c.Name}}))
 	}
 	require.NoError(t, l.clusters[0].RegisterKpanda(names[1:]...))
-	l.jobFile = writeFile(t, filepath.Join(l.root, "job.yaml"), labsrv.SkoalaDBJob("skoala-db-upgrade", "2s",
+	l.jobFile = skoalaWrite(t, filepath.Join(l.root, "job.yaml"), labsrv.SkoalaDBJob("skoala-db-upgrade", "2s",
 		[]string{"sweet: UPGRADE from 0.17.0 with v0.19.0", "migrated 12 tables"}))
 	var b strings.Builder
 	fmt.Fprintf(&b, "temporal:\n  address: %s\nartifactDir: %s\nchartDirs: [%s]\nclusters:\n", server.FrontendHostPort(), l.artifacts, l.charts)
 	for _, c := range l.clusters {
 		fmt.Fprintf(&b, "  %s:\n    kubeconfig: %s\n", c.Name, c.CP.Kubeconfig)
 	}
-	l.workerCfg = writeFile(t, filepath.Join(l.root, "worker.yaml"), b.String())
+	l.workerCfg = skoalaWrite(t, filepath.Join(l.root, "worker.yaml"), b.String())
 	return l
 }
 
-func (l *skoalaLab) config(t *testing.T, env, from string, parallelism int) string {
+func (l *skoalaLab) config(t testing.TB, env, from string, parallelism int) string {
 	var workers []string
 	for _, c := range l.clusters[1:] {
 		workers = append(workers, c.Name)
 	}
-	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
+	return skoalaWrite(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
 guide: dce5-skoala
 environment: %s
 from: %q
@@ -83,6 +84,13 @@ parallelism: %d
 dbUpgrade: {when: auto, jobFile: %s, jobName: skoala-db-upgrade, timeout: 2m}
 helmTimeout: 2m
 `, env, from, strings.Join(workers, ", "), parallelism, l.jobFile))
+}
+
+// skoalaWrite writes a lab file (tests and benchmarks alike).
+func skoalaWrite(t testing.TB, path, content string) string {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
 }
 
 func (l *skoalaLab) helm(t *testing.T, c *labsrv.SkoalaCluster) *action.Configuration {
