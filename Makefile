@@ -23,7 +23,7 @@ tools:
 ## demo: run the demo upgrade locally; the Web UI is at http://127.0.0.1:8233
 demo: build
 	$(TOOLS) temporal >/dev/null
-	@if [[ "$(DEMO_FLAGS)" == *choerodon* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver kube-controller-manager >/dev/null; fi
+	@if [[ "$(DEMO_FLAGS)" == *choerodon* || "$(DEMO_FLAGS)" == *skoala* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver kube-controller-manager >/dev/null; fi
 	bin/starter demo $(DEMO_FLAGS)
 
 ## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab

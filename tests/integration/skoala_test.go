@@ -229,6 +229,7 @@ func TestSkoalaFrom018EndToEndOnTheLab(t *testing.T) {
 	for _, c := range l.clusters {
 		assertSecretNotInHistory(t, id, c.CP.Token)
 	}
+	recordHistory(t, id, "dce5-skoala-history.json")
 }
 
 // TestSkoalaFrom019OneClusterFailsOnlyItsLanePauses upgrades from 0.19.0:
