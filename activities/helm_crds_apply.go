@@ -42,7 +42,9 @@ func (h *Helm) ApplyChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDs
 			obj := want.DeepCopy()
 			obj.SetResourceVersion("")
 			if _, err := dyn.Resource(crdResource).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "upgrader", Force: true}); err != nil {
-				if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+				// A CRD whose own schema the server cannot read comes back as
+				// "failed to create typed patch object" (HTTP 500): no retry fixes the chart.
+				if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || strings.Contains(err.Error(), "failed to create typed patch object") {
 					return temporal.NewNonRetryableApplicationError(fmt.Sprintf("cluster %s refused CRD %s of %s: %v", in.Cluster, obj.GetName(), in.Chart, err),
 						ErrManifestReject, nil)
 				}
