@@ -16,6 +16,7 @@ staticcheck_version=v0.8.2
 workflowcheck_version=v0.6.0
 kube_version=v1.34.4            # kube-apiserver for the lab (tests/kube/go.mod)
 ferretdb_version=v1.24.0        # a MongoDB wire-protocol server (SQLite backend) for tests: no mongod here
+yq_version=v4.44.3              # mikefarah/yq, the one BlueKing's JOB 6.2 ships as bin/yq (the BlueKing lab)
 
 # install_pkg NAME VERSION PACKAGE: go install PACKAGE@VERSION into the cache.
 install_pkg() {
@@ -82,15 +83,28 @@ build_kube_controller_manager() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb kube-apiserver kube-controller-manager
+build_yq() {
+  local out="$cache/bin/yq-$yq_version"
+  if [ ! -x "$out" ]; then
+    echo "building yq $yq_version (one time, ~1 min) -> $out" >&2
+    local tmp; tmp=$(mktemp -d)
+    GOFLAGS= CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "github.com/mikefarah/yq/v4@$yq_version"
+    mv "$tmp/yq" "$out"
+    rm -rf "$tmp"
+  fi
+  echo "$out"
+}
+
+[ $# -gt 0 ] || set -- temporal staticcheck workflowcheck ferretdb yq kube-apiserver kube-controller-manager
 for t in "$@"; do
   case "$t" in
     temporal) build_temporal ;;
     staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
     ferretdb) build_ferretdb ;;
+    yq) build_yq ;;
     kube-apiserver) build_kube_apiserver ;;
     kube-controller-manager) build_kube_controller_manager ;;
-    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb kube-apiserver kube-controller-manager)" >&2; exit 2 ;;
+    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb yq kube-apiserver kube-controller-manager)" >&2; exit 2 ;;
   esac
 done

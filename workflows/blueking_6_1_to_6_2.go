@@ -115,7 +115,7 @@ type BlueKingInput struct {
 	MySQL BlueKingDB `mapstructure:"mysql" json:"mysql"`
 	// MongoDB is the server §5.2 dumps (mongodump --oplog --gzip), as the
 	// MongoDB host reaches it.
-	MongoDB BlueKingDB `mapstructure:"mongodb" json:"mongodb"`
+	MongoDB BlueKingMongo `mapstructure:"mongodb" json:"mongodb"`
 	// IAMMigrateScriptURL is where §7.6 downloads migrate_subject_system_group.py.
 	IAMMigrateScriptURL string `mapstructure:"iamMigrateScriptURL" json:"iamMigrateScriptURL"`
 	// CMDBAdminPort is CMDB's admin server port (the topology unlock call).
@@ -155,6 +155,14 @@ type BlueKingDB struct {
 	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
 }
 
+// BlueKingMongo is the MongoDB server §5.2 dumps.
+type BlueKingMongo struct {
+	BlueKingDB `mapstructure:",squash" json:",inline"`
+	// Oplog is the guide's --oplog (a point-in-time dump; BlueKing's MongoDB
+	// is a replica set). Turn it off only for a standalone server.
+	Oplog bool `mapstructure:"oplog" json:"oplog"`
+}
+
 // blueKingNewModules are the modules 6.2 adds to install.config (§6.2).
 var blueKingNewModules = []string{"redis_cluster", "auth", "etcd", "apigw", "iam_search_engine"}
 
@@ -169,7 +177,7 @@ func NewBlueKingInput() BlueKingInput {
 			MySQLBackup: "/data/dbbak", MongoBackup: "/data/mongodb_bak"},
 		Package:             BlueKingPackage{Path: "/data/bkce-src-6.2.2.tgz", MD5: "4213478c6b2c3e645c0c30009de474b8"},
 		MySQL:               BlueKingDB{User: "root"},
-		MongoDB:             BlueKingDB{User: "admin"},
+		MongoDB:             BlueKingMongo{BlueKingDB: BlueKingDB{User: "admin"}, Oplog: true},
 		IAMMigrateScriptURL: "https://bkopen-1252002024.file.myqcloud.com/ce/3c2955e/migrate_subject_system_group.py",
 		CMDBAdminPort:       9000,
 		JobUpgradeTimeout:   2 * time.Hour,
@@ -254,12 +262,16 @@ func (in *BlueKingInput) Validate() error {
 	for _, db := range []struct {
 		key string
 		v   BlueKingDB
-	}{{"mysql", in.MySQL}, {"mongodb", in.MongoDB}} {
+	}{{"mysql", in.MySQL}, {"mongodb", in.MongoDB.BlueKingDB}} {
 		config.CheckHostPort(&p, db.key+".address", db.v.Address, "10.0.0.3:3306")
-		if db.v.User == "" {
+		switch {
+		case db.v.User == "" && db.key == "mysql":
 			p.Add(db.key+".user", "is empty")
+		case db.v.User == "" && db.v.PasswordRef != "":
+			p.Add(db.key+".passwordRef", "is set but user is empty: give the user, or neither for a server without authentication")
+		case db.v.User != "":
+			checkSecretRef(&p, db.key+".passwordRef", db.v.PasswordRef, "the "+db.key+" admin password (for the backup)")
 		}
-		checkSecretRef(&p, db.key+".passwordRef", db.v.PasswordRef, "the "+db.key+" admin password (for the backup)")
 	}
 	if in.IAMMigrateScriptURL == "" {
 		p.Add("iamMigrateScriptURL", "is empty; the guide's is https://bkopen-1252002024.file.myqcloud.com/ce/3c2955e/migrate_subject_system_group.py")
@@ -563,7 +575,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		Summary:  "on " + mongoHost + ": mongodump --oplog --gzip --out " + P.MongoBackup + ", every collection checked",
 		Activity: mongoA.DumpMongo,
 		Input: activities.MongoDumpInput{DB: activities.MongoTarget{Name: "mongodb", Address: in.MongoDB.Address, User: in.MongoDB.User, PasswordRef: in.MongoDB.PasswordRef},
-			Via: p.target(mongoHost), OutDir: P.MongoBackup, Oplog: true, Gzip: true}})
+			Via: p.target(mongoHost), OutDir: P.MongoBackup, Oplog: in.MongoDB.Oplog, Gzip: true}})
 	p.add(runbook.Step{Name: "verify-backup/mongodb", Kind: runbook.KindCheck, Summary: "the dump on " + mongoHost + " is still the one written (manifest sha256)",
 		Activity: mysqlA.VerifyBackup, Input: activities.VerifyBackupInput{Via: ptr(p.target(mongoHost))},
 		Inputs: map[string]runbook.From{"path": {Step: "backup/mongodb", Output: "path"}, "sha256": {Step: "backup/mongodb", Output: "sha256"}}})

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +115,21 @@ type SSHD struct {
 
 // StartSSHD starts sshd -D on a free loopback port with fresh host and
 // client keys.
-func StartSSHD(l *Lab) (*SSHD, error) {
+func StartSSHD(l *Lab) (*SSHD, error) { return StartSSHDWith(l, SSHDOptions{}) }
+
+// SSHDOptions make one sshd a host of its own on this machine.
+type SSHDOptions struct {
+	// Binds are [source, target] pairs bind-mounted in a mount namespace
+	// of this sshd alone (so its sessions see their own /data,
+	// /usr/lib/systemd/system, …); a missing target folder is created
+	// (empty) on this machine. Needs root.
+	Binds [][2]string
+	// SetEnv is set in every session (sshd_config SetEnv).
+	SetEnv map[string]string
+}
+
+// StartSSHDWith is StartSSHD with options.
+func StartSSHDWith(l *Lab, opts SSHDOptions) (*SSHD, error) {
 	if err := need("/usr/sbin/sshd", "ssh-keygen"); err != nil {
 		return nil, err
 	}
@@ -166,11 +181,28 @@ AllowTcpForwarding no
 X11Forwarding no
 AcceptEnv LANG
 Subsystem sftp internal-sftp
-`, port, hostKey, ecdsaKey, authKeys, filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
+`, port, hostKey, ecdsaKey, authKeys, filepath.Join(dir, "sshd.pid"))+setEnv(opts.SetEnv)), 0o600); err != nil {
 		return nil, err
 	}
 	_ = os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
-	_, log, err := l.startProc("/usr/sbin/sshd", []string{"-D", "-e", "-f", cfg}, 0)
+	bin, args := "/usr/sbin/sshd", []string{"-D", "-e", "-f", cfg}
+	if len(opts.Binds) > 0 {
+		var script strings.Builder
+		script.WriteString("set -e\n")
+		for _, b := range opts.Binds {
+			if st, err := os.Stat(b[0]); err == nil && !st.IsDir() {
+				if _, err := os.Stat(b[1]); err != nil {
+					return nil, fmt.Errorf("bind target %s: a file bind needs the file to exist", b[1])
+				}
+			} else if err := os.MkdirAll(b[1], 0o755); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&script, "mount --bind '%s' '%s'\n", b[0], b[1])
+		}
+		script.WriteString("exec /usr/sbin/sshd -D -e -f '" + cfg + "'\n")
+		bin, args = "unshare", []string{"-m", "--propagation", "private", "sh", "-c", script.String()}
+	}
+	_, log, err := l.startProc(bin, args, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +233,23 @@ Subsystem sftp internal-sftp
 		return nil, fmt.Errorf("sshd did not listen in 10s:\n%s", log.tail(4000))
 	}
 	return s, nil
+}
+
+func setEnv(env map[string]string) string {
+	var b strings.Builder
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	// One line: sshd takes the first SetEnv it reads and ignores the rest.
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=\"%s\"", k, env[k])
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "SetEnv" + b.String() + "\n"
 }
 
 func waitListening(addr string, within time.Duration) error {

@@ -177,3 +177,25 @@ func StartWeCubeSite(t TB, version string) *WeCubeSite {
 	t.Helper()
 	return must(ilab.StartWeCubeSite(newLab(t), version))(t)
 }
+
+// BlueKingSite is a BlueKing 6.1 site on sshd hosts of their own (see
+// internal/lab/blueking.go).
+type BlueKingSite = ilab.BlueKingSite
+
+// BlueKingHost is one host of the BlueKing site.
+type BlueKingHost = ilab.BlueKingHost
+
+// StartBlueKing builds the BlueKing lab site; it skips the test when not root.
+func StartBlueKing(t TB, o ilab.BlueKingOptions) *BlueKingSite {
+	t.Helper()
+	s, err := ilab.StartBlueKing(newLab(t), o)
+	if errors.Is(err, ilab.ErrNeedRoot) {
+		if sk, ok := t.(interface{ Skip(...any) }); ok {
+			sk.Skip(err.Error())
+		}
+	}
+	return must(s, err)(t)
+}
+
+// BlueKingOptions are what the BlueKing site is built with.
+type BlueKingOptions = ilab.BlueKingOptions
