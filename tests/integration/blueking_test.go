@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"upgrader/workflows/runbook"
 	labsrv "upgrader/tests/lab"
+	"upgrader/workflows/runbook"
 )
 
 // bkLab is the BlueKing site, its MariaDB and FerretDB, and a worker config
