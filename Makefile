@@ -24,6 +24,7 @@ tools:
 demo: build
 	$(TOOLS) temporal >/dev/null
 	@if [[ "$(DEMO_FLAGS)" == *choerodon* || "$(DEMO_FLAGS)" == *skoala* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver kube-controller-manager >/dev/null; fi
+	@if [[ "$(DEMO_FLAGS)" == *blueking* ]]; then scripts/install-test-deps.sh && $(TOOLS) ferretdb yq >/dev/null; fi
 	bin/starter demo $(DEMO_FLAGS)
 
 ## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab

@@ -249,3 +249,18 @@ func FuzzQuoteArgs(f *testing.F) {
 		require.Equal(t, a+"\x00"+b+"\x00", string(out))
 	})
 }
+
+// TestRunPublishesWhatTheCommandPrinted: name=value lines become outputs a
+// later step takes (the JOB versions read from VERSION files); a missing
+// one fails the step instead of passing an empty version on.
+func TestRunPublishesWhatTheCommandPrinted(t *testing.T) {
+	f := newHostFixture(t)
+	res, err := f.run(t, activities.HostCommandInput{Host: f.target, Repeatable: true,
+		Command: "echo from_version=3.6.4; echo to_version=3.7.5; echo done", Publish: []string{"from_version", "to_version"}, PublishTail: 2})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"from_version": "3.6.4", "to_version": "3.7.5", "tail": "to_version=3.7.5\ndone"}, res.Outputs)
+
+	_, err = f.run(t, activities.HostCommandInput{Host: f.target, Repeatable: true,
+		Command: "echo from_version=", Publish: []string{"from_version"}})
+	require.ErrorContains(t, err, "printed no from_version=<value> line")
+}

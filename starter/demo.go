@@ -64,8 +64,9 @@ State is kept in --state-dir, so the Web UI still shows earlier runs next time.`
 	f.BoolVar(&o.exit, "exit", false, "stop the dev server when the run ends instead of keeping the Web UI up")
 	f.IntVar(&o.work, "work", 5, "seconds each demo upgrade step works (it heartbeats every second)")
 	f.StringVar(&o.guide, "guide", "demo", "demo (a lab of fake releases, ready in seconds) or choerodon-0.21-0.22 (the real guide "+
-		"against the Kubernetes lab: kube-apiserver, etcd, simulated pods, MariaDB; needs scripts/build-tools.sh kube-apiserver and .ci/run's packages) "+
-		"or dce5-skoala (skoala across a control plane and three worker clusters, each its own lab API server)")
+		"against the Kubernetes lab: kube-apiserver, etcd, simulated pods, MariaDB; needs scripts/build-tools.sh kube-apiserver and .ci/run's packages), "+
+		"dce5-skoala (skoala across a control plane and three worker clusters, each its own lab API server) "+
+		"or blueking-6.1-6.2 (the real guide against four sshd hosts with BlueKing stand-ins, MariaDB, FerretDB; needs root and scripts/build-tools.sh ferretdb yq)")
 	f.StringVar(&o.chartSrc, "lab-chart", "tests/testdata/charts/c7n-service", "the lab chart the choerodon demo packages under each real chart's name")
 	return cmd
 }
@@ -117,8 +118,16 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		}
 		defer stopLab()
 		in = sin
+	case "blueking-6.1-6.2":
+		fmt.Fprintln(out, "starting the BlueKing lab (four sshd hosts, MariaDB, FerretDB, the stand-ins) with a 6.1 site…")
+		bin, stopLab, err := blueKingDemoLab(o, &cfg, logf)
+		if err != nil {
+			return err
+		}
+		defer stopLab()
+		in = bin
 	default:
-		return fmt.Errorf("--guide %q: the demo runs guide demo, choerodon-0.21-0.22 or dce5-skoala", o.guide)
+		return fmt.Errorf("--guide %q: the demo runs guide demo, choerodon-0.21-0.22, dce5-skoala or blueking-6.1-6.2", o.guide)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

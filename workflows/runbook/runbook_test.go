@@ -445,3 +445,26 @@ func TestOnlyIfSkippedRunsOnlyAfterASkip(t *testing.T) {
 	bad.OnlyIfSkipped = "later"
 	require.ErrorContains(t, runbook.ValidatePlan([]runbook.Step{bad, work("later")}), `onlyIfSkipped "later" is not an earlier step`)
 }
+
+// TestGateShowsWhatEarlierStepsFound: a gate that shows a check puts the
+// check's result in its prompt when it opens, so the person reads it there.
+func TestGateShowsWhatEarlierStepsFound(t *testing.T) {
+	g := gate("approve/migrate")
+	g.Gate.Show = []string{"check"}
+	h := newHarness(t, []runbook.Step{work("check"), g, work("migrate")})
+	h.at(time.Minute, func() {
+		st := h.status()
+		require.Equal(t, "approve/migrate", st.CurrentStep)
+		require.Contains(t, st.Step("approve/migrate").Prompt, "ok to go on?")
+		require.Contains(t, st.Step("approve/migrate").Prompt, "--- check (done): did check")
+		h.updateOK(runbook.UpdateApprove, runbook.Approval{Step: "approve/migrate", By: "alice", Comment: "read it"})
+	})
+	st, err := h.run()
+	require.NoError(t, err)
+	require.Equal(t, runbook.RunCompleted, st.State)
+
+	bad := gate("approve/x")
+	bad.Gate.Show = []string{"later"}
+	err = runbook.ValidatePlan([]runbook.Step{bad, work("later")})
+	require.ErrorContains(t, err, `gate shows "later", which is not an earlier step`)
+}
