@@ -25,6 +25,7 @@ demo: build
 	$(TOOLS) temporal >/dev/null
 	@if [[ "$(DEMO_FLAGS)" == *choerodon* || "$(DEMO_FLAGS)" == *skoala* ]]; then scripts/install-test-deps.sh && $(TOOLS) kube-apiserver kube-controller-manager >/dev/null; fi
 	@if [[ "$(DEMO_FLAGS)" == *blueking* ]]; then scripts/install-test-deps.sh && $(TOOLS) ferretdb yq >/dev/null; fi
+	@if [[ "$(DEMO_FLAGS)" == *wecube* ]]; then scripts/install-test-deps.sh; fi
 	bin/starter demo $(DEMO_FLAGS)
 
 ## demo-choerodon: the real Choerodon 0.21 → 0.22 guide against the Kubernetes lab

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/alessio/shellescape"
+
+	"upgrader/internal/text"
 )
 
 // containerLogTail reads the last lines a container printed (`docker logs
@@ -24,7 +26,7 @@ func (c *Compose) containerLogTail(ctx context.Context, host SSHTarget, dockerHo
 	var tail []string
 	for _, l := range strings.Split(strings.TrimRight(c.scrub(out), "\n"), "\n") {
 		if strings.TrimSpace(l) != "" {
-			tail = append(tail, oneLine(l))
+			tail = append(tail, text.OneLine(l, 400))
 		}
 	}
 	return lastN(tail, lines)

@@ -104,13 +104,13 @@ func (c *Compose) WaitContainer(ctx context.Context, in WaitContainerInput) (Wai
 					p.Seen, p.Baseline = true, st.restarts
 				}
 				restarts := st.restarts - p.Baseline
-				p.Last = fmt.Sprintf("%s, restarts %d (of %d), running %s", st.status, st.restarts, p.Baseline, st.uptime.Round(100*time.Millisecond))
+				p.Last = fmt.Sprintf("%s, restarted %d times during the wait (%d in all), up %s", st.status, restarts, st.restarts, st.uptime.Round(100*time.Millisecond))
 				if restarts >= maxRestarts || st.status == "exited" || st.status == "dead" {
 					tail := c.containerLogTail(ctx, in.Host, in.DockerHost, in.Container, in.LogLines)
 					res = WaitContainerResult{Probes: p.Probes, Restarts: restarts, LogTail: tail}
 					return temporal.NewNonRetryableApplicationError(c.scrub(fmt.Sprintf(
 						"%s on %s is not staying up (%s); its last log lines: %s — fix the cause (the log says what), then retry this step: the container restarts by itself and is taken once it stays up",
-						in.Container, in.Host, p.Last, text.Truncate(strings.Join(lastN(tail, 8), " | "), 1500))), ErrContainerRestarting, nil, res)
+						in.Container, in.Host, p.Last, text.Truncate(strings.Join(lastN(tail, 4), " | "), 1600))), ErrContainerRestarting, nil, res)
 				}
 				if st.status == "running" && st.uptime >= stable {
 					if derr := dialOnce(ctx, in.Address); derr != nil {

@@ -50,7 +50,8 @@ approve it from another terminal (or approves it itself with --auto-approve).
 State is kept in --state-dir, so the Web UI still shows earlier runs next time.`,
 		Example: `  starter demo
   starter demo --auto-approve --exit
-  starter demo --guide choerodon-0.21-0.22`,
+  starter demo --guide choerodon-0.21-0.22
+  starter demo --guide wecube-4.0.0 --auto-approve --exit`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
@@ -66,7 +67,8 @@ State is kept in --state-dir, so the Web UI still shows earlier runs next time.`
 	f.StringVar(&o.guide, "guide", "demo", "demo (a lab of fake releases, ready in seconds) or choerodon-0.21-0.22 (the real guide "+
 		"against the Kubernetes lab: kube-apiserver, etcd, simulated pods, MariaDB; needs scripts/build-tools.sh kube-apiserver and .ci/run's packages), "+
 		"dce5-skoala (skoala across a control plane and three worker clusters, each its own lab API server) "+
-		"or blueking-6.1-6.2 (the real guide against four sshd hosts with BlueKing stand-ins, MariaDB, FerretDB; needs root and scripts/build-tools.sh ferretdb yq)")
+		"blueking-6.1-6.2 (the real guide against four sshd hosts with BlueKing stand-ins, MariaDB, FerretDB; needs root and scripts/build-tools.sh ferretdb yq) "+
+		"or wecube-4.0.0 (docker-compose on a Docker Engine the lab starts; needs root and .ci/run's packages)")
 	f.StringVar(&o.chartSrc, "lab-chart", "tests/testdata/charts/c7n-service", "the lab chart the choerodon demo packages under each real chart's name")
 	return cmd
 }
@@ -126,8 +128,16 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		}
 		defer stopLab()
 		in = bin
+	case "wecube-4.0.0":
+		fmt.Fprintln(out, "starting the WeCube lab (dockerd, the guide's four images from the stand-in, two MariaDB servers as a v3 site, sshd)…")
+		win, stopLab, err := weCubeDemoLab(o, &cfg, logf)
+		if err != nil {
+			return err
+		}
+		defer stopLab()
+		in = win
 	default:
-		return fmt.Errorf("--guide %q: the demo runs guide demo, choerodon-0.21-0.22, dce5-skoala or blueking-6.1-6.2", o.guide)
+		return fmt.Errorf("--guide %q: the demo runs guide demo, choerodon-0.21-0.22, dce5-skoala, blueking-6.1-6.2 or wecube-4.0.0", o.guide)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

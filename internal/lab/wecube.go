@@ -275,3 +275,46 @@ func (s *WeCubeSite) Containers() ([]string, error) {
 	}
 	return lines, nil
 }
+
+// SplitCoreAccount gives the core database's user another password for
+// connections from the containers' networks than from HOSTIP, where the
+// worker connects: a site whose MySQL account for the platform hosts is
+// not the one the upgrade was given. The worker's checks and the DDL pass;
+// platform-core cannot log in and restarts in a loop.
+func (s *WeCubeSite) SplitCoreAccount(containerPassword string) error {
+	db, err := s.CoreDB.Root("")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, q := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", s.CoreUser, s.HostIP, s.CorePassword),
+		fmt.Sprintf("GRANT ALL PRIVILEGES ON *.* TO '%s'@'%s'", s.CoreUser, s.HostIP),
+		fmt.Sprintf("ALTER USER '%s'@'%%' IDENTIFIED BY '%s'", s.CoreUser, containerPassword),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// FixCoreAccount is the DBA's fix: the containers' account takes the
+// password the upgrade was given.
+func (s *WeCubeSite) FixCoreAccount() error {
+	db, err := s.CoreDB.Root("")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(fmt.Sprintf("ALTER USER '%s'@'%%' IDENTIFIED BY '%s'", s.CoreUser, s.CorePassword))
+	return err
+}
+
+// StartOldContainer runs a container standing for the v3 WeCube beside the
+// new one (replace mode stops it at the end).
+func (s *WeCubeSite) StartOldContainer(name, version string) error {
+	_, err := s.Docker.Output("run", "-d", "--name", name, "--restart", "always", "-e", "GATEWAY_HOST=127.0.0.1", "-e", "GATEWAY_PORT=19110",
+		"-e", "PUBLIC_DOMAIN=old", WeCubeImages["portal"]+":"+version)
+	return err
+}

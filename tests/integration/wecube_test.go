@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -140,16 +141,45 @@ func (l *wecubeLab) requireSchemaUpgraded(t *testing.T) {
 	require.Equal(t, 1, count(t, core, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA='wecube' AND TABLE_NAME='batch_execution_template' AND COLUMN_NAME='publish_status'"))
 }
 
-// operateWeCube approves every gate and records the plugin steps it answered.
+// operateWeCube answers the run as the operators would: each plugin's
+// re-registration gate by a Signal (the person who re-registered it, as
+// `temporal workflow signal` would send it), every other gate through the
+// starter. It returns the last status and the plugin steps answered.
 func operateWeCube(t *testing.T, l *wecubeLab, id string, onRunning map[string]func()) (runbook.RunStatus, []string) {
 	t.Helper()
-	st := operate(t, l.workerCfg, id, 6*time.Minute, onRunning)
+	signalled := map[string]bool{}
+	var st runbook.RunStatus
+	for deadline := time.Now().Add(6 * time.Minute); ; {
+		require.True(t, time.Now().Before(deadline), "%s did not finish: %+v", id, st)
+		st = status(t, id)
+		if st.State == runbook.RunCompleted || st.State == runbook.RunFailedAwaiting || st.State == runbook.RunAborted || st.State == runbook.RunRejected {
+			break
+		}
+		for _, s := range st.Steps {
+			switch {
+			case s.State == runbook.StepRunning && onRunning[s.Name] != nil:
+				f := onRunning[s.Name]
+				delete(onRunning, s.Name)
+				f()
+			case s.State == runbook.StepWaitingApproval && strings.HasPrefix(s.Name, "reregister-plugin/"):
+				if !signalled[s.Name] {
+					signalled[s.Name] = true
+					require.NoError(t, temporalClient().SignalWorkflow(context.Background(), id, "", runbook.SignalApprove,
+						runbook.Approval{Step: s.Name, By: "plugin-admin", Comment: "插件配置 → 确定 → 重注册插件包 done, its UI loads"}))
+				}
+			case s.State == runbook.StepWaitingApproval:
+				mustStarter(t, l.workerCfg, "approve", id, s.Name, "--comment", "checked in the lab")
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	var plugins []string
 	for _, s := range st.Steps {
-		if strings.HasPrefix(s.Name, "reregister-plugin/") {
+		if strings.HasPrefix(s.Name, "reregister-plugin/") && s.State == runbook.StepDone {
 			plugins = append(plugins, s.Name)
 			require.NotNil(t, s.Approval, s.Name)
-			require.Equal(t, "tester", s.Approval.By, "who re-registered %s", s.Name)
+			require.Equal(t, "plugin-admin", s.Approval.By, "who re-registered %s", s.Name)
+			require.False(t, s.Approval.At.IsZero(), "when %s was re-registered", s.Name)
 		}
 	}
 	return st, plugins
@@ -180,4 +210,92 @@ func TestWeCube400CoexistOnTheLab(t *testing.T) {
 	require.Equal(t, 1, count(t, core, "SELECT COUNT(*) FROM system_variables WHERE name='GATEWAY_URL_NEW' AND status='active' AND value=?",
 		"http://"+l.site.HostIP+":8005"))
 	l.requireNoSecretLeaked(t, id, w)
+}
+
+// Replace mode: a person approves the guide's warning first, the old
+// WeCube stops only after the new one answers; the worker is killed while
+// core's `docker-compose up -d` runs, and the run completes with one
+// container per compose file.
+func TestWeCube400ReplaceWithWorkerKilledAtCoreUp(t *testing.T) {
+	l := newWeCubeLab(t)
+	labsrv.Must(t, l.site.StartOldContainer("wecube-portal-v3", "v4.0.0"))
+	cfg := l.config(t, "replace", "replace", "replace: {oldContainers: [wecube-portal-v3]}\n")
+	id := runbook.WorkflowID("wecube-4.0.0", "replace")
+	w := startWorker(t, l.workerCfg, "USER=tester")
+	mustStarter(t, l.workerCfg, "start", "wecube-4.0.0", "-c", cfg)
+
+	var w2 *workerProc
+	st, plugins := operateWeCube(t, l, id, map[string]func(){
+		"up/core": func() {
+			w.kill(t)
+			w2 = startWorker(t, l.workerCfg, "USER=tester")
+		},
+	})
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+	require.NotNil(t, w2, "the worker was killed during up/core")
+	require.Len(t, plugins, 2)
+	for _, s := range st.Steps {
+		switch s.Name {
+		case "approve/replace-mode":
+			require.NotNil(t, s.Approval)
+		case "up/core":
+			require.Contains(t, s.Result, "platform-core-v4.0.0")
+		case "set-system-variable/gateway-url-new":
+			t.Fatalf("replace mode sets no GATEWAY_URL_NEW")
+		}
+	}
+	// The old WeCube's container is stopped, kept; the new ones run, once each.
+	lines, err := l.site.Containers()
+	require.NoError(t, err)
+	require.Len(t, lines, 5, "%v", lines)
+	found := false
+	for _, line := range lines {
+		if strings.HasPrefix(line, "wecube-portal-v3 ") {
+			require.Contains(t, line, "exited")
+			found = true
+		}
+	}
+	require.True(t, found, "%v", lines)
+	out, err := l.site.Docker.Output("ps", "--filter", "name=platform-core", "-aq")
+	require.NoError(t, err)
+	require.Len(t, strings.Fields(out), 1, "one core container, not a second from a repeated up -d")
+	l.requireSchemaUpgraded(t)
+	l.requireNoSecretLeaked(t, id, w2)
+	require.NotContains(t, w.log.String(), l.site.CorePassword)
+}
+
+// core's database account refuses the containers (its password differs
+// from the one the upgrade was given): wait-up/core stops with core's last
+// log lines; once the DBA fixed the account, `decide retry` completes.
+func TestWeCube400WrongCorePasswordPausesWithTheLogAndRetryCompletes(t *testing.T) {
+	l := newWeCubeLab(t)
+	labsrv.Must(t, l.site.SplitCoreAccount("lab-Other-db-pw-0042"))
+	cfg := l.config(t, "badpw", "coexist", "")
+	id := runbook.WorkflowID("wecube-4.0.0", "badpw")
+	w := startWorker(t, l.workerCfg, "USER=tester")
+	mustStarter(t, l.workerCfg, "start", "wecube-4.0.0", "-c", cfg)
+
+	st := operate(t, l.workerCfg, id, 4*time.Minute, nil)
+	require.Equal(t, runbook.RunFailedAwaiting, st.State)
+	var wait runbook.StepStatus
+	for _, s := range st.Steps {
+		if s.Name == "wait-up/core" {
+			wait = s
+		}
+	}
+	require.Equal(t, runbook.StepFailedAwaiting, wait.State, "%+v", st)
+	require.Contains(t, wait.LastError, "Init db connection error")
+	require.Contains(t, wait.LastError, "Access denied for user 'wecube_core'")
+	require.Contains(t, wait.LastError, "ContainerRestarting")
+	out := mustStarter(t, l.workerCfg, "status", id)
+	require.Contains(t, out, "Access denied")
+
+	labsrv.Must(t, l.site.FixCoreAccount())
+	mustStarter(t, l.workerCfg, "decide", id, "wait-up/core", "retry", "--comment", "DBA reset the wecube_core@% password")
+	st, plugins := operateWeCube(t, l, id, nil)
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+	require.Len(t, plugins, 2)
+	l.requireContainersUp(t)
+	l.requireNoSecretLeaked(t, id, w)
+	require.NotContains(t, w.log.String(), "lab-Other-db-pw-0042")
 }

@@ -108,18 +108,23 @@ func (l *logger) write(level, msg string, kv ...any) {
 	if level == "debug" && l.lvl != "debug" {
 		return
 	}
-	m := map[string]any{"level": level, "ts": now(), "msg": msg}
+	// zap's JSON encoder order: level, ts, msg, then the fields.
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"level":%q,"ts":%q,"msg":%s`, level, now(), jsonText(msg))
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[fmt.Sprint(kv[i])] = kv[i+1]
+		v, _ := json.Marshal(kv[i+1])
+		fmt.Fprintf(&b, `,%s:%s`, jsonText(fmt.Sprint(kv[i])), v)
 	}
-	b, _ := json.Marshal(m)
+	b.WriteString("}")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Println(string(b))
+	fmt.Println(b.String())
 	if l.file != nil {
-		fmt.Fprintln(l.file, string(b))
+		fmt.Fprintln(l.file, b.String())
 	}
 }
+
+func jsonText(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func (l *logger) Info(msg string, kv ...any)  { l.write("info", msg, kv...) }
 func (l *logger) Error(msg string, kv ...any) { l.write("error", msg, kv...) }
