@@ -199,6 +199,7 @@ func StartBlueKing(t TB, o ilab.BlueKingOptions) *BlueKingSite {
 
 // BlueKingOptions are what the BlueKing site is built with.
 type BlueKingOptions = ilab.BlueKingOptions
+
 // Must fails t when err is set.
 func Must(t TB, err error) {
 	t.Helper()
