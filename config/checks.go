@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 
 	"sigs.k8s.io/yaml"
+
+	"upgrader/internal/codec"
 )
 
 // CheckHostPort reports an address that is not host:port with a real port:
@@ -113,4 +116,35 @@ func checkCaseUnique(path string) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
+}
+
+// checkCodec reports a codec key ring that cannot be used: both sources
+// set, a file anyone but the worker's user may read or write, or a ring
+// that does not parse (the message names the line, never a key).
+func checkCodec(p *Problems, c Codec) {
+	if c.KeyFile != "" && c.KeyEnv != "" {
+		p.Add("temporal.codec", "set keyFile or keyEnv, not both")
+		return
+	}
+	if c.KeyFile != "" {
+		checkAbsPath(p, "temporal.codec.keyFile", c.KeyFile)
+		st, err := os.Stat(c.KeyFile)
+		if err != nil {
+			p.Add("temporal.codec.keyFile", "cannot read %s: %v; make a key ring with `starter codec-key ID > FILE`", c.KeyFile, errors.Unwrap(err))
+			return
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			p.Add("temporal.codec.keyFile", "%s may be read or written by group or others (%s); run: chmod 600 %s", c.KeyFile, st.Mode().Perm(), c.KeyFile)
+		}
+		checkOnlyOwnerWrites(p, "temporal.codec.keyFile", c.KeyFile, st)
+	}
+	if c.Enabled() {
+		if _, err := codec.LoadRing(c.KeyFile, c.KeyEnv); err != nil {
+			key := "temporal.codec.keyFile"
+			if c.KeyEnv != "" {
+				key = "temporal.codec.keyEnv"
+			}
+			p.Add(key, "%v", err)
+		}
+	}
 }

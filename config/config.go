@@ -66,7 +66,23 @@ type Temporal struct {
 	// UIAddress is printed in links to runs; empty prints none.
 	UIAddress string `mapstructure:"uiAddress"`
 	TLS       TLS    `mapstructure:"tls"`
+	// Codec encrypts every payload this client writes; the worker, the
+	// starter and the codec server must share its keys.
+	Codec Codec `mapstructure:"codec"`
 }
+
+// Codec says where the payload codec's key ring lives: a file, or an
+// environment variable holding the same text. One key a line,
+// "<id> <64 hex digits>", the first one encrypts, the others (retired keys)
+// still decrypt. Both empty: payloads are stored in clear. A key is never
+// written inline in a config file.
+type Codec struct {
+	KeyFile string `mapstructure:"keyFile"`
+	KeyEnv  string `mapstructure:"keyEnv"`
+}
+
+// Enabled says whether payloads are encrypted.
+func (c Codec) Enabled() bool { return c.KeyFile != "" || c.KeyEnv != "" }
 
 // TLS configures a TLS (optionally mutual) connection to Temporal.
 type TLS struct {
@@ -206,6 +222,7 @@ func (c Worker) Validate() error {
 			}
 		}
 	}
+	checkCodec(&p, c.Temporal.Codec)
 	if c.ArtifactDir == "" {
 		p.Add("artifactDir", "is empty; backups and logs need a folder")
 	} else {

@@ -22,6 +22,7 @@ import (
 	"upgrader/activities"
 	"upgrader/config"
 	"upgrader/internal/app"
+	"upgrader/internal/codec"
 	"upgrader/workflows"
 	"upgrader/workflows/runbook"
 )
@@ -30,6 +31,7 @@ type demoOptions struct {
 	stateDir    string
 	port        string
 	uiPort      string
+	codecPort   string
 	autoApprove bool
 	exit        bool
 	work        int
@@ -61,6 +63,7 @@ State is kept in --state-dir, so the Web UI still shows earlier runs next time.`
 	f.StringVar(&o.stateDir, "state-dir", o.stateDir, "where the dev server's database, the lab and the artifacts live")
 	f.StringVar(&o.port, "port", "7233", "dev server frontend port on 127.0.0.1")
 	f.StringVar(&o.uiPort, "ui-port", "8233", "Web UI port on 127.0.0.1")
+	f.StringVar(&o.codecPort, "codec-port", "8234", "codec server port on 127.0.0.1 (the Web UI decodes payloads with it)")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve the gate automatically (for unattended runs)")
 	f.BoolVar(&o.exit, "exit", false, "stop the dev server when the run ends instead of keeping the Web UI up")
 	f.IntVar(&o.work, "work", 5, "seconds each demo upgrade step works (it heartbeats every second)")
@@ -83,10 +86,29 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	defer logf.Close()
 
+	// Payloads are encrypted (a key generated once into the state folder):
+	// the dev server's database holds ciphertext, as a site's would, and
+	// the Web UI decodes them through the codec server.
+	keys := filepath.Join(o.stateDir, "codec.keys")
+	if err := ensureCodecKeys(keys); err != nil {
+		return fmt.Errorf("unable to create the demo's codec key: %w", err)
+	}
+	selfEnv = config.EnvPrefix + "_TEMPORAL_CODEC_KEYFILE=" + keys + " "
+	pc, err := app.Codec(config.Codec{KeyFile: keys})
+	if err != nil {
+		return err
+	}
+	codecSrv, codecAddr, err := serveCodec(ctx, "127.0.0.1:"+o.codecPort, pc, codec.ServerOptions{
+		Origins: []string{"http://127.0.0.1:" + o.uiPort, "http://localhost:" + o.uiPort}})
+	if err != nil {
+		return err
+	}
+	defer codecSrv.Close()
+
 	addr := "127.0.0.1:" + o.port
 	fmt.Fprintf(out, "starting the Temporal dev server on %s (logs: %s)…\n", addr, logf.Name())
 	srv, err := app.StartDevServer(ctx, app.DevServerOptions{HostPort: addr, UIPort: o.uiPort,
-		DBFile: filepath.Join(o.stateDir, "temporal.db"), Log: logf})
+		DBFile: filepath.Join(o.stateDir, "temporal.db"), Log: logf, CodecEndpoint: "http://" + codecAddr})
 	if err != nil {
 		return err
 	}
@@ -96,6 +118,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	cfg.Temporal.Address = addr
 	cfg.Temporal.UIAddress = "http://127.0.0.1:" + o.uiPort
 	cfg.ArtifactDir = filepath.Join(o.stateDir, "artifacts")
+	cfg.Temporal.Codec.KeyFile = keys
 	var in workflows.Input
 	switch o.guide {
 	case "demo":
@@ -148,7 +171,11 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	go func() { werr <- app.RunWorker(wctx, cfg, app.NewLogger("info", logf)) }()
 	defer func() { stopWorker(); <-werr }()
 
-	c := srv.Client()
+	c, err := app.Dial(ctx, cfg.Temporal, app.NewLogger("error", logf))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	spec, err := workflows.Lookup(o.guide)
 	if err != nil {
 		return err

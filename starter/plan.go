@@ -370,13 +370,17 @@ func checkSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	return nil
 }
 
+// selfEnv prefixes the printed commands with the environment they need
+// (the demo's codec key ring, which no config file names).
+var selfEnv string
+
 // self is how the operator invoked this CLI, for printing commands to copy.
 func self() string {
 	exe := os.Args[0]
 	if strings.Contains(exe, "go-build") {
-		return "go run ./starter"
+		exe = "go run ./starter"
 	}
-	return exe
+	return selfEnv + exe
 }
 
 func uiLink(cfg config.Worker, id string) string {

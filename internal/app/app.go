@@ -21,6 +21,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/codec"
 	"upgrader/workflows"
 )
 
@@ -34,6 +35,13 @@ func NewLogger(level string, w io.Writer) tlog.Logger {
 // Dial connects to Temporal as the config says.
 func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger) (client.Client, error) {
 	opts := client.Options{HostPort: cfg.Address, Namespace: cfg.Namespace, Logger: logger}
+	if cfg.Codec.Enabled() {
+		c, err := Codec(cfg.Codec)
+		if err != nil {
+			return nil, err
+		}
+		opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
+	}
 	if cfg.TLS.Enabled {
 		tc, err := tlsConfig(cfg.TLS)
 		if err != nil {
@@ -47,6 +55,15 @@ func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger) (client.
 			"(`make demo` starts a local one)", cfg.Address, cfg.Namespace, err)
 	}
 	return c, nil
+}
+
+// Codec returns the payload codec the config names (temporal.codec).
+func Codec(cfg config.Codec) (*codec.Codec, error) {
+	ring, err := codec.LoadRing(cfg.KeyFile, cfg.KeyEnv)
+	if err != nil {
+		return nil, fmt.Errorf("temporal.codec: %w", err)
+	}
+	return codec.New(ring), nil
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {

@@ -54,6 +54,8 @@ type DevServerOptions struct {
 	DBFile string
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
+	// CodecEndpoint is the codec server the Web UI decodes payloads with.
+	CodecEndpoint string
 }
 
 // StartDevServer starts the pinned Temporal dev server with upgrader's
@@ -92,7 +94,7 @@ func StartDevServer(ctx context.Context, o DevServerOptions) (*testsuite.DevServ
 		SearchAttributes: temporal.NewSearchAttributes(updates...),
 		Stdout:           o.Log,
 		Stderr:           o.Log,
-		ExtraArgs:        DevServerDynamicConfig(),
+		ExtraArgs:        append(DevServerDynamicConfig(), uiCodecArgs(o)...),
 	}
 	srv, err := testsuite.StartDevServer(ctx, opts)
 	if err != nil {
@@ -114,6 +116,13 @@ func DevServerDynamicConfig() []string {
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 	}
+}
+
+func uiCodecArgs(o DevServerOptions) []string {
+	if o.CodecEndpoint == "" || o.UIPort == "" {
+		return nil
+	}
+	return []string{"--ui-codec-endpoint", o.CodecEndpoint}
 }
 
 func uiHostPort(o DevServerOptions) string {

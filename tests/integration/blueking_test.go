@@ -191,11 +191,10 @@ func TestBlueKing61To62EndToEndOnTheLab(t *testing.T) {
 	require.Contains(t, st.Step("approve/install-config").Prompt, "10.0.0.1 iam,ssm")
 	require.Contains(t, st.Step("migrate/iam-subject-system-group").Prompt, "check/iam-before-migrate")
 	require.Contains(t, st.Step("signal/hosts-to-idle-pool").Prompt, "cmdb")
-	for _, secret := range []string{l.db.RootPassword, "lab-paas-app-secret-7f3a", "lab-job-db", "lab-zk-token"} {
-		assertSecretNotInHistory(t, id, secret)
-	}
+	secrets := []string{l.db.RootPassword, "lab-paas-app-secret-7f3a", "lab-job-db", "lab-zk-token"}
 	for _, h := range append(l.site.Hosts, l.site.Control) {
-		assertSecretNotInHistory(t, id, strings.Split(h.ClientKeyPEM, "\n")[2])
+		secrets = append(secrets, strings.Split(h.ClientKeyPEM, "\n")[2])
 	}
+	assertNoSecrets(t, id, l.artifacts, 20, secrets...)
 	recordHistory(t, id, "blueking-6.1-6.2-history.json")
 }

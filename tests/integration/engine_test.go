@@ -66,7 +66,7 @@ func TestActivityFailuresAreScrubbedOfSecretsBeforeHistory(t *testing.T) {
 	require.NoError(t, h.Get(ctx, nil))
 	err = temporalClient().GetWorkflow(ctx, id, "").Get(ctx, nil)
 	require.ErrorContains(t, err, "root:***@tcp")
-	assertSecretNotInHistoryMin(t, id, pw, 5)
+	assertNoSecrets(t, id, "", 5, pw)
 }
 
 func freePort(t *testing.T) string {

@@ -11,19 +11,28 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
+	"upgrader/config"
 	"upgrader/internal/app"
+	"upgrader/internal/codec"
+	labsrv "upgrader/tests/lab"
 )
 
 var (
 	server    *testsuite.DevServer
 	binDir    string
 	serverLog bytes.Buffer
+	// codecClient is the tests' client: it encrypts and decrypts with the
+	// codec key ring every worker and starter of these tests uses.
+	codecClient client.Client
+	// payloadCodec decodes the tests' histories.
+	payloadCodec *codec.Codec
 )
 
 func TestMain(m *testing.M) {
@@ -56,6 +65,28 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer server.Stop()
+	// Every worker and starter these tests run encrypts its payloads: the
+	// key ring reaches them through the environment they inherit.
+	keys := filepath.Join(binDir, "codec.keys")
+	line, err := codec.NewKeyLine("test-1")
+	if err == nil {
+		err = os.WriteFile(keys, []byte(line+"\n"), 0o600)
+	}
+	if err == nil {
+		err = os.Setenv(config.EnvPrefix+"_TEMPORAL_CODEC_KEYFILE", keys)
+	}
+	if err == nil {
+		payloadCodec, err = app.Codec(config.Codec{KeyFile: keys})
+	}
+	if err == nil {
+		codecClient, err = app.Dial(ctx, config.Temporal{Address: server.FrontendHostPort(), Namespace: "default",
+			Codec: config.Codec{KeyFile: keys}}, app.NewLogger("error", &serverLog))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "codec:", err)
+		return 1
+	}
+	defer codecClient.Close()
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "dev server log (tail):\n%s\n", tail(serverLog.String(), 3000))
@@ -70,7 +101,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func temporalClient() client.Client { return server.Client() }
+func temporalClient() client.Client { return codecClient }
 
 // starter runs the starter binary against the test server and returns its
 // combined output and error.
@@ -89,7 +120,52 @@ func starterAs(t testing.TB, user, workerCfg string, args ...string) (string, er
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), full...)
 	cmd.Env = append(os.Environ(), "USER="+user)
 	out, err := cmd.CombinedOutput()
+	logs.add(t, "starter "+strings.Join(args, " "), string(out))
 	return string(out), err
+}
+
+// logs keeps every process output of a test, for the secret check.
+var logs = &procLogs{byTest: map[string][]procLog{}}
+
+type procLog struct {
+	name string
+	text func() string
+}
+
+type procLogs struct {
+	mu     sync.Mutex
+	byTest map[string][]procLog
+}
+
+func (l *procLogs) add(t testing.TB, name, text string) {
+	l.addFunc(t, name, func() string { return text })
+}
+
+func (l *procLogs) addFunc(t testing.TB, name string, text func() string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byTest[t.Name()] = append(l.byTest[t.Name()], procLog{name, text})
+}
+
+func (l *procLogs) of(t testing.TB) map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]string{}
+	for i, p := range l.byTest[t.Name()] {
+		out[fmt.Sprintf("%s (#%d)", p.name, i+1)] = p.text()
+	}
+	return out
+}
+
+// assertNoSecrets is the one secret check every end-to-end test ends with:
+// every event of every run of id, payloads decoded (lab.NoSecrets), every
+// worker's and starter's output of the test, and the journal and log files
+// under artifactDir; no secret in any form (raw, JSON, URL, base64), and
+// every payload encrypted by the codec.
+func assertNoSecrets(t testing.TB, id, artifactDir string, minEvents int, secrets ...string) {
+	t.Helper()
+	labsrv.NoSecrets(t, labsrv.SecretCheck{Client: temporalClient(), Codec: payloadCodec, WorkflowID: id,
+		Secrets: secrets, Logs: logs.of(t), ArtifactDir: artifactDir, MinEvents: minEvents, Encrypted: true})
 }
 
 func mustStarter(t testing.TB, workerCfg string, args ...string) string {
@@ -117,10 +193,12 @@ func startWorker(t testing.TB, cfgPath string, env ...string) *workerProc {
 	var buf bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, "worker"), "-c", cfgPath)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	sw := &syncWriter{w: &buf}
+	cmd.Stdout, cmd.Stderr = sw, sw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logs.addFunc(t, "worker", sw.String)
 	w := &workerProc{cmd: cmd, log: &buf}
 	t.Cleanup(func() {
 		if w.cmd.ProcessState == nil {
@@ -132,6 +210,24 @@ func startWorker(t testing.TB, cfgPath string, env ...string) *workerProc {
 		}
 	})
 	return w
+}
+
+// syncWriter is a buffer a process writes to while a test reads it.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 // kill ends the worker the hard way: no graceful stop, no last heartbeat.

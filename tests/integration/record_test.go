@@ -10,6 +10,8 @@ import (
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	labsrv "upgrader/tests/lab"
 )
 
 // recordHistory writes the run's history to workflows/testdata/<file> for
@@ -27,6 +29,8 @@ func recordHistory(t *testing.T, id, file string) {
 		require.NoError(t, err)
 		hist.Events = append(hist.Events, ev)
 	}
+	// Replay tests read histories plain: the tests' codec key is theirs alone.
+	require.NoError(t, labsrv.DecodeHistory(context.Background(), hist, payloadCodec))
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join("..", "..", "workflows", "testdata", file), b, 0o644))

@@ -226,9 +226,11 @@ func TestSkoalaFrom018EndToEndOnTheLab(t *testing.T) {
 		require.Len(t, matches, 1, "backup of %s", c.Name)
 	}
 	// The clusters' credentials stay on the worker.
+	var tokens []string
 	for _, c := range l.clusters {
-		assertSecretNotInHistory(t, id, c.CP.Token)
+		tokens = append(tokens, c.CP.Token)
 	}
+	assertNoSecrets(t, id, l.artifacts, 20, tokens...)
 	recordHistory(t, id, "dce5-skoala-history.json")
 }
 

@@ -6,12 +6,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -89,7 +89,9 @@ func run(address, queue, known, keyFile, markers, artifacts string) error {
 		return err
 	}
 	secrets := config.NewSecretStore(map[string]config.Secret{"lab-key": {Value: string(key)}})
-	c, err := client.Dial(client.Options{HostPort: address})
+	// The tests' codec key ring, as every worker of theirs uses it.
+	c, err := app.Dial(context.Background(), config.Temporal{Address: address, Namespace: "default",
+		Codec: config.Codec{KeyFile: os.Getenv(config.EnvPrefix + "_TEMPORAL_CODEC_KEYFILE")}}, nil)
 	if err != nil {
 		return err
 	}
