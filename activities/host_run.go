@@ -319,7 +319,7 @@ func (h *Host) runDirect(ctx context.Context, client *ssh.Client, in HostCommand
 		return 0, fmt.Errorf("unable to start %s on %s: %w", in.shell(), in.Host, err)
 	}
 	scanDone := make(chan struct{})
-	go func() { defer close(scanDone); scan.read(pr) }()
+	go func() { defer close(scanDone); scan.read(scrubReader(h.Scrub, pr)) }()
 	waitErr := make(chan error, 1)
 	go func() { err := sess.Wait(); pw.Close(); waitErr <- err }()
 	var runErr error

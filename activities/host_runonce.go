@@ -249,7 +249,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 		marked bool
 	)
 	wg.Add(2)
-	go func() { defer wg.Done(); scan.read(pr) }()
+	go func() { defer wg.Done(); scan.read(scrubReader(h.Scrub, pr)) }()
 	go func() {
 		defer wg.Done()
 		sc := bufio.NewScanner(er)
@@ -257,7 +257,7 @@ func (h *Host) runOnce(ctx context.Context, client *ssh.Client, in HostCommandIn
 			line := sc.Text()
 			cmu.Lock()
 			if !ctl.parse(line) {
-				tail = append(lastN(tail, 9), h.scrub(text.Truncate(line, 300)))
+				tail = append(lastN(tail, 9), text.Truncate(h.scrub(line), 300))
 			}
 			if ctl.marker != "" && !marked {
 				marked = true

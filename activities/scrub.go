@@ -2,7 +2,12 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"time"
 
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
@@ -14,10 +19,11 @@ type Scrubber interface {
 }
 
 // NewScrubInterceptor returns a worker interceptor that removes every secret
-// value from activity failures before they are written to history. Failure
-// messages are not encrypted by payload codecs and the Web UI shows them, so
-// this is the last line of defence for an error that quotes a DSN or a
-// command line.
+// value, in every form, from what an activity sends to history: its result,
+// its heartbeat details, and its failure (message, cause and details). The
+// codec encrypts these too, but the Web UI shows them decoded to whoever
+// reaches the codec server, so this is the last line of defence for a result
+// that quotes a command's output or an error that quotes a DSN.
 func NewScrubInterceptor(s Scrubber) interceptor.WorkerInterceptor {
 	return &scrubWorker{s: s}
 }
@@ -38,12 +44,56 @@ type scrubActivity struct {
 	s Scrubber
 }
 
+func (a *scrubActivity) Init(outbound interceptor.ActivityOutboundInterceptor) error {
+	o := &scrubOutbound{s: a.s}
+	o.Next = outbound
+	return a.Next.Init(o)
+}
+
 func (a *scrubActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	res, err := a.Next.ExecuteActivity(ctx, in)
 	if err == nil {
-		return res, nil
+		return ScrubValue(a.s, res), nil
 	}
 	return res, ScrubError(a.s, err)
+}
+
+type scrubOutbound struct {
+	interceptor.ActivityOutboundInterceptorBase
+	s Scrubber
+}
+
+func (o *scrubOutbound) RecordHeartbeat(ctx context.Context, details ...any) {
+	clean := make([]any, len(details))
+	for i, d := range details {
+		clean[i] = ScrubValue(o.s, d)
+	}
+	o.Next.RecordHeartbeat(ctx, clean...)
+}
+
+// ScrubValue returns v with every secret removed from its JSON form: when
+// the JSON holds one, a new value of v's type decoded from the scrubbed
+// JSON (so the payload converter sees the same type), else v itself.
+func ScrubValue(s Scrubber, v any) any {
+	if v == nil || s == nil {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	clean := s.Scrub(string(b))
+	if clean == string(b) {
+		return v
+	}
+	t := reflect.TypeOf(v)
+	p := reflect.New(t)
+	if err := json.Unmarshal([]byte(clean), p.Interface()); err != nil {
+		// The scrubbed text no longer decodes into the type (a secret
+		// inside a number or a base64 []byte): send the scrubbed JSON.
+		return json.RawMessage(clean)
+	}
+	return p.Elem().Interface()
 }
 
 // ScrubError returns err with every secret value removed from its text. It
@@ -59,10 +109,11 @@ func ScrubError(s Scrubber, err error) error {
 			msg += ": " + cause.Error()
 		}
 		clean := s.Scrub(msg)
-		if clean == msg {
+		details, detailsChanged := scrubDetails(s, app)
+		if clean == msg && !detailsChanged {
 			return err
 		}
-		opts := temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable(), Category: app.Category()}
+		opts := temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable(), Category: app.Category(), Details: details}
 		if d := app.NextRetryDelay(); d > 0 {
 			opts.NextRetryDelay = d
 		}
@@ -75,6 +126,37 @@ func ScrubError(s Scrubber, err error) error {
 	return err
 }
 
+// scrubDetails returns an application error's details scrubbed, and
+// whether scrubbing changed any. An activity's error carries its details
+// as Go values; they are read back one more at a time until there are no
+// more (the SDK offers no count).
+func scrubDetails(s Scrubber, app *temporal.ApplicationError) ([]any, bool) {
+	if !app.HasDetails() {
+		return nil, false
+	}
+	var vals []any
+	for n := 1; n <= 16; n++ {
+		ptrs := make([]any, n)
+		got := make([]any, n)
+		for i := range ptrs {
+			ptrs[i] = &got[i]
+		}
+		if app.Details(ptrs...) != nil {
+			break
+		}
+		vals = got
+	}
+	changed := false
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = ScrubValue(s, v)
+		if !reflect.DeepEqual(out[i], v) {
+			changed = true
+		}
+	}
+	return out, changed
+}
+
 // scrubText is the one place text is scrubbed: every secret value the
 // worker has resolved is replaced. A nil Scrubber scrubs nothing (tests).
 func scrubText(sc Scrubber, s string) string {
@@ -83,3 +165,100 @@ func scrubText(sc Scrubber, s string) string {
 	}
 	return sc.Scrub(s)
 }
+
+// scrubReader scrubs a stream as a whole before anyone splits it into lines
+// or cuts it: text is passed on only up to a point no secret form (nor the
+// start of one at the end of what came so far) crosses, so a secret split
+// across two reads, or across a line break, is replaced whole. When the
+// stream pauses for scrubIdle the rest is passed on scrubbed, so a command
+// waiting after its last line is still seen to have printed it.
+func scrubReader(sc Scrubber, r io.Reader) io.Reader {
+	fs, ok := sc.(interface{ Forms() []string })
+	if !ok {
+		return r
+	}
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	chunks := make(chan chunk)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := r.Read(buf)
+			chunks <- chunk{buf[:n], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	pr, pw := io.Pipe()
+	go func() {
+		defer func() {
+			for range chunks { // unblock the reader
+			}
+		}()
+		var raw string
+		idle := time.NewTimer(time.Hour)
+		defer idle.Stop()
+		emit := func(n int) bool {
+			if n == 0 {
+				return true
+			}
+			_, err := io.WriteString(pw, sc.Scrub(raw[:n]))
+			raw = raw[n:]
+			return err == nil
+		}
+		for {
+			select {
+			case c, ok := <-chunks:
+				if !ok {
+					return
+				}
+				raw += string(c.b)
+				if c.err != nil {
+					if emit(len(raw)) {
+						err := c.err
+						if err == io.EOF {
+							err = nil
+						}
+						_ = pw.CloseWithError(err)
+					}
+					return
+				}
+				if !emit(safeCut(raw, fs.Forms())) {
+					return
+				}
+				idle.Reset(scrubIdle)
+			case <-idle.C:
+				if !emit(len(raw)) {
+					return
+				}
+			}
+		}
+	}()
+	return pr
+}
+
+// safeCut is the longest prefix of raw that no form crosses: neither a
+// whole occurrence nor one that the text so far only begins.
+func safeCut(raw string, forms []string) int {
+	e := len(raw)
+	for moved := true; moved; {
+		moved = false
+		for _, f := range forms {
+			for p := max(0, e-len(f)+1); p < e; p++ {
+				rest := raw[p:]
+				if strings.HasPrefix(rest, f) || strings.HasPrefix(f, rest) {
+					e, moved = p, true
+					break
+				}
+			}
+		}
+	}
+	return e
+}
+
+// scrubIdle is how long scrubReader holds back a tail when nothing more comes.
+const scrubIdle = 200 * time.Millisecond

@@ -43,6 +43,10 @@ type Worker struct {
 	// TrustedHosts are host names (or IPs) besides a site's own domains
 	// that a run may send secrets to: an API gateway reached by IP, a lab.
 	TrustedHosts []string `mapstructure:"trustedHosts"`
+	// Demo registers the demo guide (its workflow and its activities, which
+	// write files under a lab folder the run names): `starter demo` and
+	// labs only, never a site's worker.
+	Demo bool `mapstructure:"demo"`
 }
 
 // Cluster is how the worker reaches one Kubernetes cluster.
@@ -275,6 +279,9 @@ func (c Worker) Validate() error {
 		}
 		if set != 1 {
 			p.Add("secrets."+n, "set exactly one of env, file, value")
+		}
+		if s.Value != "" && len(s.Value) < MinSecretLen {
+			p.Add("secrets."+n+".value", "is shorter than %d characters: too short to scrub from logs and history safely", MinSecretLen)
 		}
 		if s.File != "" {
 			if st, err := os.Stat(s.File); err != nil {

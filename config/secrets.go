@@ -1,12 +1,20 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+
+	"upgrader/internal/secret"
 )
+
+// MinSecretLen is the shortest secret value accepted: a shorter one cannot
+// be scrubbed from text without scrubbing ordinary words with it, and is
+// too weak to protect anything.
+const MinSecretLen = 6
 
 // SecretStore resolves secret names to values on the worker and knows every
 // value it handed out, so that error text can be scrubbed before it leaves
@@ -15,6 +23,9 @@ type SecretStore struct {
 	sources map[string]Secret
 	mu      sync.Mutex
 	seen    map[string]struct{}
+	// cached forms, for the values seen when they were computed
+	cache     []string
+	cacheSeen int
 }
 
 // NewSecretStore returns a store over the configured sources.
@@ -59,10 +70,30 @@ func (s *SecretStore) Resolve(name string) (string, error) {
 	if val == "" {
 		return "", &SecretNotFoundError{Name: name, Reason: "is empty"}
 	}
+	if len(val) < MinSecretLen {
+		return "", &SecretNotFoundError{Name: name, Reason: fmt.Sprintf("is shorter than %d characters: too short to scrub from logs and history safely; use a longer one", MinSecretLen)}
+	}
 	s.mu.Lock()
 	s.seen[val] = struct{}{}
 	s.mu.Unlock()
 	return val, nil
+}
+
+// ResolveAll resolves every configured secret, so that each is known to the
+// scrubber before any step runs (a worker restarted mid-run has not
+// resolved the secrets of steps that ran before) and a missing one stops
+// the worker at start, naming it, instead of failing a step later.
+func (s *SecretStore) ResolveAll() error {
+	var errs []string
+	for _, n := range sortedKeys(s.sources) {
+		if _, err := s.Resolve(n); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New("the worker cannot start: " + strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 func (s *SecretStore) known() string {
@@ -77,9 +108,10 @@ func (s *SecretStore) known() string {
 	return strings.Join(names, ", ")
 }
 
-// Scrub replaces every secret value this store has resolved, and every
-// configured inline value, with "***".
-func (s *SecretStore) Scrub(text string) string {
+// values is every value to scrub: those resolved, every inline value, and
+// the long parts of values with spaces (the token of "Bearer <token>",
+// echoed back by a server).
+func (s *SecretStore) values() []string {
 	s.mu.Lock()
 	vals := make([]string, 0, len(s.seen)+len(s.sources))
 	for v := range s.seen {
@@ -91,8 +123,6 @@ func (s *SecretStore) Scrub(text string) string {
 			vals = append(vals, src.Value)
 		}
 	}
-	// Parts of a value travel alone too: the token of "Bearer <token>",
-	// echoed back by a server. Long parts only, to spare ordinary words.
 	for _, v := range vals {
 		if f := strings.Fields(v); len(f) > 1 {
 			for _, part := range f {
@@ -102,12 +132,53 @@ func (s *SecretStore) Scrub(text string) string {
 			}
 		}
 	}
-	// Longest first, so a value that contains another is replaced whole.
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	for _, v := range vals {
-		if len(v) >= 3 { // shorter values would scrub ordinary words
-			text = strings.ReplaceAll(text, v, "***")
+	return vals
+}
+
+// forms is every text to replace: each value in every encoding it travels
+// in (raw, JSON-escaped, URL-encoded, base64 at any offset), longest first
+// so that a form that contains another is replaced whole.
+func (s *SecretStore) forms() []string {
+	s.mu.Lock()
+	if s.cache != nil && s.cacheSeen == len(s.seen) {
+		defer s.mu.Unlock()
+		return s.cache
+	}
+	n := len(s.seen)
+	s.mu.Unlock()
+	out := []string{}
+	for _, v := range s.values() {
+		if len(v) < 3 { // shorter values would scrub ordinary words
+			continue
+		}
+		for _, f := range secret.Forms(v) {
+			out = append(out, f.Text)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	s.mu.Lock()
+	s.cache, s.cacheSeen = out, n
+	s.mu.Unlock()
+	return out
+}
+
+// Scrub replaces every form of every secret value this store knows with "***".
+func (s *SecretStore) Scrub(text string) string {
+	for _, f := range s.forms() {
+		text = strings.ReplaceAll(text, f, "***")
+	}
 	return text
+}
+
+// Forms is every text Scrub replaces, longest first.
+func (s *SecretStore) Forms() []string { return s.forms() }
+
+// MaxFormLen is the length of the longest text Scrub replaces: a stream
+// scrubber holds back that much (less one) at a chunk's end, so a secret
+// split across two reads, or two lines, is still replaced whole.
+func (s *SecretStore) MaxFormLen() int {
+	if f := s.forms(); len(f) > 0 {
+		return len(f[0])
+	}
+	return 0
 }

@@ -119,6 +119,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	cfg.Temporal.UIAddress = "http://127.0.0.1:" + o.uiPort
 	cfg.ArtifactDir = filepath.Join(o.stateDir, "artifacts")
 	cfg.Temporal.Codec.KeyFile = keys
+	cfg.Demo = true
 	var in workflows.Input
 	switch o.guide {
 	case "demo":

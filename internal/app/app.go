@@ -89,14 +89,22 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 	return tc, nil
 }
 
+// DemoGuide is the guide a worker runs only with demo: true.
+const DemoGuide = "demo"
+
 // Register registers every guide's workflow and every activity struct,
 // built from the config, on w.
 func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore) {
 	for _, g := range workflows.Guides() {
+		if g.Name == DemoGuide && !cfg.Demo {
+			continue
+		}
 		w.RegisterWorkflowWithOptions(g.Workflow, workflow.RegisterOptions{Name: g.WorkflowType})
 	}
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
-	w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
+	if cfg.Demo {
+		w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
+	}
 	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: activities.DefaultPollInterval,
 		TrustedHosts: cfg.TrustedHosts})
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
@@ -129,12 +137,15 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 	if err := os.MkdirAll(cfg.ArtifactDir, 0o700); err != nil {
 		return fmt.Errorf("unable to create artifactDir %s: %w", cfg.ArtifactDir, err)
 	}
+	secrets := config.NewSecretStore(cfg.Secrets)
+	if err := secrets.ResolveAll(); err != nil {
+		return err
+	}
 	c, err := Dial(ctx, cfg.Temporal, logger)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	secrets := config.NewSecretStore(cfg.Secrets)
 	w := worker.New(c, cfg.Temporal.TaskQueue, WorkerOptions(secrets))
 	Register(w, cfg, secrets)
 	logger.Info("worker starting", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,

@@ -40,6 +40,7 @@ func newLab(t *testing.T, env string, work int) *lab {
 temporal:
   address: %s
 artifactDir: %s
+demo: true
 secrets:
   demo-db-password:
     env: DEMO_DB_PASSWORD

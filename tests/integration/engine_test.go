@@ -84,7 +84,7 @@ func TestDemoCommandRunsEverythingLocally(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), "demo", "--auto-approve", "--exit",
-		"--state-dir", state, "--port", port, "--ui-port", uiPort, "--work", "1")
+		"--state-dir", state, "--port", port, "--ui-port", uiPort, "--codec-port", freePort(t), "--work", "1")
 	var out strings.Builder
 	var mu sync.Mutex
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })

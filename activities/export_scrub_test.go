@@ -1,0 +1,4 @@
+package activities
+
+// ScrubReaderForTest exposes scrubReader to the external tests.
+var ScrubReaderForTest = scrubReader
