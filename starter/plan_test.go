@@ -14,7 +14,7 @@ import (
 // have, by key; without it, the plan prints.
 func TestPlanRefusesSecretsTheWorkerLacks(t *testing.T) {
 	wc := filepath.Join(t.TempDir(), "worker.yaml")
-	require.NoError(t, os.WriteFile(wc, []byte("secrets:\n  c7n-db-choerodon: {value: x}\n"), 0o600))
+	require.NoError(t, os.WriteFile(wc, []byte("secrets:\n  c7n-db-choerodon: {value: lab-pw-x1}\n"), 0o600))
 	example := filepath.Join("..", "config", "examples", "choerodon-0.21-0.22.yaml")
 
 	root := newRoot()
