@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"upgrader/config"
 )
 
 // Error types of docker-compose steps.
@@ -76,7 +78,7 @@ func (c *Compose) render(in ComposeFileInput) (renderedCompose, error) {
 		if _, plain := in.Vars[k]; plain {
 			return renderedCompose{}, invalid("%s: {{%s}} is given both as a value and as a secret", in.Path, k)
 		}
-		v, err := resolveSecret(c.Secrets, ref)
+		v, err := resolveSecretFor(c.Secrets, ref, config.SecretUse{Kind: config.UseCompose})
 		if err != nil {
 			return renderedCompose{}, err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -170,7 +171,7 @@ func (d *Demo) DeleteRelease(ctx context.Context, in DemoReleaseInput) (DemoResu
 // heartbeating after each, and a new try resumes after the last tick
 // heartbeated: the shape of every long step.
 func (d *Demo) Install(ctx context.Context, in DemoInstallInput) (DemoResult, error) {
-	password, err := resolveSecret(d.Secrets, in.PasswordRef)
+	password, err := resolveSecretFor(d.Secrets, in.PasswordRef, config.SecretUse{Kind: config.UseDemo})
 	if err != nil {
 		return DemoResult{}, err
 	}

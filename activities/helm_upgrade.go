@@ -18,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/strvals"
 	"sigs.k8s.io/yaml"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -146,7 +147,7 @@ func (h *Helm) upgradeInstall(ctx context.Context, in HelmUpgradeInput, progress
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		v, err := resolveSecret(h.Secrets, in.SetSecrets[p])
+		v, err := resolveSecretFor(h.Secrets, in.SetSecrets[p], config.SecretUse{Kind: config.UseHelmValues})
 		if err != nil {
 			return HelmReleaseResult{}, err
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/alessio/shellescape"
 	"golang.org/x/crypto/ssh"
+
+	"upgrader/config"
 )
 
 var captureEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -35,7 +37,7 @@ func (h *Host) capture(ctx context.Context, target SSHTarget, script string, sec
 		if !captureEnvName.MatchString(k) {
 			return "", invalid("environment variable name %q is not valid", k)
 		}
-		v, err := resolveSecret(h.Secrets, secretEnv[k])
+		v, err := resolveSecretFor(h.Secrets, secretEnv[k], config.SecretUse{Kind: config.UseSSHEnv})
 		if err != nil {
 			return "", err
 		}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 	"upgrader/internal/text"
 )
@@ -207,7 +208,7 @@ func (h *Host) run(ctx context.Context, in HostCommandInput, keepAll bool) (Host
 	}
 	secrets := map[string]string{}
 	for k, ref := range in.SecretEnv {
-		v, err := resolveSecret(h.Secrets, ref)
+		v, err := resolveSecretFor(h.Secrets, ref, config.SecretUse{Kind: config.UseSSHEnv})
 		if err != nil {
 			return HostCommandResult{}, "", err
 		}

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"upgrader/config"
 )
 
 // defaultDialTimeout bounds the TCP connect and the SSH handshake when the
@@ -33,7 +35,7 @@ func (h *Host) Dial(ctx context.Context, t SSHTarget) (*ssh.Client, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(addr, "22")
 	}
-	pemKey, err := resolveSecret(h.Secrets, t.KeyRef)
+	pemKey, err := resolveSecretFor(h.Secrets, t.KeyRef, config.SecretUse{Kind: config.UseSSHKey})
 	if err != nil {
 		return nil, err
 	}

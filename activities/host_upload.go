@@ -14,6 +14,7 @@ import (
 	"github.com/alessio/shellescape"
 	"go.temporal.io/sdk/temporal"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -101,5 +102,5 @@ func (h *Host) Upload(ctx context.Context, in UploadInput) (UploadResult, error)
 }
 
 func (h *Host) render(in UploadInput) ([]byte, error) {
-	return renderWithSecrets(in.Path, in.Content, in.Vars, h.Secrets)
+	return renderWithSecrets(in.Path, in.Content, in.Vars, h.Secrets, config.SecretUse{Kind: config.UseFile})
 }

@@ -3,9 +3,12 @@ package activities
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -43,6 +46,10 @@ type SecretHostsInput struct {
 	URL string `json:"url"`
 	// Hosts are the platform's own host names.
 	Hosts []string `json:"hosts"`
+	// Secrets are the secret names the run will send there (the admin
+	// token): each must be bound to an http use of that host in the
+	// worker config.
+	Secrets []string `json:"secrets,omitempty"`
 }
 
 // PreflightSecretHosts sends nothing and returns at once.
@@ -59,5 +66,33 @@ func (h *HTTP) PreflightSecretHosts(ctx context.Context, in SecretHostsInput) (c
 	if !h.hostAllowed(u, in.Hosts) {
 		return contract.Outcome{}, h.refuseForeignHost("preflight", in.Key, u, in.Hosts)
 	}
+	for _, s := range in.SecretUses() {
+		if err := checkSecretUse(h.Secrets, s.Name, s.Use); err != nil {
+			return contract.Outcome{}, err
+		}
+	}
 	return contract.Outcome{Summary: fmt.Sprintf("%s (%s) is one of the hosts the run's secrets may go to", in.Key, u.Hostname())}, nil
+}
+
+// SecretUses says which secrets the call sends where, for the starter's
+// check against the worker config's bindings.
+func (in HTTPCallInput) SecretUses() []config.NamedSecretUse {
+	use := httpUse(in.URL)
+	var out []config.NamedSecretUse
+	for _, k := range slices.Sorted(maps.Keys(in.SecretHeaders)) {
+		out = append(out, config.NamedSecretUse{Name: in.SecretHeaders[k], Use: use})
+	}
+	if in.BasicPasswordRef != "" {
+		out = append(out, config.NamedSecretUse{Name: in.BasicPasswordRef, Use: use})
+	}
+	return out
+}
+
+// SecretUses says which secrets the run will send to the URL.
+func (in SecretHostsInput) SecretUses() []config.NamedSecretUse {
+	var out []config.NamedSecretUse
+	for _, s := range in.Secrets {
+		out = append(out, config.NamedSecretUse{Name: s, Use: httpUse(in.URL)})
+	}
+	return out
 }

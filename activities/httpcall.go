@@ -182,7 +182,7 @@ func (h *HTTP) prepare(in HTTPCallInput) (*preparedCall, error) {
 	}
 	pc.body = []byte(in.Body)
 	if in.BodyTemplate {
-		if pc.body, err = renderWithSecrets("the body of "+pc.name, in.Body, nil, h.Secrets); err != nil {
+		if pc.body, err = renderWithSecrets("the body of "+pc.name, in.Body, nil, h.Secrets, httpUse(u.String())); err != nil {
 			return nil, err
 		}
 		pc.secretBody = true
@@ -194,7 +194,7 @@ func (h *HTTP) prepare(in HTTPCallInput) (*preparedCall, error) {
 		pc.header.Set(k, v)
 	}
 	for k, ref := range in.SecretHeaders {
-		v, err := resolveSecret(h.Secrets, ref)
+		v, err := resolveSecretFor(h.Secrets, ref, httpUse(u.String()))
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func (h *HTTP) prepare(in HTTPCallInput) (*preparedCall, error) {
 		pc.secretHeaders = append(pc.secretHeaders, k)
 	}
 	if in.BasicUser != "" {
-		pw, err := resolveSecret(h.Secrets, in.BasicPasswordRef)
+		pw, err := resolveSecretFor(h.Secrets, in.BasicPasswordRef, httpUse(u.String()))
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/temporal"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -53,7 +54,7 @@ func (m *Mongo) connect(ctx context.Context, t MongoTarget) (*mongo.Client, erro
 	opts := options.Client().SetHosts([]string{t.Address}).SetDirect(true).
 		SetServerSelectionTimeout(10 * time.Second).SetConnectTimeout(10 * time.Second)
 	if t.User != "" {
-		pw, err := resolveSecret(m.Secrets, t.PasswordRef)
+		pw, err := resolveSecretFor(m.Secrets, t.PasswordRef, config.SecretUse{Kind: config.UseMongo})
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"go.temporal.io/sdk/temporal"
+
+	"upgrader/config"
 )
 
 // Error types of database steps.
@@ -64,7 +66,7 @@ func (m *MySQL) password(t DBTarget) (string, error) {
 	if t.PasswordRef == "" {
 		return "", nil
 	}
-	return resolveSecret(m.Secrets, t.PasswordRef)
+	return resolveSecretFor(m.Secrets, t.PasswordRef, config.SecretUse{Kind: config.UseMySQL})
 }
 
 func (m *MySQL) open(ctx context.Context, t DBTarget, database string) (*sql.DB, error) {
@@ -129,7 +131,7 @@ func (m *MySQL) capture(ctx context.Context, via *SSHTarget, script string, secr
 	cmd.Stdin = strings.NewReader("exec 2>&1\n" + script)
 	cmd.Env = os.Environ()
 	for k, ref := range secretEnv {
-		v, err := resolveSecret(m.Secrets, ref)
+		v, err := resolveSecretFor(m.Secrets, ref, config.SecretUse{Kind: config.UseMySQL})
 		if err != nil {
 			return "", err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"upgrader/config"
 	"upgrader/internal/contract"
 )
 
@@ -109,7 +110,7 @@ func (m *MySQL) ensureDatabases(ctx context.Context, in EnsureDatabasesInput) (E
 		if host == "" {
 			host = "%"
 		}
-		pw, err := resolveSecret(m.Secrets, in.User.PasswordRef)
+		pw, err := resolveSecretFor(m.Secrets, in.User.PasswordRef, config.SecretUse{Kind: config.UseMySQL})
 		if err != nil {
 			return res, err
 		}

@@ -78,7 +78,7 @@ type weCubeToken struct {
 // checked with bcrypt against auth_sys_user, service/auth_service.go) and
 // returns the access token.
 func (w *WeCube) login(ctx context.Context, acc WeCubeAccount) (string, error) {
-	pw, err := resolveSecret(w.Secrets, acc.PasswordRef)
+	pw, err := resolveSecretFor(w.Secrets, acc.PasswordRef, httpUse(acc.URL))
 	if err != nil {
 		return "", err
 	}

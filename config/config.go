@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -103,6 +104,13 @@ type Secret struct {
 	Env   string `mapstructure:"env"`   // an environment variable
 	File  string `mapstructure:"file"`  // a file (trailing newline trimmed)
 	Value string `mapstructure:"value"` // inline, for labs and tests only
+	// Uses binds the secret to where it may go (config.Uses: mysql,
+	// ssh-env, helm-values, http, ...); a step that would send it
+	// elsewhere fails before doing anything. Empty: any use.
+	Uses []string `mapstructure:"uses"`
+	// Hosts binds an http use to these hosts (and names under them); plain
+	// http:// is allowed only to these or the worker's trustedHosts.
+	Hosts []string `mapstructure:"hosts"`
 }
 
 // Defaults are what an empty config file means: a local dev server.
@@ -279,6 +287,19 @@ func (c Worker) Validate() error {
 		}
 		if set != 1 {
 			p.Add("secrets."+n, "set exactly one of env, file, value")
+		}
+		for i, u := range s.Uses {
+			if !slices.Contains(Uses, u) {
+				p.Add(fmt.Sprintf("secrets.%s.uses[%d]", n, i), "%q is not one of %s", u, strings.Join(Uses, ", "))
+			}
+		}
+		if len(s.Hosts) > 0 && len(s.Uses) > 0 && !slices.Contains(s.Uses, UseHTTP) {
+			p.Add("secrets."+n+".hosts", "is set but uses: does not list http; hosts bind an http use")
+		}
+		for i, h := range s.Hosts {
+			if h == "" || strings.ContainsAny(h, ":/@ ") {
+				p.Add(fmt.Sprintf("secrets.%s.hosts[%d]", n, i), "%q: give a bare host name or IP, no scheme, port or path", h)
+			}
 		}
 		if s.Value != "" && len(s.Value) < MinSecretLen {
 			p.Add("secrets."+n+".value", "is shorter than %d characters: too short to scrub from logs and history safely", MinSecretLen)

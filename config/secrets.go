@@ -21,6 +21,7 @@ const MinSecretLen = 6
 // the worker (failure messages are not encrypted by payload codecs).
 type SecretStore struct {
 	sources map[string]Secret
+	trusted []string
 	mu      sync.Mutex
 	seen    map[string]struct{}
 	// cached forms, for the values seen when they were computed
@@ -42,6 +43,32 @@ type SecretNotFoundError struct {
 // Error says which secret and why, never a value.
 func (e *SecretNotFoundError) Error() string {
 	return fmt.Sprintf("secret %q %s", e.Name, e.Reason)
+}
+
+// NewSecretStoreFor returns the store of a worker config: its secrets,
+// bound to their uses, with its trustedHosts.
+func NewSecretStoreFor(cfg Worker) *SecretStore {
+	s := NewSecretStore(cfg.Secrets)
+	s.trusted = cfg.TrustedHosts
+	return s
+}
+
+// CheckUse says whether the named secret may go to u (see Worker.CheckUse).
+func (s *SecretStore) CheckUse(name string, u SecretUse) error {
+	src, ok := s.sources[name]
+	if !ok {
+		return nil
+	}
+	return checkUse(name, src, s.trusted, u)
+}
+
+// ResolveFor returns the named secret's value for use u, or a
+// SecretMisuseError when its config does not let it go there.
+func (s *SecretStore) ResolveFor(name string, u SecretUse) (string, error) {
+	if err := s.CheckUse(name, u); err != nil {
+		return "", err
+	}
+	return s.Resolve(name)
 }
 
 // Resolve returns the value of the named secret.

@@ -146,6 +146,27 @@ func checkSecretsKnown(file string, in workflows.Input, cfg config.Worker) error
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	return checkSecretUses(file, in, cfg)
+}
+
+// checkSecretUses refuses a plan whose steps would send a secret where the
+// worker config does not let it go (its uses: and hosts:, no plain http://
+// to an untrusted host): the admin token of a config whose api.url points
+// elsewhere, the database root password as a bearer token.
+func checkSecretUses(file string, in workflows.Input, cfg config.Worker) error {
+	steps, err := in.Plan()
+	if err != nil {
+		return nil // reported by the plan itself
+	}
+	var p config.Problems
+	for _, s := range steps {
+		if u, ok := s.Input.(config.SecretUser); ok {
+			p = append(p, cfg.CheckUses(s.Name, u.SecretUses())...)
+		}
+	}
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	return nil
 }
 

@@ -397,7 +397,7 @@ func (p *c7nPlan) preflightAPI() {
 	p.add(runbook.Step{Name: "preflight/api", Kind: runbook.KindCheck,
 		Summary:  fmt.Sprintf("check that api.url (%s) is one of the site's hosts, where the admin token may go; nothing is sent", p.site.API.URL),
 		Activity: web.PreflightSecretHosts,
-		Input:    activities.SecretHostsInput{Key: "api.url", URL: p.site.API.URL, Hosts: p.platform}})
+		Input:    activities.SecretHostsInput{Key: "api.url", URL: p.site.API.URL, Hosts: p.platform, Secrets: []string{p.site.API.TokenRef}}})
 }
 
 // preflightMySQL checks the worker's admin access before anything changes.

@@ -137,7 +137,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 	if err := os.MkdirAll(cfg.ArtifactDir, 0o700); err != nil {
 		return fmt.Errorf("unable to create artifactDir %s: %w", cfg.ArtifactDir, err)
 	}
-	secrets := config.NewSecretStore(cfg.Secrets)
+	secrets := config.NewSecretStoreFor(cfg)
 	if err := secrets.ResolveAll(); err != nil {
 		return err
 	}

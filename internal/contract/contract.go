@@ -19,6 +19,7 @@ import (
 const (
 	ErrInvalidInput   = "InvalidInput"   // the step's input or config is wrong
 	ErrSecretNotFound = "SecretNotFound" // a secret name is unknown to the worker
+	ErrSecretMisuse   = "SecretMisuse"   // a secret was about to go where its worker config does not let it
 	ErrPrecondition   = "Precondition"   // something the step needs is missing
 	ErrNotRepeatable  = "NotRepeatable"  // a call that must not run twice may have run: a person checks
 )

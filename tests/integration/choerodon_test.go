@@ -64,13 +64,15 @@ clusters:
     kubeconfig: %s
 chartDirs: [%s]
 trustedHosts: [127.0.0.1]   # the lab's API recorder: the admin token may go there
+# Each secret bound to where it may go: a config that sends one elsewhere
+# is refused before any step.
 secrets:
-  c7n-db-choerodon: {value: %s}
-  c7n-db-root: {value: %s}
-  c7n-minio-access-key: {value: lab-minio-ak}
-  c7n-minio-secret-key: {value: lab-minio-sk-8812}
-  c7n-admin-token: {value: %q}
-  c7n-oauth-client-secret: {value: %s}
+  c7n-db-choerodon: {value: %s, uses: [helm-values, mysql]}
+  c7n-db-root: {value: %s, uses: [mysql]}
+  c7n-minio-access-key: {value: lab-minio-ak, uses: [helm-values]}
+  c7n-minio-secret-key: {value: lab-minio-sk-8812, uses: [helm-values]}
+  c7n-admin-token: {value: %q, uses: [http], hosts: [127.0.0.1]}
+  c7n-oauth-client-secret: {value: %s, uses: [http], hosts: [127.0.0.1]}
 `, server.FrontendHostPort(), l.artifacts, l.cp.Kubeconfig, l.charts, c7nDBPassword, l.db.RootPassword, c7nAPIToken, c7nOAuthSecret))
 	return l
 }

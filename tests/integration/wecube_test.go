@@ -39,6 +39,7 @@ temporal:
 artifactDir: %s
 ssh:
   knownHostsFiles: [%s]
+trustedHosts: [%s]   # the portal on HOSTIP is plain http://, as the guide installs it
 secrets:
   wecube-host-key: {value: %q}
   wecube-jwt-signing-key: {value: %q}
@@ -48,7 +49,7 @@ secrets:
   wecube-s3-secret: {value: %q}
   wecube-host-password: {value: lab-Host-pw-1190}
   wecube-admin-password: {value: %q}
-`, server.FrontendHostPort(), l.artifacts, known, l.sshd.ClientKeyPEM, l.site.JWTSigningKey, l.site.CorePassword, l.site.AuthPassword,
+`, server.FrontendHostPort(), l.artifacts, known, l.site.HostIP, l.sshd.ClientKeyPEM, l.site.JWTSigningKey, l.site.CorePassword, l.site.AuthPassword,
 		wecubeS3Secret, l.site.AdminPassword))
 	return l
 }

@@ -72,7 +72,7 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	secrets := config.NewSecretStore(cfg.Secrets)
+	secrets := config.NewSecretStoreFor(cfg)
 	w := worker.New(c, cfg.Temporal.TaskQueue, app.WorkerOptions(secrets))
 	app.Register(w, cfg, secrets)
 	w.RegisterWorkflowWithOptions(HelmStepLab, workflow.RegisterOptions{Name: WorkflowType})
