@@ -45,6 +45,10 @@ test: lint
 	$(TOOLS) temporal ferretdb kube-apiserver kube-controller-manager >/dev/null
 	go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz FuzzUpgradeConfig -fuzztime $(FUZZ_EXECS) ./workflows
+	go test -run '^$$' -fuzz FuzzSplitSQL -fuzztime $(FUZZ_EXECS) ./activities
+	go test -run '^$$' -fuzz FuzzTemplateValuesAreData -fuzztime $(FUZZ_EXECS) ./activities
+	go test -run '^$$' -fuzz FuzzScrub -fuzztime $(FUZZ_EXECS) ./config
+	go test -run '^$$' -fuzz FuzzWorkerConfig -fuzztime $(FUZZ_EXECS) ./config
 
 ## fuzz: the upgrade-config fuzzer, longer than make test's short run
 fuzz:
