@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"go.temporal.io/api/enums/v1"
 
 	"upgrader/activities"
+	"upgrader/internal/app"
+	"upgrader/internal/secret"
 	"upgrader/workflows/runbook"
 )
 
@@ -232,6 +235,15 @@ func TestDemoUpgradeSurvivesAWorkerKillAndRunsNoStepTwice(t *testing.T) {
 
 	assertNoSecrets(t, id, l.artifacts, 20, secretValue)
 	assertUIShowsStepNames(t, id, names)
+
+	// `temporal workflow show` without the codec shows only ciphertext:
+	// the lab's folder, in every step's input, is nowhere.
+	bin, err := app.TemporalBin()
+	require.NoError(t, err)
+	show, err := exec.Command(bin, "workflow", "show", "-w", id, "--address", server.FrontendHostPort(), "-o", "json").CombinedOutput()
+	require.NoError(t, err, string(show))
+	require.Contains(t, string(show), "YmluYXJ5L2VuY3J5cHRlZA==", "payloads say binary/encrypted (base64 in JSON)")
+	require.Empty(t, secret.Find(string(show), l.dir), "the lab folder in some form")
 }
 
 // assertUIShowsStepNames checks what the Web UI lists for the run: every
