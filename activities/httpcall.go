@@ -51,6 +51,9 @@ type HTTPCallInput struct {
 	// template: {{ secret "name" | json }} puts a secret in as a JSON string.
 	Body         string `json:"body,omitempty"`
 	BodyTemplate bool   `json:"bodyTemplate,omitempty"`
+	// BodyVars are the template's data ({{ .name | json }}): config values
+	// go here, never into the template text, so a value is never code.
+	BodyVars map[string]string `json:"bodyVars,omitempty"`
 	// ExpectStatus lists the statuses that mean success; empty means 2xx.
 	ExpectStatus []int `json:"expectStatus,omitempty"`
 	// ExpectJSON maps dotted field paths of the JSON answer to the value
@@ -182,7 +185,7 @@ func (h *HTTP) prepare(in HTTPCallInput) (*preparedCall, error) {
 	}
 	pc.body = []byte(in.Body)
 	if in.BodyTemplate {
-		if pc.body, err = renderWithSecrets("the body of "+pc.name, in.Body, nil, h.Secrets, httpUse(u.String())); err != nil {
+		if pc.body, err = renderWithSecrets("the body of "+pc.name, in.Body, in.BodyVars, h.Secrets, httpUse(u.String())); err != nil {
 			return nil, err
 		}
 		pc.secretBody = true

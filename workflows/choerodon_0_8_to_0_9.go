@@ -296,11 +296,12 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		fmt.Sprintf("Create the OAuth client `choerodon`: swagger-ui (%s/manager/swagger-ui.html) → iam_service → client-controller → 创建client, "+
 			"organization 1, grant types implicit,client_credentials,authorization_code,refresh_token, scope default, "+
 			"redirect URI %s.", in.url(in.Domains.API), in.url(in.Domains.Front)),
-		activities.HTTPCallInput{Method: "POST", URL: "/iam/v1/organizations/1/clients", Body: fmt.Sprintf(`{"accessTokenValidity":60,`+
-			`"additionalInformation":"","authorizedGrantTypes":"implicit,client_credentials,authorization_code,refresh_token",`+
-			`"autoApprove":"default","name":"choerodon","objectVersionNumber":0,"organizationId":1,"refreshTokenValidity":60,`+
-			`"resourceIds":"default","scope":"default","secret":{{ secret %q | json }},"webServerRedirectUri":%q}`,
-			in.OAuthClientSecretRef, in.url(in.Domains.Front)), BodyTemplate: true,
+		// Config values are the template's data, never its text.
+		activities.HTTPCallInput{Method: "POST", URL: "/iam/v1/organizations/1/clients", Body: `{"accessTokenValidity":60,` +
+			`"additionalInformation":"","authorizedGrantTypes":"implicit,client_credentials,authorization_code,refresh_token",` +
+			`"autoApprove":"default","name":"choerodon","objectVersionNumber":0,"organizationId":1,"refreshTokenValidity":60,` +
+			`"resourceIds":"default","scope":"default","secret":{{ secret .secretRef | json }},"webServerRedirectUri":{{ .redirect | json }}}`,
+			BodyTemplate: true, BodyVars: map[string]string{"secretRef": in.OAuthClientSecretRef, "redirect": in.url(in.Domains.Front)},
 			// iam-service 0.9 lists clients as a page ({"content": […]}); a
 			// client named choerodon there means the create already happened.
 			Check: &activities.HTTPCheck{URL: "/iam/v1/organizations/1/clients?name=choerodon",

@@ -574,7 +574,8 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 				Summary:  fmt.Sprintf("put %s (secret %s) into %s/certs", in.PrivateKey.File, in.PrivateKey.SecretRef, path.Join(root, c.Dir)),
 				Activity: hostA.Upload,
 				Input: activities.UploadInput{Host: host, Path: path.Join(root, c.Dir, "certs", in.PrivateKey.File), Mode: 0o644,
-					Template: true, Content: fmt.Sprintf("{{ secret %q }}", in.PrivateKey.SecretRef)}})
+					// The secret's name is the template's data, never its text.
+					Template: true, Content: "{{ secret .ref }}", Vars: map[string]string{"ref": in.PrivateKey.SecretRef}}})
 		}
 	}
 
