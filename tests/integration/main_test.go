@@ -168,14 +168,6 @@ func assertNoSecrets(t testing.TB, id, artifactDir string, minEvents int, secret
 		Secrets: secrets, Logs: logs.of(t), ArtifactDir: artifactDir, MinEvents: minEvents, Encrypted: true})
 }
 
-// assertSecretNotInHistory is assertNoSecrets for one secret, without
-// the artifact folder: kept so that tests written before the checker still
-// build; new tests call assertNoSecrets with every secret and the folder.
-func assertSecretNotInHistory(t testing.TB, id, secret string) {
-	t.Helper()
-	assertNoSecrets(t, id, "", 20, secret)
-}
-
 func mustStarter(t testing.TB, workerCfg string, args ...string) string {
 	t.Helper()
 	return mustStarterAs(t, "tester", workerCfg, args...)
