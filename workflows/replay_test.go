@@ -25,6 +25,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		{"testdata/demo-history.json", "DemoUpgrade"},
 		{"testdata/choerodon-0.21-0.22-history.json", "ChoerodonUpgrade_0_21_to_0_22"},
 		{"testdata/choerodon-0.8-0.9-history.json", "ChoerodonUpgrade_0_8_to_0_9"},
+		{"testdata/dce5-skoala-history.json", "DCE5SkoalaUpgrade"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
