@@ -9,7 +9,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 # make test's short fuzz run, by executions (a time bound stalls the fuzz workers on a busy 2-core machine)
 FUZZ_EXECS ?= 3000x
 
-.PHONY: all build demo demo-choerodon test lint unit integration bench fuzz tools clean
+.PHONY: all build demo demo-choerodon test lint unit integration bench fuzz tools clean chaos
 
 all: build
 
@@ -49,6 +49,14 @@ test: lint
 	go test -run '^$$' -fuzz FuzzTemplateValuesAreData -fuzztime $(FUZZ_EXECS) ./activities
 	go test -run '^$$' -fuzz FuzzScrub -fuzztime $(FUZZ_EXECS) ./config
 	go test -run '^$$' -fuzz FuzzWorkerConfig -fuzztime $(FUZZ_EXECS) ./config
+
+## chaos: the full kill sweep — every guide with the worker SIGKILLed at each step (during and right
+## after it) and the dev server SIGKILLed mid-run.
+## make test runs a seeded sample of the sweep (UPGRADER_CHAOS_SEED picks another).
+chaos:
+	scripts/install-test-deps.sh
+	$(TOOLS) temporal kube-apiserver kube-controller-manager >/dev/null
+	set -o pipefail; UPGRADER_CHAOS=full go test -count=1 -timeout 120m -v -run 'TestChaos' ./tests/integration | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 ## fuzz: the upgrade-config fuzzer, longer than make test's short run
 fuzz:

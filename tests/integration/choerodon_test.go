@@ -46,6 +46,13 @@ const (
 
 func newC7nLab(t testing.TB) *c7nLab {
 	t.Helper()
+	return newC7nLabOn(t, server.FrontendHostPort())
+}
+
+// newC7nLabOn is newC7nLab with a worker config that reaches the Temporal
+// frontend at address (the kill sweep runs its own server).
+func newC7nLabOn(t testing.TB, address string) *c7nLab {
+	t.Helper()
 	l := &c7nLab{root: t.TempDir()}
 	l.cp = labsrv.StartControlPlane(t)
 	sim := labsrv.StartPodSim(t, l.cp)
@@ -73,7 +80,7 @@ secrets:
   c7n-minio-secret-key: {value: lab-minio-sk-8812, uses: [helm-values]}
   c7n-admin-token: {value: %q, uses: [http], hosts: [127.0.0.1]}
   c7n-oauth-client-secret: {value: %s, uses: [http], hosts: [127.0.0.1]}
-`, server.FrontendHostPort(), l.artifacts, l.cp.Kubeconfig, l.charts, c7nDBPassword, l.db.RootPassword, c7nAPIToken, c7nOAuthSecret))
+`, address, l.artifacts, l.cp.Kubeconfig, l.charts, c7nDBPassword, l.db.RootPassword, c7nAPIToken, c7nOAuthSecret))
 	return l
 }
 
@@ -359,13 +366,17 @@ func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
 	assertNoSecrets(t, id, l.artifacts, 20, c7nDBPassword, l.db.RootPassword, "lab-minio-ak", "lab-minio-sk-8812", c7nAPIToken, "lab-admin-token-77Q", c7nOAuthSecret)
 }
 
-func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
-	l := newC7nLab(t)
-	ns := "choerodon-devops-prod"
-	upgraded := []struct {
-		release, chart, to string
-		b                  labsrv.PodBehaviour
-	}{
+// c7n08Release is a release the 0.8 → 0.9 guide upgrades, its chart, the
+// guide's version and how its lab pod behaves.
+type c7n08Release struct {
+	release, chart, to string
+	b                  labsrv.PodBehaviour
+}
+
+// c7n08Site seeds a Choerodon 0.8 site in namespace ns of l and writes the
+// upgrade config for environment env.
+func c7n08Site(t testing.TB, l *c7nLab, ns, env string) (string, []c7n08Release) {
+	upgraded := []c7n08Release{
 		{"register-server", "go-register-server", "0.9.0", labsrv.PodBehaviour{Port: 8000, Serve: "eureka", EurekaApp: "go-register-server"}},
 		{"config-server", "config-server", "0.9.0", labsrv.PodBehaviour{Port: 8011}},
 		{"manager-service", "manager-service", "0.9.0", labsrv.PodBehaviour{Port: 8964}},
@@ -388,9 +399,9 @@ func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
 	}
 	require.NoError(t, l.site.Package("notify-service", "0.9.0", labsrv.PodBehaviour{Port: 18086}))
 	require.NoError(t, l.site.Package("asgard-service", "0.9.0", labsrv.PodBehaviour{Port: 18081}))
-	cfg := writeFile(t, filepath.Join(l.root, "c7n08.yaml"), fmt.Sprintf(`
+	cfg := writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
 guide: choerodon-0.8-0.9
-environment: lab08
+environment: %s
 from: "0.8"
 to: "0.9"
 cluster: lab
@@ -408,7 +419,14 @@ minioURL: http://minio.lab.example
 api: {url: %q, tokenRef: c7n-admin-token}
 oauthClientSecretRef: c7n-oauth-client-secret
 probe: {via: pod-ip, timeout: 2m, interval: 300ms, logTimeout: 2m, ports: {choerodon-front: 8080}}
-`, ns, l.db.Addr, l.api.url))
+`, env, ns, l.db.Addr, l.api.url))
+	return cfg, upgraded
+}
+
+func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "choerodon-devops-prod"
+	cfg, upgraded := c7n08Site(t, l, ns, "lab08")
 	id := runbook.WorkflowID("choerodon-0.8-0.9", "lab08")
 	startWorker(t, l.workerCfg)
 	mustStarter(t, l.workerCfg, "start", "choerodon-0.8-0.9", "-c", cfg)
@@ -452,4 +470,48 @@ probe: {via: pod-ip, timeout: 2m, interval: 300ms, logTimeout: 2m, ports: {choer
 	require.Equal(t, "http://c7n.lab.example", client["webServerRedirectUri"])
 	assertNoSecrets(t, id, l.artifacts, 20, c7nDBPassword, l.db.RootPassword, "lab-minio-ak", "lab-minio-sk-8812", c7nAPIToken, "lab-admin-token-77Q", c7nOAuthSecret)
 	recordHistory(t, id, "choerodon-0.8-0.9-history.json")
+}
+
+// c7nFacts is what a Choerodon run changed that the kill sweep compares with
+// an unkilled run: Helm revisions per release (helmRevisionFacts), the gateway API's calls, and
+// MariaDB's counts of data-changing statements.
+func c7nFacts(l *c7nLab, ns string) func(t testing.TB) map[string]int {
+	return func(t testing.TB) map[string]int {
+		facts := map[string]int{}
+		list := action.NewList(l.helm(t, ns))
+		list.All, list.StateMask = true, action.ListAll
+		rels, err := list.Run()
+		require.NoError(t, err)
+		for _, r := range rels {
+			for k, v := range helmRevisionFacts(t, l.helm(t, ns), r.Name) {
+				facts[k] = v
+			}
+		}
+		for _, c := range l.api.all() {
+			f := strings.SplitN(c, " ", 3)
+			facts["api "+f[0]+" "+f[1]]++
+		}
+		for k, v := range sqlWrites(t, l.sql(t)) {
+			facts[k] = v
+		}
+		return facts
+	}
+}
+
+// c7n021ChaosSite is the kill sweep's Choerodon 0.21 site: the e2e test's,
+// with the slow pod scaled down.
+func c7n021ChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newC7nLabOn(t, address)
+	ns := "c7n-" + env
+	require.NoError(t, l.site.PackageC7N021([]string{"迁移 emailConfig", "修复完成，正常退出"}, 3*time.Second))
+	require.NoError(t, l.site.SeedC7N021(ns, l.sql(t), true))
+	return chaosSite{workerCfg: l.workerCfg, runCfg: c7n021Config(t, l, env, ns), facts: c7nFacts(l, ns)}
+}
+
+// c7n08ChaosSite is the kill sweep's Choerodon 0.8 site (the e2e test's).
+func c7n08ChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newC7nLabOn(t, address)
+	ns := "c7n08-" + env
+	cfg, _ := c7n08Site(t, l, ns, env)
+	return chaosSite{workerCfg: l.workerCfg, runCfg: cfg, facts: c7nFacts(l, ns)}
 }

@@ -32,6 +32,13 @@ type lab struct {
 
 func newLab(t *testing.T, env string, work int) *lab {
 	t.Helper()
+	return newLabOn(t, server.FrontendHostPort(), env, work)
+}
+
+// newLabOn is newLab with a worker config that reaches the Temporal
+// frontend at address (the kill sweep runs its own server).
+func newLabOn(t testing.TB, address, env string, work int) *lab {
+	t.Helper()
 	root := t.TempDir()
 	l := &lab{dir: filepath.Join(root, "lab"), artifacts: filepath.Join(root, "artifacts")}
 	for _, name := range []string{"base-service", "api-gateway", "hzero-gateway"} {
@@ -47,7 +54,7 @@ demo: true
 secrets:
   demo-db-password:
     env: DEMO_DB_PASSWORD
-`, server.FrontendHostPort(), l.artifacts))
+`, address, l.artifacts))
 	l.upgradeCfg = writeFile(t, filepath.Join(root, "demo.yaml"), fmt.Sprintf(`
 guide: demo
 environment: %s
@@ -64,7 +71,7 @@ work: %d
 }
 
 // serveHealth answers like the demo's services: UP once at the version.
-func serveHealth(t *testing.T, labDir, version string) string {
+func serveHealth(t testing.TB, labDir, version string) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -86,7 +93,7 @@ func serveHealth(t *testing.T, labDir, version string) string {
 
 type journalLine struct{ step, attempt, event, detail string }
 
-func readJournal(t *testing.T, artifacts string) []journalLine {
+func readJournal(t testing.TB, artifacts string) []journalLine {
 	t.Helper()
 	var out []journalLine
 	_ = filepath.Walk(artifacts, func(p string, info os.FileInfo, err error) error {
@@ -318,4 +325,28 @@ func readJournalSteps(t *testing.T, artifacts, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// demoChaosSite is the kill sweep's demo site: the releases' final files
+// are its facts (each changed once, to the same content).
+func demoChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newLabOn(t, address, env, 2)
+	return chaosSite{workerCfg: l.workerCfg, runCfg: l.upgradeCfg, workerEnv: []string{"DEMO_DB_PASSWORD=" + secretValue},
+		facts: func(t testing.TB) map[string]int {
+			facts := map[string]int{}
+			files, _ := filepath.Glob(filepath.Join(l.dir, "releases", "*.json"))
+			for _, f := range files {
+				var rel activities.DemoRelease
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				require.NoError(t, json.Unmarshal(b, &rel))
+				facts["release "+rel.Name+" at "+rel.Version]++
+			}
+			for _, e := range readJournal(t, l.artifacts) {
+				if e.event == "done" { // a retry after a lost worker repeats "started", never "done"
+					facts["journal "+e.step+" done"]++
+				}
+			}
+			return facts
+		}}
 }

@@ -39,6 +39,13 @@ const skoalaNS = "skoala-system"
 
 func newSkoalaLab(t testing.TB, workers int, from string) *skoalaLab {
 	t.Helper()
+	return newSkoalaLabOn(t, server.FrontendHostPort(), workers, from)
+}
+
+// newSkoalaLabOn is newSkoalaLab with a worker config that reaches the
+// Temporal frontend at address (the kill sweep runs its own server).
+func newSkoalaLabOn(t testing.TB, address string, workers int, from string) *skoalaLab {
+	t.Helper()
 	l := &skoalaLab{root: t.TempDir()}
 	names := []string{"dce-global"}
 	for i := 1; i <= workers; i++ {
@@ -60,7 +67,7 @@ func newSkoalaLab(t testing.TB, workers int, from string) *skoalaLab {
 	l.jobFile = skoalaWrite(t, filepath.Join(l.root, "job.yaml"), labsrv.SkoalaDBJob("skoala-db-upgrade", "2s",
 		[]string{"sweet: UPGRADE from 0.17.0 with v0.19.0", "migrated 12 tables"}))
 	var b strings.Builder
-	fmt.Fprintf(&b, "temporal:\n  address: %s\nartifactDir: %s\nchartDirs: [%s]\nclusters:\n", server.FrontendHostPort(), l.artifacts, l.charts)
+	fmt.Fprintf(&b, "temporal:\n  address: %s\nartifactDir: %s\nchartDirs: [%s]\nclusters:\n", address, l.artifacts, l.charts)
 	for _, c := range l.clusters {
 		fmt.Fprintf(&b, "  %s:\n    kubeconfig: %s\n", c.Name, c.CP.Kubeconfig)
 	}
@@ -280,4 +287,21 @@ func TestSkoalaFrom019OneClusterFailsOnlyItsLanePauses(t *testing.T) {
 	st = operate(t, l.workerCfg, id, 2*time.Minute, nil)
 	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
 	l.checkEndState(t)
+}
+
+// skoalaChaosSite is the kill sweep's DCE 5 site: a control plane and two
+// worker clusters from 0.18.3; its facts are every cluster's Helm revisions.
+func skoalaChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newSkoalaLabOn(t, address, 2, "0.18.3")
+	return chaosSite{workerCfg: l.workerCfg, runCfg: l.config(t, env, "0.18", 2), facts: func(t testing.TB) map[string]int {
+		facts := map[string]int{}
+		for i, c := range l.clusters {
+			cfg, err := c.Helm(skoalaNS)
+			require.NoError(t, err)
+			for k, v := range helmRevisionFacts(t, cfg, skoalaReleaseOf(i)) {
+				facts[c.Name+" "+k] = v
+			}
+		}
+		return facts
+	}}
 }
