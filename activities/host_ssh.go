@@ -28,6 +28,11 @@ const defaultDialTimeout = 15 * time.Second
 // keys it knows for that host, so a server holding several host keys shows
 // the one known_hosts (or the pinned hostKey) can check.
 func (h *Host) Dial(ctx context.Context, t SSHTarget) (*ssh.Client, error) {
+	return h.dialSeeing(ctx, t, nil)
+}
+
+// dialSeeing is Dial that also reports, in seen, the host key it verified.
+func (h *Host) dialSeeing(ctx context.Context, t SSHTarget, seen *ssh.PublicKey) (*ssh.Client, error) {
 	if t.Address == "" || t.User == "" || t.KeyRef == "" {
 		return nil, invalid("host %q needs an address, a user and a keyRef", t.Name)
 	}
@@ -62,6 +67,16 @@ func (h *Host) Dial(ctx context.Context, t SSHTarget) (*ssh.Client, error) {
 	if err != nil {
 		conn.Close()
 		return nil, err
+	}
+	if seen != nil {
+		check := hostKeys
+		hostKeys = func(host string, remote net.Addr, key ssh.PublicKey) error {
+			err := check(host, remote, key)
+			if err == nil {
+				*seen = key
+			}
+			return err
+		}
 	}
 	cfg := &ssh.ClientConfig{User: t.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: hostKeys, HostKeyAlgorithms: algos, Timeout: timeout}

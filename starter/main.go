@@ -46,6 +46,7 @@ A run is one guide applied to one environment; its ID is upgrade/<guide>/<enviro
 When a run waits for a person, 'starter status' says which step and the exact command to answer it.`,
 		Example: `  starter guides
   starter plan demo -c config/examples/demo.yaml
+  starter preflight choerodon-0.21-0.22 -c site.yaml
   starter start demo -c config/examples/demo.yaml --env lab
   starter watch upgrade/demo/lab
   starter approve upgrade/demo/lab approve/delete-old-releases --comment "DB backup checked"
@@ -58,7 +59,7 @@ When a run waits for a person, 'starter status' says which step and the exact co
 		"worker config file: how to reach Temporal (default: 127.0.0.1:7233, namespace default; UPGRADER_* overrides)")
 	root.PersistentFlags().StringVar(&g.address, "address", "", "Temporal frontend host:port (overrides the config)")
 	root.PersistentFlags().StringVar(&g.namespace, "namespace", "", "Temporal namespace (overrides the config)")
-	root.AddCommand(newGuidesCmd(), newPlanCmd(g), newStartCmd(g), newStatusCmd(g), newWatchCmd(g),
+	root.AddCommand(newGuidesCmd(), newPlanCmd(g), newPreflightCmd(g), newStartCmd(g), newStatusCmd(g), newWatchCmd(g),
 		newApproveCmd(g), newDecideCmd(g), newListCmd(g), newDemoCmd(), newSchemaCmd(), newCodecKeyCmd(), newCodecServerCmd(g))
 	return root
 }

@@ -101,6 +101,7 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 		}
 		w.RegisterWorkflowWithOptions(g.Workflow, workflow.RegisterOptions{Name: g.WorkflowType})
 	}
+	w.RegisterWorkflowWithOptions(workflows.Preflight, workflow.RegisterOptions{Name: workflows.PreflightWorkflowType})
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
 	if cfg.Demo {
 		w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
@@ -120,6 +121,8 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Repos: cfg.ChartRepos,
 		CacheDir: cfg.ChartCache, Secrets: secrets, Artifacts: art})
 	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: activities.DefaultPollInterval})
+	w.RegisterActivity(&activities.Preflight{Secrets: secrets, Scrub: secrets, Clusters: clusters, ArtifactDir: cfg.ArtifactDir,
+		KnownHostsFiles: cfg.SSH.KnownHostsFiles})
 }
 
 // WorkerOptions are the options every upgrader worker runs with: secrets

@@ -33,6 +33,41 @@ type Outcome struct {
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Items is a list output that can expand into one step per item.
 	Items []string `json:"items,omitempty"`
+	// Checks are the findings of a read-only check step (preflight/*), one
+	// per thing checked: `starter preflight` prints them as a table.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Result is a check's verdict.
+type Result string
+
+// The verdicts of a check: fail stops a run before any change; warn is
+// shown and lets it go on.
+const (
+	Pass Result = "pass"
+	Warn Result = "warn"
+	Fail Result = "fail"
+)
+
+// Check is one finding of a read-only check: what was checked, on what,
+// the verdict, what was found, and (unless it passed) what to do.
+type Check struct {
+	Check  string `json:"check"`           // releases, mysql-grant, free-disk …
+	Target string `json:"target"`          // agile-service, root@10.0.0.12:3306 …
+	Result Result `json:"result"`          // pass, warn or fail
+	Found  string `json:"found,omitempty"` // what was found: "chart 0.20.3", "no RELOAD"
+	Fix    string `json:"fix,omitempty"`   // what to do; empty when it passed
+}
+
+// Failed lists the checks that failed.
+func Failed(checks []Check) []Check {
+	var out []Check
+	for _, c := range checks {
+		if c.Result == Fail {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Options are the activity options an activity declares beside its code:

@@ -1,0 +1,147 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"upgrader/internal/contract"
+)
+
+// ReleasesCheckInput names every release a run will touch.
+type ReleasesCheckInput struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// From is the config's from ("0.21" accepts chart 0.21 and 0.21.x);
+	// releases with AtFrom must be at it.
+	From     string         `json:"from"`
+	Releases []ReleaseNeeds `json:"releases"`
+}
+
+// ReleaseNeeds is one release a guide upgrades or deletes.
+type ReleaseNeeds struct {
+	Name  string `json:"name"`  // the site's name
+	Guide string `json:"guide"` // the guide's name (the releases: key)
+	// AtFrom: its chart version shows the site's version (must equal from).
+	AtFrom bool `json:"atFrom,omitempty"`
+	// Why the run needs it ("upgraded by upgrade/agile-service").
+	Why string `json:"why,omitempty"`
+}
+
+// Reads one release history per release: no heartbeat.
+var _ = contract.Declare((*Preflight).CheckReleases, contract.Options{})
+
+// CheckReleases checks, before anything changes, that every release the
+// run upgrades or deletes exists in Helm 3's storage, deployed, and (where
+// it shows the site's version) at the config's from. A release missing
+// under its name and its releases: mapping, one Helm 2 still holds
+// (Tiller's ConfigMaps or Secrets, OWNER=TILLER, any namespace), one left
+// failed or pending, and one at another version are each a failed row
+// naming the fix. Found now, not at step 39 after the deletes.
+func (p *Preflight) CheckReleases(ctx context.Context, in ReleasesCheckInput) (contract.Outcome, error) {
+	cs, err := p.kubeClient(in.Cluster)
+	if err != nil {
+		return contract.Outcome{}, err
+	}
+	target := in.Cluster + "/" + in.Namespace
+	store := storage.Init(driver.NewSecrets(cs.CoreV1().Secrets(in.Namespace)))
+	all, err := store.ListReleases()
+	if err != nil {
+		return outcome("releases", []contract.Check{fail("cluster", target, p.scrub(fmt.Sprintf("unable to list Helm releases: %v", err)),
+			"check that the cluster answers and the worker's kubeconfig (clusters."+in.Cluster+") may read secrets in "+in.Namespace)})
+	}
+	newest := map[string]*release.Release{}
+	for _, r := range all {
+		if cur := newest[r.Name]; cur == nil || r.Version > cur.Version {
+			newest[r.Name] = r
+		}
+	}
+	tiller := p.tillerReleases(ctx, cs)
+	checks := []contract.Check{pass("cluster", target, fmt.Sprintf("answers; %d Helm 3 releases in %s", len(newest), in.Namespace))}
+	for _, need := range in.Releases {
+		checks = append(checks, releaseRow(in, need, newest, tiller))
+	}
+	return outcome("releases", checks)
+}
+
+func releaseRow(in ReleasesCheckInput, need ReleaseNeeds, newest map[string]*release.Release, tiller map[string]string) contract.Check {
+	key := "releases." + need.Guide
+	mapped := ""
+	if need.Name != need.Guide {
+		mapped = fmt.Sprintf(" (%s: %s)", key, need.Name)
+	}
+	r := newest[need.Name]
+	if r == nil || r.Info == nil || r.Info.Status == release.StatusUninstalled {
+		if v2, ok := tiller[need.Name]; ok {
+			return fail("release", need.Name, fmt.Sprintf("a Helm 2 release (%s), invisible to the Helm 3 steps", v2),
+				fmt.Sprintf("convert it to Helm 3 first (helm 2to3 convert %s), or upgrade this site by hand", need.Name))
+		}
+		names := make([]string, 0, len(newest))
+		for n := range newest {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fail("release", need.Name, fmt.Sprintf("not installed in %s/%s%s; %s; installed there: %s", in.Cluster, in.Namespace, mapped,
+			need.Why, strings.Join(names, ", ")),
+			fmt.Sprintf("if the site calls it otherwise, map it in the config (releases: {%s: <its name>}); check cluster and namespace", need.Guide))
+	}
+	v := ""
+	if r.Chart != nil && r.Chart.Metadata != nil {
+		v = strings.TrimPrefix(r.Chart.Metadata.Version, "v")
+	}
+	found := fmt.Sprintf("revision %d %s, chart %s%s", r.Version, r.Info.Status, v, mapped)
+	if r.Info.Status != release.StatusDeployed {
+		return fail("release", need.Name, found,
+			fmt.Sprintf("finish or roll back its last change first (helm history %s -n %s; helm rollback)", need.Name, in.Namespace))
+	}
+	if need.AtFrom && in.From != "" && v != in.From && !strings.HasPrefix(v, in.From+".") {
+		return fail("release", need.Name, found+fmt.Sprintf(", not at %s", in.From),
+			fmt.Sprintf("this site is not at from: %q; use the guide for its version, or check from: and the namespace", in.From))
+	}
+	return pass("release", need.Name, found)
+}
+
+// tillerReleases lists the releases Helm 2 keeps (Tiller's ConfigMaps or
+// Secrets labelled OWNER=TILLER, in any namespace): name → "version 3,
+// DEPLOYED, in ConfigMap kube-system/agile-service.v3" (helm/helm v2.17
+// pkg/storage/driver/cfgmaps.go and secrets.go, newConfigMapsObject).
+// A cluster that refuses the list leaves it empty.
+func (p *Preflight) tillerReleases(ctx context.Context, cs kubernetes.Interface) map[string]string {
+	out := map[string]string{}
+	best := map[string]int{}
+	add := func(kind string, objs []metav1.ObjectMeta) {
+		for _, o := range objs {
+			n := o.Labels["NAME"]
+			v, _ := strconv.Atoi(o.Labels["VERSION"])
+			if n == "" || v < best[n] {
+				continue
+			}
+			best[n] = v
+			out[n] = fmt.Sprintf("version %d, %s, in %s %s/%s", v, o.Labels["STATUS"], kind, o.Namespace, o.Name)
+		}
+	}
+	sel := metav1.ListOptions{LabelSelector: "OWNER=TILLER"}
+	if cms, err := cs.CoreV1().ConfigMaps("").List(ctx, sel); err == nil {
+		metas := make([]metav1.ObjectMeta, len(cms.Items))
+		for i, c := range cms.Items {
+			metas[i] = c.ObjectMeta
+		}
+		add("ConfigMap", metas)
+	}
+	if ss, err := cs.CoreV1().Secrets("").List(ctx, sel); err == nil {
+		metas := make([]metav1.ObjectMeta, len(ss.Items))
+		for i, c := range ss.Items {
+			metas[i] = c.ObjectMeta
+		}
+		add("Secret", metas)
+	}
+	return out
+}
