@@ -34,6 +34,9 @@ type WaitHTTPInput struct {
 	Equals    string `json:"equals,omitempty"`
 	// BodyContains: the body contains this text (`<title>Choerodon`).
 	BodyContains string `json:"bodyContains,omitempty"`
+	// Element: the body is JSON and holds an element with these fields
+	// (a registry's instance of one app, UP, at one version).
+	Element *JSONElement `json:"element,omitempty"`
 	// Interval between probes; zero uses the activity's default.
 	Interval time.Duration `json:"interval,omitempty"`
 }
@@ -108,6 +111,15 @@ func judge(status int, body []byte, in WaitHTTPInput) (bool, string) {
 		}
 		if v, ok := jsonPath(doc, in.JSONField); !ok || v != in.Equals {
 			return false, obs
+		}
+	}
+	if in.Element != nil {
+		var doc any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return false, obs + " (not JSON)"
+		}
+		if !in.Element.In(doc) {
+			return false, obs + " (no " + in.Element.String() + ")"
 		}
 	}
 	return true, obs

@@ -163,6 +163,74 @@ func jsonMatch(doc any, parts []string, want string) (matched, present bool) {
 	}
 }
 
+// JSONElement is an element of a JSON answer found by its fields: Path
+// leads to it, a `*` segment standing for every element of a list
+// ("applications.application.*.instance.*"), and Where gives dotted paths
+// within the element and the values they must have (all of them).
+type JSONElement struct {
+	Path  string            `json:"path"`
+	Where map[string]string `json:"where"`
+}
+
+// In says whether doc holds such an element.
+func (e JSONElement) In(doc any) bool {
+	for _, el := range jsonElements(doc, strings.Split(e.Path, ".")) {
+		all := true
+		for k, want := range e.Where {
+			if got, ok := jsonPath(el, k); !ok || got != want {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// String says what is looked for, in a stable order.
+func (e JSONElement) String() string {
+	keys := make([]string, 0, len(e.Where))
+	for k := range e.Where {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(e.Path + " with")
+	for _, k := range keys {
+		b.WriteString(" " + k + "=" + e.Where[k])
+	}
+	return b.String()
+}
+
+// jsonElements returns the values at a dotted path whose `*` segments fan
+// out over lists.
+func jsonElements(doc any, parts []string) []any {
+	if len(parts) == 0 {
+		return []any{doc}
+	}
+	switch v := doc.(type) {
+	case map[string]any:
+		if next, ok := v[parts[0]]; ok {
+			return jsonElements(next, parts[1:])
+		}
+	case []any:
+		if parts[0] == "*" {
+			var out []any
+			for _, e := range v {
+				out = append(out, jsonElements(e, parts[1:])...)
+			}
+			return out
+		}
+		var i int
+		if _, err := fmt.Sscanf(parts[0], "%d", &i); err == nil && i >= 0 && i < len(v) {
+			return jsonElements(v[i], parts[1:])
+		}
+	}
+	return nil
+}
+
 // jsonText renders a decoded JSON value as text: strings as they are,
 // anything else as JSON writes it.
 func jsonText(v any) string {

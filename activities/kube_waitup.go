@@ -82,7 +82,9 @@ func (k *Kube) WaitUp(ctx context.Context, in WaitUpInput) (WaitHTTPResult, erro
 
 func (k *Kube) probeRelease(ctx context.Context, cs kubernetes.Interface, hc *http.Client, in WaitUpInput, via string, since time.Time) (bool, string) {
 	if via == ViaURL {
-		return (&HTTP{Client: hc}).probe(ctx, WaitHTTPInput{URL: in.URL, JSONField: in.Expect.JSONField, Equals: in.Expect.Equals, BodyContains: in.Expect.BodyContains})
+		e := in.Expect
+		e.URL = in.URL
+		return (&HTTP{Client: hc}).probe(ctx, e)
 	}
 	pod, why := newestReadyPod(ctx, cs, in.Namespace, labelSelector(in.LabelKey, in.Release), since)
 	if pod == nil {
@@ -106,8 +108,9 @@ func (k *Kube) probeRelease(ctx context.Context, cs kubernetes.Interface, hc *ht
 		ok, obs := judge(status, body, in.Expect)
 		return ok, "pod " + pod.Name + " (proxy): " + obs
 	}
-	ok, obs := (&HTTP{Client: hc}).probe(ctx, WaitHTTPInput{URL: fmt.Sprintf("http://%s%s", joinHostPort(pod.Status.PodIP, in.Port), path),
-		JSONField: in.Expect.JSONField, Equals: in.Expect.Equals, BodyContains: in.Expect.BodyContains})
+	e := in.Expect
+	e.URL = fmt.Sprintf("http://%s%s", joinHostPort(pod.Status.PodIP, in.Port), path)
+	ok, obs := (&HTTP{Client: hc}).probe(ctx, e)
 	return ok, "pod " + pod.Name + " (" + pod.Status.PodIP + "): " + obs
 }
 

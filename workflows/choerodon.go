@@ -598,12 +598,15 @@ func (p *c7nPlan) waitUp(svc c7nService) {
 		port = v
 	}
 	expect := svc.Expect
-	if expect.JSONField == "" && expect.BodyContains == "" {
+	if expect.JSONField == "" && expect.BodyContains == "" && expect.Element == nil {
 		expect = activities.WaitHTTPInput{JSONField: "status", Equals: "UP"}
 	}
 	expect.Interval = p.site.Probe.Interval
 	what := fmt.Sprintf("%s = %s", expect.JSONField, expect.Equals)
-	if expect.BodyContains != "" {
+	switch {
+	case expect.Element != nil:
+		what = "an element " + expect.Element.String()
+	case expect.BodyContains != "":
 		what = fmt.Sprintf("a page containing %s", expect.BodyContains)
 	}
 	rel := p.name(svc.Release)

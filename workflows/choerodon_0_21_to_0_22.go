@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -80,6 +81,13 @@ type Choerodon021Input struct {
 	MinIO ChoerodonMinIO `mapstructure:"minio" json:"minio"`
 	// OldReleases are the old framework's releases the guide deletes.
 	OldReleases []string `mapstructure:"oldReleases" json:"oldReleases"`
+	// KnowledgebasePreConfigUpdatePolicy is how knowledgebase-service's
+	// init job writes its new application.yaml into the config store
+	// (preJob.preConfig.updatePolicy: not, add, override or update; the
+	// chart's default is add). The guide says to change it for this
+	// upgrade (修改preConfig的application.yaml配置更新策略) without a value;
+	// update takes the new version's changed keys and adds its new ones.
+	KnowledgebasePreConfigUpdatePolicy string `mapstructure:"knowledgebasePreConfigUpdatePolicy" json:"knowledgebasePreConfigUpdatePolicy" jsonschema:"enum=not,enum=add,enum=override,enum=update"`
 }
 
 // ChoerodonRedis is the platform's Redis.
@@ -117,6 +125,8 @@ func NewChoerodon021Input() Choerodon021Input {
 		ChoerodonSite: defaultChoerodonSite("c7n-system"),
 		Redis:         ChoerodonRedis{Port: 6379},
 		OldReleases:   append([]string{}, choerodon021OldReleases...),
+
+		KnowledgebasePreConfigUpdatePolicy: "update",
 	}
 }
 
@@ -151,6 +161,10 @@ func (in *Choerodon021Input) Validate() error {
 	}
 	checkSecretRef(&p, "minio.accessKeyRef", in.MinIO.AccessKeyRef, "MinIO's access key")
 	checkSecretRef(&p, "minio.secretKeyRef", in.MinIO.SecretKeyRef, "MinIO's secret key")
+	if !slices.Contains([]string{"not", "add", "override", "update"}, in.KnowledgebasePreConfigUpdatePolicy) {
+		p.Add("knowledgebasePreConfigUpdatePolicy", "is %q; one of not, add, override, update (the guide changes it from the chart's add; update is the default)",
+			in.KnowledgebasePreConfigUpdatePolicy)
+	}
 	if len(in.OldReleases) == 0 {
 		p.Add("oldReleases", "is empty; the guide deletes the old framework's releases (%s)", strings.Join(choerodon021OldReleases, ", "))
 	}
@@ -195,6 +209,10 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		}
 		return s
 	}
+	// hzero-iam, hzero-oauth and hzero-message register with hzero-register
+	// itself in the guide's values (http://hzero-register.c7n-system:8000/eureka/),
+	// the others with eurekaURL (the guide's register.c7n-system).
+	hzeroRegister := map[string]any{"EUREKA_CLIENT_SERVICEURL_DEFAULTZONE": fmt.Sprintf("http://%s.%s:8000/eureka/", p.name("hzero-register"), ns)}
 	envOpen := func(parts ...map[string]any) map[string]any {
 		out := map[string]any{"EUREKA_CLIENT_SERVICEURL_DEFAULTZONE": in.EurekaURL}
 		for _, part := range parts {
@@ -300,7 +318,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			map[string]any{"HZERO_AUTO_REFRESH_SWAGGER_ENABLE": true})}}, Secrets: secrets(true)})
 	p.in("1.9")
 	p.service(c7nService{Release: "hzero-iam", Install: true, Port: 8031, Path: "/actuator/health",
-		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"),
+		Values: map[string]any{"preJob": preInitDB(true), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_platform"), hzeroRegister,
 			map[string]any{"CHOERODON_GATEWAY_URL": in.url(in.Domains.API)})}}, Secrets: secrets(true)})
 	p.in("1.10")
 	p.service(c7nService{Release: "hzero-asgard", Install: true, Port: 8041, Path: "/actuator/health",
@@ -316,7 +334,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			"ingress": map[string]any{"enabled": true, "host": in.Domains.API}}, Secrets: secrets(false)})
 	p.in("1.13")
 	p.service(c7nService{Release: "hzero-oauth", Install: true, Port: 8021, Path: "/actuator/health",
-		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(3), datasource("hzero_platform"), map[string]any{
+		Values: map[string]any{"env": map[string]any{"open": envOpen(redis(3), datasource("hzero_platform"), hzeroRegister, map[string]any{
 			"HZERO_OAUTH_LOGIN_ENABLE_HTTPS":      in.Domains.HTTPS,
 			"HZERO_OAUTH_LOGIN_SUCCESS_URL":       in.url(in.Domains.Front),
 			"HZERO_OAUTH_LOGIN_DEFAULT_CLIENT_ID": "choerodon",
@@ -341,7 +359,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			"FILE_GATEWAY_URL":                          in.url(in.Domains.API) + "/hfle"})}}, Secrets: fileSecrets})
 	p.in("1.17")
 	p.service(c7nService{Release: "hzero-message", Install: true, Port: 8121, Path: "/actuator/health",
-		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"),
+		Values: map[string]any{"preJob": preInitDB(false), "env": map[string]any{"open": envOpen(redis(1), datasource("hzero_message"), hzeroRegister,
 			map[string]any{"HZERO_WEBSOCKET_OAUTHURL": "http://" + p.name("hzero-oauth") + "/oauth/api/user"})},
 			"ingress": map[string]any{"enabled": true, "host": in.Domains.Notify}}, Secrets: secrets(true)})
 
@@ -363,7 +381,10 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.gate("approve/knowledgebase-db-backup", fmt.Sprintf("Confirm again that the databases are backed up before knowledgebase-service "+
 		"is upgraded (the guide: 请再次确认数据库已备份完成): its data fix rewrites its data on %s:%d.", in.DB.Host, in.DB.Port), false)
 	p.destructive("approve/knowledgebase-db-backup")
-	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: platformSet, Secrets: platformSecret})
+	// 修改preConfig的application.yaml配置更新策略, then the guide's upgrade.
+	kbSet := maps.Clone(platformSet)
+	kbSet["preJob.preConfig.updatePolicy"] = in.KnowledgebasePreConfigUpdatePolicy
+	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: kbSet, Secrets: platformSecret})
 	p.followLog("knowledgebase-service", `Data Fix Succeed!!! FINISHED!!!`, "the data fix is done", in.Probe.LogFailure)
 	p.waitUp(c7nService{Release: "knowledgebase-service", Port: 8281, Path: "/actuator/health"})
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -172,8 +173,15 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	// 微服务开发框架升级, in the guide's order.
 	p.in("1.2")
 	p.upgrade(c7nService{Release: "register-server", Reuse: true})
+	// 验证升级: the registry lists go-register-server itself, UP, at the new
+	// version. go-register-server 0.9.0 answers GET /eureka/apps with
+	// {"applications":{"application":[{"name","instance":[…]}]}}
+	// (pkg/eureka/apps/types.go); an instance's metadata.VERSION is its pod's
+	// choerodon.io/version label (pkg/convertor/instance_convertor.go). The
+	// guide prints one application element of that answer.
 	p.waitUp(c7nService{Release: "register-server", Port: 8000, Path: "/eureka/apps",
-		Expect: activities.WaitHTTPInput{JSONField: "instance.0.status", Equals: "UP", BodyContains: "go-register-server"}})
+		Expect: activities.WaitHTTPInput{Element: &activities.JSONElement{Path: "applications.application.*.instance.*",
+			Where: map[string]string{"app": "go-register-server", "status": "UP", "metadata.VERSION": p.chart("register-server").Version}}}})
 	p.in("1.3")
 	p.service(health("config-server", 8011))
 	p.in("1.4")
@@ -285,7 +293,13 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.apiCall("wiki-refresh-home/0.9",
 		fmt.Sprintf("Refresh the wiki spaces' home pages: in swagger-ui (%s/manager/swagger-ui.html) choose wiki:wiki-service → "+
 			"wiki-scanning-controller → 更新wiki系统主页 and Try it out.", in.url(in.Domains.API)),
-		activities.HTTPCallInput{Method: "PUT", URL: "/wiki/v1/scan/home"}, "")
+		// wiki-service 0.9.1's WikiScanningController (@RequestMapping("/v1"),
+		// src/main/java/io/choerodon/wiki/api/controller/v1/WikiScanningController.java):
+		// 更新wiki系统主页 is POST /v1/wiki/page, answered 201 Created; the
+		// gateway serves wiki-service under /wiki. It rewrites each space's
+		// home page with the same content, so a second call is harmless.
+		activities.HTTPCallInput{Method: "POST", URL: "/wiki/v1/wiki/page", ExpectStatus: []int{http.StatusCreated},
+			Repeatable: activities.Repeat(true)}, "")
 
 	// 整合前端升级.
 	p.in("6")

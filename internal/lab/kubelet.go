@@ -142,7 +142,7 @@ func (s *PodSim) runPod(ctx context.Context, p *corev1.Pod) error {
 	start := time.Now()
 	handlers := map[int]http.Handler{}
 	if port, err := strconv.Atoi(a[AnnoPort]); err == nil {
-		handlers[port] = podHandler(a, start)
+		handlers[port] = podHandler(a, p.Labels, start)
 	}
 	var ip string
 	var listeners map[int]net.Listener
@@ -284,7 +284,7 @@ func deploymentOf(p *corev1.Pod) string {
 func ptr[T any](v T) *T { return &v }
 
 // podHandler answers the guides' checks the way the real services do.
-func podHandler(a map[string]string, start time.Time) http.Handler {
+func podHandler(a, labels map[string]string, start time.Time) http.Handler {
 	upAfter, _ := time.ParseDuration(a[AnnoUpAfter])
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if time.Since(start) < upAfter {
@@ -297,12 +297,49 @@ func podHandler(a map[string]string, start time.Time) http.Handler {
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>%s</title></head><body><div id="app"></div></body></html>`, a[AnnoTitle])
 		case "eureka":
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"name": a[AnnoApp], "instance": []any{map[string]any{
-				"instanceId": r.Host + ":" + a[AnnoApp], "app": a[AnnoApp], "status": "UP", "overriddenstatus": "UNKNOWN"}}})
+			eurekaApps(w, r, a[AnnoApp], labels["choerodon.io/version"])
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"status":"UP"}`)
 		}
 	})
+}
+
+// eurekaApps answers as go-register-server 0.9.0 does: GET /eureka/apps is
+// the registry's ApplicationResources (pkg/eureka/router/apps.go,
+// pkg/eureka/apps/types.go), each instance built from a pod by
+// pkg/convertor/instance_convertor.go — status always UP, metadata.VERSION
+// the pod's choerodon.io/version label; /eureka/apps/delta (its readiness
+// probe) an empty list. The real server lists every pod labelled
+// choerodon.io/service; the lab's register lists itself, which is the
+// instance the guide's check looks for. Other paths are 404, as there.
+func eurekaApps(w http.ResponseWriter, r *http.Request, app, version string) {
+	host, port, _ := net.SplitHostPort(r.Host)
+	p, _ := strconv.Atoi(port)
+	now := time.Now().Unix()
+	inst := map[string]any{
+		"instanceId": host + ":" + app + ":" + port, "hostName": host, "app": app, "ipAddr": host,
+		"status": "UP", "overriddenstatus": "UNKNOWN",
+		"port": map[string]any{"@enabled": true, "$": p}, "securePort": map[string]any{"@enabled": false, "$": 443},
+		"countryId":      8,
+		"dataCenterInfo": map[string]any{"name": "MyOwn", "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"},
+		"leaseInfo": map[string]any{"renewalIntervalInSecs": 10, "durationInSecs": 90, "registrationTimestamp": now,
+			"lastRenewalTimestamp": now, "evictionTimestamp": 0, "serviceUpTimestamp": now},
+		"metadata":    map[string]string{"VERSION": version},
+		"homePageUrl": "http://" + host + ":" + port + "/", "statusPageUrl": "http://" + host + ":" + port + "/info",
+		"healthCheckUrl": "http://" + host + ":" + port + "/health", "vipAddress": app, "secureVipAddress": app,
+		"isCoordinatingDiscoveryServer": true, "lastUpdatedTimestamp": now, "lastDirtyTimestamp": now, "actionType": "ADDED",
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/eureka/apps":
+		_ = json.NewEncoder(w).Encode(map[string]any{"applications": map[string]any{
+			"application":    []any{map[string]any{"name": app, "instance": []any{inst}}},
+			"apps__hashcode": "app_hashcode", "versions__delta": 2}})
+	case "/eureka/apps/delta":
+		_ = json.NewEncoder(w).Encode(map[string]any{"applications": map[string]any{
+			"application": []any{}, "apps__hashcode": "app_hashcode", "versions__delta": 2}})
+	default:
+		http.NotFound(w, r)
+	}
 }

@@ -138,12 +138,31 @@ func startAPIRecorder(t testing.TB) *apiRecorder {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		if r.Method == http.MethodGet && r.URL.Path == "/iam/v1/organizations/1/clients" {
+		// The platform's gateway answers only on the services' real paths.
+		switch route := r.Method + " " + r.URL.Path; route {
+		case "GET /devops/v1/upgrade":
+			// devops-service 0.9.3 DevopsCheckController: the task is queued;
+			// the answer is the time, in epoch milliseconds, as text.
+			fmt.Fprint(w, time.Now().UnixMilli())
+		case "GET /iam/v1/organizations/1/clients":
 			// iam-service 0.9's client list: a page; no client yet.
 			fmt.Fprint(w, `{"totalPages":0,"totalElements":0,"numberOfElements":0,"size":10,"number":0,"content":[]}`)
-			return
+		case "POST /iam/v1/organizations/1/clients":
+			// ClientController.create: 200 with the created ClientDTO.
+			var dto map[string]any
+			_ = json.Unmarshal(b, &dto)
+			dto["id"] = 7
+			_ = json.NewEncoder(w).Encode(dto)
+		case "POST /wiki/v1/wiki/page":
+			// WikiScanningController 更新wiki系统主页: 201 Created, no body.
+			w.WriteHeader(http.StatusCreated)
+		default:
+			// Spring Boot's error answer through the gateway.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"timestamp":%d,"status":404,"error":"Not Found","message":"No message available","path":%q}`,
+				time.Now().UnixMilli(), r.URL.Path)
 		}
-		fmt.Fprint(w, `{"failed":false}`)
 	}))
 	t.Cleanup(srv.Close)
 	a.url = srv.URL
@@ -273,6 +292,7 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	iam := l.values(t, ns, "hzero-iam")
 	open := iam["env"].(map[string]any)["open"].(map[string]any)
 	require.Equal(t, "http://api.lab.example", open["CHOERODON_GATEWAY_URL"])
+	require.Equal(t, "http://hzero-register.c7n-system:8000/eureka/", open["EUREKA_CLIENT_SERVICEURL_DEFAULTZONE"], "iam registers with hzero-register, as the guide says")
 	require.EqualValues(t, 1, open["SPRING_REDIS_DATABASE"])
 	require.Equal(t, c7nDBPassword, open["SPRING_DATASOURCE_PASSWORD"])
 	require.Equal(t, "jdbc:mysql://c7n-mysql.c7n-system:3306/hzero_platform?useUnicode=true&characterEncoding=utf-8&useSSL=false&useInformationSchema=true&remarks=true&serverTimezone=Asia/Shanghai",
@@ -283,6 +303,8 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	require.Contains(t, platform["url"], "allowMultiQueries=true")
 	require.Equal(t, c7nDBPassword, platform["password"])
 	require.EqualValues(t, 2, l.values(t, ns, "hzero-gateway")["replicaCount"], "the site's own values win")
+	kb := l.values(t, ns, "knowledgebase-service")["preJob"].(map[string]any)["preConfig"].(map[string]any)
+	require.Equal(t, "update", kb["updatePolicy"], "修改preConfig的application.yaml配置更新策略")
 
 	// Databases, user and grants.
 	var grants []string
@@ -462,6 +484,7 @@ func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
 	calls := l.api.all()
 	require.Len(t, calls, 4, "%v", calls)
 	require.True(t, strings.HasPrefix(calls[0], "GET /devops/v1/upgrade?version=0.9 "+c7nAPIToken), calls[0])
+	require.True(t, strings.HasPrefix(calls[1], "POST /wiki/v1/wiki/page "+c7nAPIToken), calls[1])
 	require.True(t, strings.HasPrefix(calls[2], "GET /iam/v1/organizations/1/clients?name=choerodon "+c7nAPIToken), calls[2])
 	require.True(t, strings.HasPrefix(calls[3], "POST /iam/v1/organizations/1/clients "+c7nAPIToken), calls[3])
 	var client map[string]any
