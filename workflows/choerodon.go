@@ -64,6 +64,21 @@ type ChoerodonProbe struct {
 	// LogFailure are the patterns that, in a migration log, stop the
 	// upgrade (the guide: "if an exception appears you cannot continue").
 	LogFailure []string `mapstructure:"logFailure" json:"logFailure,omitempty"`
+	// LogFailureBy overrides LogFailure for one release's log, by the
+	// guide's release name. Spring services print non-fatal ERROR lines,
+	// and the guide names no failure line for knowledgebase-service's data
+	// fix or devops-service's (whose missing line it answers with the
+	// repair call): their default is none — the step waits for its success
+	// line until logTimeout.
+	LogFailureBy map[string][]string `mapstructure:"logFailureBy" json:"logFailureBy,omitempty"`
+}
+
+// logFailure is the failure patterns for one release's log.
+func (p ChoerodonProbe) logFailure(release string) []string {
+	if f, ok := p.LogFailureBy[release]; ok {
+		return f
+	}
+	return p.LogFailure
 }
 
 // ChoerodonDB is the platform's MySQL, as the services and the worker reach it.
@@ -110,7 +125,8 @@ func defaultChoerodonSite(namespace string) ChoerodonSite {
 		ChartRepo: "c7n",
 		Probe: ChoerodonProbe{Via: activities.ViaPodIP, LabelKey: activities.DefaultReleaseLabel,
 			Timeout: 20 * time.Minute, Interval: time.Second, LogTimeout: 30 * time.Minute,
-			LogFailure: []string{`Exception`, `\bERROR\b`}},
+			LogFailure:   []string{`Exception`, `\bERROR\b`},
+			LogFailureBy: map[string][]string{"knowledgebase-service": {}, "devops-service": {}}},
 		DB:              ChoerodonDB{Port: 3306, User: "choerodon"},
 		HelmTimeout:     15 * time.Minute,
 		GateRemindAfter: time.Hour,
@@ -194,12 +210,21 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	if len(s.Probe.LogFailure) == 0 {
 		p.Add("probe.logFailure", "is empty: a migration log that prints an exception would not stop the run; the guide's are [Exception, '\\bERROR\\b']")
 	}
-	for i, re := range s.Probe.LogFailure {
-		if strings.TrimSpace(re) == "" {
-			p.Add(fmt.Sprintf("probe.logFailure[%d]", i), "is empty; it would match every line")
-		} else if _, err := regexp.Compile(re); err != nil {
-			p.Add(fmt.Sprintf("probe.logFailure[%d]", i), "%q is not a regular expression (Go RE2 syntax): %v", re, err)
+	checkPatterns := func(key string, res []string) {
+		for i, re := range res {
+			if strings.TrimSpace(re) == "" {
+				p.Add(fmt.Sprintf("%s[%d]", key, i), "is empty; it would match every line")
+			} else if _, err := regexp.Compile(re); err != nil {
+				p.Add(fmt.Sprintf("%s[%d]", key, i), "%q is not a regular expression (Go RE2 syntax): %v", re, err)
+			}
 		}
+	}
+	checkPatterns("probe.logFailure", s.Probe.LogFailure)
+	for _, r := range sortedKeys(s.Probe.LogFailureBy) {
+		if r == "data-migration" && len(s.Probe.LogFailureBy[r]) == 0 {
+			p.Add("probe.logFailureBy.data-migration", "is empty: the guide stops on any exception in the migration log (如果出现异常信息，不能再继续升级)")
+		}
+		checkPatterns("probe.logFailureBy."+r, s.Probe.LogFailureBy[r])
 	}
 	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter)
 	if s.DB.Host == "" {

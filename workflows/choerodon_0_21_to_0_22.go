@@ -161,7 +161,8 @@ func (in *Choerodon021Input) Validate() error {
 	}
 	checkSecretRef(&p, "minio.accessKeyRef", in.MinIO.AccessKeyRef, "MinIO's access key")
 	checkSecretRef(&p, "minio.secretKeyRef", in.MinIO.SecretKeyRef, "MinIO's secret key")
-	if !slices.Contains([]string{"not", "add", "override", "update"}, in.KnowledgebasePreConfigUpdatePolicy) {
+	// Empty leaves the chart's value (runs started before the field existed).
+	if v := in.KnowledgebasePreConfigUpdatePolicy; v != "" && !slices.Contains([]string{"not", "add", "override", "update"}, v) {
 		p.Add("knowledgebasePreConfigUpdatePolicy", "is %q; one of not, add, override, update (the guide changes it from the chart's add; update is the default)",
 			in.KnowledgebasePreConfigUpdatePolicy)
 	}
@@ -303,7 +304,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.upgrade(c7nService{Release: "data-migration", Install: true,
 		Values: map[string]any{"env": map[string]any{"open": migration}}, Secrets: migrationSecrets})
 	p.followLog("data-migration", "修复完成，正常退出",
-		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.LogFailure)
+		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.logFailure("data-migration"))
 	p.required("follow-log/data-migration", "data-migration-exception", "此次升级更换底层框架，数据迁移逻辑较为复杂，请注意迁移服务日志，"+
 		"如果出现异常信息，不能再继续升级: with an exception in the migration log the upgrade cannot go on")
 
@@ -383,9 +384,11 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.destructive("approve/knowledgebase-db-backup")
 	// 修改preConfig的application.yaml配置更新策略, then the guide's upgrade.
 	kbSet := maps.Clone(platformSet)
-	kbSet["preJob.preConfig.updatePolicy"] = in.KnowledgebasePreConfigUpdatePolicy
+	if in.KnowledgebasePreConfigUpdatePolicy != "" {
+		kbSet["preJob.preConfig.updatePolicy"] = in.KnowledgebasePreConfigUpdatePolicy
+	}
 	p.upgrade(c7nService{Release: "knowledgebase-service", Reuse: true, Set: kbSet, Secrets: platformSecret})
-	p.followLog("knowledgebase-service", `Data Fix Succeed!!! FINISHED!!!`, "the data fix is done", in.Probe.LogFailure)
+	p.followLog("knowledgebase-service", `Data Fix Succeed!!! FINISHED!!!`, "the data fix is done", in.Probe.logFailure("knowledgebase-service"))
 	p.waitUp(c7nService{Release: "knowledgebase-service", Port: 8281, Path: "/actuator/health"})
 
 	// DevOps服务升级.
@@ -401,7 +404,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.service(c7nService{Release: "devops-service", Reuse: true, Port: 8061, Path: "/actuator/health",
 		Set: withSet(platformSet, "env.open.AGENT_VERSION", "0.21.5"), Secrets: platformSecret})
 	p.followLog("devops-service", "修复数据完成", "if it does not come, skip this step (with a comment): "+
-		"the repair call devops-data-fix/retry is then offered after the front ends are up", in.Probe.LogFailure)
+		"the repair call devops-data-fix/retry is then offered after the front ends are up", in.Probe.logFailure("devops-service"))
 
 	// 整合前端升级.
 	p.in("4.1")
