@@ -383,6 +383,27 @@ func (p *c7nPlan) releases() []string {
 	return out
 }
 
+// backupDB adds the guide's database backup, backup-db/mysql: a dump of
+// every database into the run's artifact folder when the worker dumps
+// (dumps), else a gate asking a person for the dump with prompt. It
+// returns the step's name; a dump's check (verifyBackup) goes right before
+// the first destructive step.
+func (p *c7nPlan) backupDB(prompt string) string {
+	name := "backup-db/mysql"
+	if p.dumps() {
+		p.add(runbook.Step{Name: name, Kind: runbook.KindBackup,
+			Summary:  "mysqldump every database into the run's artifact folder, then check each CREATE DATABASE is in the dump",
+			Activity: mysqlA.DumpMySQL, Input: activities.DumpInput{DB: p.dbTarget()}})
+	} else {
+		p.gate(name, prompt, false)
+	}
+	return name
+}
+
+// dumps says whether the worker dumps the databases itself (admin access
+// and db.admin.backup).
+func (p *c7nPlan) dumps() bool { return p.site.DB.Admin != nil && p.site.DB.Admin.Backup }
+
 // verifyBackup adds a check of the dump made by step backup, right before
 // the first destructive step: its SHA-256 is computed again on the file in
 // place, which must be the one the dump recorded (read-only, and no late

@@ -235,16 +235,9 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	// 数据备份: every release's values, and the databases.
 	p.in("1.3")
 	p.backupValues()
-	dbBackup := "backup-db/mysql"
-	if in.DB.Admin != nil && in.DB.Admin.Backup {
-		p.add(runbook.Step{Name: dbBackup, Kind: runbook.KindBackup,
-			Summary:  "mysqldump every database into the run's artifact folder, then check each CREATE DATABASE is in the dump",
-			Activity: mysqlA.DumpMySQL, Input: activities.DumpInput{DB: p.dbTarget()}})
-	} else {
-		p.gate(dbBackup, fmt.Sprintf("Back up the databases first (the guide: 开始进行升级部署前请先备份好数据库): "+
-			"dump every database of %s:%d, at least base_service, manager_service, notify_service and asgard_service, "+
-			"and check the dump. After this upgrade the schema changes and there is no going back.", in.DB.Host, in.DB.Port), false)
-	}
+	dbBackup := p.backupDB(fmt.Sprintf("Back up the databases first (the guide: 开始进行升级部署前请先备份好数据库): "+
+		"dump every database of %s:%d, at least base_service, manager_service, notify_service and asgard_service, "+
+		"and check the dump. After this upgrade the schema changes and there is no going back.", in.DB.Host, in.DB.Port))
 
 	// 删除旧版猪齿鱼框架服务.
 	p.in("1.4")
@@ -256,7 +249,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.gate(approve, fmt.Sprintf("Delete the old framework's releases %s from %s? Their values are saved by backup-values/all "+
 		"and the databases by %s. The framework is replaced by hzero; this cannot be undone.", strings.Join(old, ", "), ns, dbBackup), false)
 	requires := []string{"backup-values/all", dbBackup, approve}
-	if in.DB.Admin != nil && in.DB.Admin.Backup {
+	if p.dumps() {
 		requires = append(requires, p.verifyBackup(dbBackup))
 	}
 	for _, r := range in.OldReleases {

@@ -169,10 +169,26 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	// values of every release as they were.
 	p.in("backup")
 	p.backupValues()
+	dbBackup := p.backupDB(fmt.Sprintf("Back up the databases first: dump every database of %s:%d (manager_service, "+
+		"iam_service, devops_service, agile_service, …) and check the dump. After this upgrade the schema may change and "+
+		"there is no going back (升级后可能数据库结构会发生改变，故不能进行版本回退).", in.DB.Host, in.DB.Port))
 
-	// 微服务开发框架升级, in the guide's order.
+	// 微服务开发框架升级, in the guide's order. The guide warns first: 升级后可
+	// 能数据库结构会发生改变，故不能进行版本回退 — a person takes that step
+	// knowingly, with the values and the databases saved.
+	p.in("1")
+	noWayBack := "approve/no-way-back"
+	p.gate(noWayBack, fmt.Sprintf("Upgrade the framework of %s to 0.9? The guide: 升级后可能数据库结构会发生改变，故不能进行版本回退 — "+
+		"once the services start at 0.9 their databases may change and there is no going back. The values are saved by "+
+		"backup-values/all and the databases by %s.", ns, dbBackup), false)
+	p.destructive(noWayBack)
+	requires := []string{"backup-values/all", dbBackup, noWayBack}
+	if p.dumps() {
+		requires = append(requires, p.verifyBackup(dbBackup))
+	}
 	p.in("1.2")
 	p.upgrade(c7nService{Release: "register-server", Reuse: true})
+	p.steps[len(p.steps)-1].Requires = requires
 	// 验证升级: the registry lists go-register-server itself, UP, at the new
 	// version. go-register-server 0.9.0 answers GET /eureka/apps with
 	// {"applications":{"application":[{"name","instance":[…]}]}}

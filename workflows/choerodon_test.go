@@ -370,3 +370,33 @@ func BenchmarkChoerodon021Plan(b *testing.B) {
 		}
 	}
 }
+
+// The guide's 升级后可能数据库结构会发生改变，故不能进行版本回退: nothing is
+// upgraded before the values and the databases are saved and a person
+// approved the step with no way back (not the person who started the run).
+func TestChoerodon08UpgradesNothingBeforeItsBackupsAndTheNoWayBackGate(t *testing.T) {
+	for _, dump := range []bool{true, false} {
+		in := c7n08Input()
+		in.DB.Admin.Backup = dump
+		steps, err := in.Plan()
+		require.NoError(t, err)
+		byName := map[string]runbook.Step{}
+		order := map[string]int{}
+		for i, s := range steps {
+			byName[s.Name], order[s.Name] = s, i
+		}
+		want := []string{"backup-values/all", "backup-db/mysql", "approve/no-way-back"}
+		if dump {
+			want = append(want, "verify-backup/mysql")
+			require.Equal(t, runbook.KindBackup, byName["backup-db/mysql"].Kind)
+		} else {
+			require.NotNil(t, byName["backup-db/mysql"].Gate, "no dump by the worker: a person confirms one")
+		}
+		require.Equal(t, want, byName["upgrade/register-server"].Requires)
+		require.True(t, byName["approve/no-way-back"].Gate.Destructive)
+		require.Contains(t, byName["approve/no-way-back"].Gate.Prompt, "故不能进行版本回退")
+		for _, w := range want {
+			require.Less(t, order[w], order["upgrade/register-server"], w)
+		}
+	}
+}

@@ -419,6 +419,15 @@ func c7n08Site(t testing.TB, l *c7nLab, ns, env string) (string, []c7n08Release)
 		require.NoError(t, l.site.Package(u.chart, u.to, u.b))
 		require.NoError(t, l.site.Install(ns, u.release, u.chart, "0.8.0", map[string]any{"env": map[string]any{"open": map[string]any{"SITE": "kept"}}}))
 	}
+	// A 0.8 site's framework databases, with data, for backup-db/mysql.
+	db := l.sql(t)
+	for _, d := range []string{"manager_service", "iam_service"} {
+		for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + d, "CREATE TABLE IF NOT EXISTS " + d + ".site (id INT PRIMARY KEY, v VARCHAR(32))",
+			"REPLACE INTO " + d + ".site VALUES (1, '0.8')"} {
+			_, err := db.Exec(q)
+			require.NoError(t, err, q)
+		}
+	}
 	require.NoError(t, l.site.Package("notify-service", "0.9.0", labsrv.PodBehaviour{Port: 18086}))
 	require.NoError(t, l.site.Package("asgard-service", "0.9.0", labsrv.PodBehaviour{Port: 18081}))
 	cfg := writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
@@ -433,7 +442,7 @@ db:
   host: choerodon-mysql
   user: choerodon
   passwordRef: c7n-db-choerodon
-  admin: {address: %q, user: root, passwordRef: c7n-db-root}
+  admin: {address: %q, user: root, passwordRef: c7n-db-root, backup: true}
 kafka: [kafka-0.kafka-headless:9092, kafka-1.kafka-headless:9092]
 zookeeper: [zookeeper-0.zookeeper-headless:2181]
 domains: {api: api.lab.example, gitlab: gitlab.lab.example, front: c7n.lab.example}
