@@ -150,7 +150,8 @@ func (d *Demo) BackupValues(ctx context.Context, in DemoReleaseInput) (DemoResul
 		return DemoResult{}, err
 	}
 	_ = d.Artifacts.Journal(ctx, "done", path)
-	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("values of %s@%s saved (sha256 %s…)", in.Release, rel.Version, sum[:12])}, Path: path, SHA256: sum}, nil
+	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("values of %s@%s saved (sha256 %s…)", in.Release, rel.Version, sum[:12]),
+		Outputs: map[string]string{"path": path, "sha256": sum}}, Path: path, SHA256: sum}, nil
 }
 
 // DeleteRelease removes a release; one that is already gone is success.

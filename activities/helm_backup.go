@@ -87,6 +87,14 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		activity.RecordHeartbeat(ctx, len(res.Files))
 	}
 	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
+	// Each file's path and checksum as outputs (path.<release>,
+	// sha256.<release>): the run's report lists them among its backups.
+	for _, f := range res.Files {
+		if res.Outputs == nil {
+			res.Outputs = map[string]string{}
+		}
+		res.Outputs["path."+f.Release], res.Outputs["sha256."+f.Release] = f.Path, f.SHA256
+	}
 	if len(res.Missing) > 0 {
 		res.Summary += fmt.Sprintf("; not installed: %s", strings.Join(res.Missing, ", "))
 	}

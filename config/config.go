@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,6 +49,33 @@ type Worker struct {
 	// write files under a lab folder the run names): `starter demo` and
 	// labs only, never a site's worker.
 	Demo bool `mapstructure:"demo"`
+	// Metrics is where the worker serves /metrics for Prometheus.
+	Metrics Metrics `mapstructure:"metrics"`
+	// Notify lists webhooks the worker posts to when a gate waits, a step
+	// pauses for a decision, or a run ends.
+	Notify []Webhook `mapstructure:"notify"`
+}
+
+// Webhook is one chat or endpoint to notify.
+type Webhook struct {
+	Name string `mapstructure:"name"`
+	// Format is json, dingtalk, wecom, feishu or slack.
+	Format string `mapstructure:"format"`
+	// URLRef names the secret holding the webhook URL (its token is the
+	// credential); URL is for an endpoint without one.
+	URLRef string `mapstructure:"urlRef"`
+	URL    string `mapstructure:"url"`
+	// SignRef names the signing secret of a DingTalk or Feishu robot.
+	SignRef string `mapstructure:"signRef"`
+	// Events: gate-waiting, decision-needed, run-ended; empty: all.
+	Events []string `mapstructure:"events"`
+}
+
+// Metrics configures the worker's Prometheus endpoint.
+type Metrics struct {
+	// Address is host:port of /metrics (the Temporal SDK's metrics and the
+	// runs' steps, tries, durations and gate waits); empty: not served.
+	Address string `mapstructure:"address"`
 }
 
 // Cluster is how the worker reaches one Kubernetes cluster.
@@ -248,6 +276,10 @@ func (c Worker) Validate() error {
 			p.Add(fmt.Sprintf("trustedHosts[%d]", i), "%q: give a bare host name or IP, no scheme, port or path", h)
 		}
 	}
+	checkWebhooks(&p, c)
+	if c.Metrics.Address != "" {
+		CheckHostPort(&p, "metrics.address", c.Metrics.Address, "0.0.0.0:9464")
+	}
 	for _, n := range sortedKeys(c.ChartRepos) {
 		checkRepoURL(&p, "chartRepos."+n, c.ChartRepos[n])
 	}
@@ -324,4 +356,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+var (
+	webhookFormats = []string{"json", "dingtalk", "wecom", "feishu", "slack"}
+	webhookEvents  = []string{"gate-waiting", "decision-needed", "run-ended"}
+)
+
+func checkWebhooks(p *Problems, c Worker) {
+	seen := map[string]bool{}
+	for i, w := range c.Notify {
+		key := fmt.Sprintf("notify[%d]", i)
+		if w.Name == "" {
+			p.Add(key+".name", "is empty; name the webhook (it is how failures are logged)")
+		} else if seen[strings.ToLower(w.Name)] {
+			p.Add(key+".name", "%q is used twice", w.Name)
+		}
+		seen[strings.ToLower(w.Name)] = true
+		if !slices.Contains(webhookFormats, w.Format) {
+			p.Add(key+".format", "%q is not one of %s", w.Format, strings.Join(webhookFormats, ", "))
+		}
+		switch {
+		case (w.URL == "") == (w.URLRef == ""):
+			p.Add(key, "set urlRef (a secret holding the URL with its token) or url (an endpoint without a token), one of them")
+		case w.URL != "":
+			if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+				p.Add(key+".url", "give a plain http(s) URL; a URL with a token goes into a secret named by urlRef")
+			} else if u.RawQuery != "" {
+				p.Add(key+".url", "has a query (a token?); put the whole URL into a secret and name it with urlRef")
+			}
+		}
+		for _, ref := range []struct{ k, v string }{{"urlRef", w.URLRef}, {"signRef", w.SignRef}} {
+			if _, ok := c.Secrets[ref.v]; ref.v != "" && !ok {
+				p.Add(key+"."+ref.k, "%q is not among secrets", ref.v)
+			}
+		}
+		if w.SignRef != "" && w.Format != "dingtalk" && w.Format != "feishu" {
+			p.Add(key+".signRef", "only DingTalk and Feishu robots sign messages")
+		}
+		for j, e := range w.Events {
+			if !slices.Contains(webhookEvents, e) {
+				p.Add(fmt.Sprintf("%s.events[%d]", key, j), "%q is not one of %s", e, strings.Join(webhookEvents, ", "))
+			}
+		}
+	}
 }

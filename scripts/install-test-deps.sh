@@ -3,7 +3,7 @@
 # MariaDB (server + mysqldump), OpenSSH (sshd + ssh-keygen) and etcd (for the
 # lab's kube-apiserver), Docker Engine and docker-compose v1 (the WeCube lab
 # starts its own dockerd), and Chromium (the Web UI test drives it headless
-# through the codec server). Skips apt
+# through the codec server; the run report's browser test opens a report). Skips apt
 # entirely when everything is already there.
 set -euo pipefail
 pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2 docker.io docker-compose chromium)

@@ -234,6 +234,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nartifacts (values backups, journal): %s\n", cfg.ArtifactDir)
+	if p := reportPath(ctx, c, cfg.ArtifactDir, id); p != "" {
+		fmt.Fprintf(out, "report: %s (open it in a browser; report.md beside it)\n", p)
+	}
 	if o.exit {
 		return nil
 	}

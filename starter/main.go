@@ -60,7 +60,8 @@ When a run waits for a person, 'starter status' says which step and the exact co
 	root.PersistentFlags().StringVar(&g.address, "address", "", "Temporal frontend host:port (overrides the config)")
 	root.PersistentFlags().StringVar(&g.namespace, "namespace", "", "Temporal namespace (overrides the config)")
 	root.AddCommand(newGuidesCmd(), newPlanCmd(g), newPreflightCmd(g), newStartCmd(g), newStatusCmd(g), newWatchCmd(g),
-		newApproveCmd(g), newDecideCmd(g), newListCmd(g), newDemoCmd(), newSchemaCmd(), newCodecKeyCmd(), newCodecServerCmd(g))
+		newApproveCmd(g), newDecideCmd(g), newListCmd(g), newReportCmd(g), newDemoCmd(), newSchemaCmd(), newCodecKeyCmd(), newCodecServerCmd(g))
+	addCompletions(root)
 	return root
 }
 

@@ -33,12 +33,16 @@ func queryStatus(ctx context.Context, c client.Client, id string) (runbook.RunSt
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
+	var output string
 	cmd := &cobra.Command{
 		Use:     "status ID",
 		Short:   "Show every step of a run: state, tries, times, errors, who answered",
 		Example: "  starter status upgrade/demo/lab",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, _, err := g.dial(cmd.Context())
 			if err != nil {
 				return err
@@ -48,7 +52,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if asJSON || output == "json" {
 				b, _ := converter.GetDefaultDataConverter().ToPayload(st)
 				_, err := cmd.OutOrStdout().Write(append(b.GetData(), '\n'))
 				return err
@@ -57,7 +61,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (same as --output json)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (for scripts)")
 	return cmd
 }
 
@@ -485,7 +490,7 @@ A step the guide marks as required (plan shows "required:ID") is skipped only wi
 }
 
 func newListCmd(g *globals) *cobra.Command {
-	var state, guide string
+	var state, guide, output string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -494,6 +499,9 @@ func newListCmd(g *globals) *cobra.Command {
   starter list --state waiting-approval`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, cfg, err := g.dial(cmd.Context())
 			if err != nil {
 				return err
@@ -514,6 +522,7 @@ func newListCmd(g *globals) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tSTATE\tSTEP\tFROM\tTO\tSTARTED")
+			rows := []listRow{}
 			for _, e := range resp.GetExecutions() {
 				sa := e.GetSearchAttributes().GetIndexedFields()
 				get := func(k string) string {
@@ -523,10 +532,23 @@ func newListCmd(g *globals) *cobra.Command {
 					}
 					return s
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(),
-					strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
-					get("UpgradeState"), get("UpgradeStep"), get("UpgradeFrom"), get("UpgradeTo"),
-					e.GetStartTime().AsTime().Local().Format("2006-01-02 15:04"))
+				row := listRow{ID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(),
+					Status: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
+					Guide:  get("UpgradeGuide"), Environment: get("UpgradeEnvironment"),
+					State: get("UpgradeState"), Step: get("UpgradeStep"), From: get("UpgradeFrom"), To: get("UpgradeTo"),
+					Started: e.GetStartTime().AsTime()}
+				if ct := e.GetCloseTime(); ct != nil && ct.IsValid() && row.Status != "running" {
+					t := ct.AsTime()
+					row.Closed = &t
+				}
+				rows = append(rows, row)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, row.Status, row.State, row.Step, row.From, row.To,
+					row.Started.Local().Format("2006-01-02 15:04"))
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
 			}
 			return tw.Flush()
 		},
@@ -534,6 +556,7 @@ func newListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&state, "state", "", "only runs in this state (running, waiting-approval, failed-awaiting-decision, completed, aborted)")
 	cmd.Flags().StringVar(&guide, "guide", "", "only runs of this guide")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (for scripts)")
 	return cmd
 }
 
@@ -544,4 +567,26 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// listRow is one run as `list --output json` prints it.
+type listRow struct {
+	ID          string     `json:"id"`
+	RunID       string     `json:"runId"`
+	Status      string     `json:"status"`
+	Guide       string     `json:"guide"`
+	Environment string     `json:"environment"`
+	State       string     `json:"state"`
+	Step        string     `json:"step,omitempty"`
+	From        string     `json:"from"`
+	To          string     `json:"to"`
+	Started     time.Time  `json:"started"`
+	Closed      *time.Time `json:"closed,omitempty"`
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return fmt.Errorf("--output %q: use text or json", o)
+	}
+	return nil
 }

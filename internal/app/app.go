@@ -22,6 +22,8 @@ import (
 	"upgrader/activities"
 	"upgrader/config"
 	"upgrader/internal/codec"
+	"upgrader/internal/metrics"
+	"upgrader/internal/notify"
 	"upgrader/workflows"
 )
 
@@ -33,7 +35,7 @@ func NewLogger(level string, w io.Writer) tlog.Logger {
 }
 
 // Dial connects to Temporal as the config says.
-func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger) (client.Client, error) {
+func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger, with ...func(*client.Options)) (client.Client, error) {
 	opts := client.Options{HostPort: cfg.Address, Namespace: cfg.Namespace, Logger: logger}
 	if cfg.Codec.Enabled() {
 		c, err := Codec(cfg.Codec)
@@ -48,6 +50,9 @@ func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger) (client.
 			return nil, err
 		}
 		opts.ConnectionOptions.TLS = tc
+	}
+	for _, f := range with {
+		f(&opts)
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
@@ -106,6 +111,13 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	if cfg.Demo {
 		w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
 	}
+	var hooks []notify.Webhook
+	for _, h := range cfg.Notify {
+		hooks = append(hooks, notify.Webhook{Name: h.Name, Format: h.Format, URL: h.URL, URLRef: h.URLRef, SignRef: h.SignRef, Events: h.Events})
+	}
+	notifier := &activities.Notify{Sender: &notify.Sender{Webhooks: hooks, Secrets: secrets, Client: &http.Client{Timeout: 10 * time.Second}}}
+	w.RegisterActivity(notifier)
+	w.RegisterActivity(&activities.Report{Artifacts: art, Notify: notifier})
 	w.RegisterActivity(&activities.HTTP{Client: &http.Client{Timeout: 10 * time.Second}, Secrets: secrets, PollInterval: activities.DefaultPollInterval,
 		TrustedHosts: cfg.TrustedHosts})
 	host := &activities.Host{Secrets: secrets, Scrub: secrets, Artifacts: art, KnownHostsFiles: cfg.SSH.KnownHostsFiles}
@@ -144,7 +156,21 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 	if err := secrets.ResolveAll(); err != nil {
 		return err
 	}
-	c, err := Dial(ctx, cfg.Temporal, logger)
+
+	var with []func(*client.Options)
+	if cfg.Metrics.Address != "" {
+		m, err := metrics.New(logger)
+		if err != nil {
+			return err
+		}
+		addr, err := m.Serve(ctx, cfg.Metrics.Address)
+		if err != nil {
+			return err
+		}
+		logger.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
+		with = append(with, func(o *client.Options) { o.MetricsHandler = m.Handler })
+	}
+	c, err := Dial(ctx, cfg.Temporal, logger, with...)
 	if err != nil {
 		return err
 	}

@@ -120,9 +120,12 @@ func TestDemoCommandRunsEverythingLocally(t *testing.T) {
 		"(approved approve/delete-old-releases automatically)",
 		"wait-up/hzero-iam",
 		"upgrade/demo/lab completed: 13 steps",
+		"report: " + filepath.Join(state, "artifacts", "upgrade", "demo", "lab"),
 	} {
 		require.Contains(t, text, want)
 	}
+	reports, _ := filepath.Glob(filepath.Join(state, "artifacts", "upgrade", "demo", "lab", "*", "report.html"))
+	require.NotEmpty(t, reports, "the demo run leaves its report in its artifact folder")
 	_, err = os.Stat(filepath.Join(state, "temporal.db"))
 	require.NoError(t, err, "the dev server keeps its state for the next demo")
 }

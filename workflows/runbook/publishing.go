@@ -20,7 +20,10 @@ func (r *runner) setState(ctx workflow.Context, i int, s StepState) {
 	case StepDone, StepSkipped, StepRejected, StepAborted:
 		st.EndedAt = now
 	}
+	prev := st.State
 	st.State = s
+	r.observeStep(ctx, st, prev, s)
+	r.notifyStep(ctx, st, prev, s)
 	_ = r.publish(ctx, false)
 }
 
@@ -53,6 +56,7 @@ func (r *runner) publish(ctx workflow.Context, initial bool) error {
 	if !initial && state == r.lastState && current == r.lastStep {
 		return nil
 	}
+	r.observeRun(ctx, r.lastState, state)
 	r.lastState, r.lastStep = state, current
 	updates := []temporal.SearchAttributeUpdate{
 		AttrState.ValueSet(string(state)),

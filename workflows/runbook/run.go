@@ -193,6 +193,7 @@ func (r *runner) run(ctx workflow.Context) (RunStatus, error) {
 	r.status.State = RunCompleted
 	r.status.CurrentStep = ""
 	_ = r.publish(ctx, false)
+	r.writeReport(ctx)
 	r.logger.Info("upgrade completed")
 	return r.status, nil
 }
@@ -248,6 +249,7 @@ func (r *runner) finish(ctx workflow.Context, err error) (RunStatus, error) {
 		}
 		r.status.CurrentStep = ""
 		_ = r.publish(ctx, false)
+		r.writeReport(ctx)
 		r.logger.Warn("upgrade stopped", "reason", stop.message)
 		return r.status, temporal.NewNonRetryableApplicationError(stop.message+"\n"+r.summary(), stop.kind, nil, r.status)
 	}
@@ -255,6 +257,7 @@ func (r *runner) finish(ctx workflow.Context, err error) (RunStatus, error) {
 	r.status.State = RunAborted
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = r.publish(dctx, false)
+	r.writeReport(dctx)
 	return r.status, err
 }
 
