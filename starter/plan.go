@@ -347,7 +347,6 @@ func startUpgrade(ctx context.Context, c client.Client, cfg config.Worker, spec 
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo:                                     map[string]any{runbook.MemoStartedBy: startedBy()},
 		StaticSummary:                            fmt.Sprintf("%s: %s → %s on %s", spec.Title, t.From, t.To, t.Environment),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			runbook.AttrGuide.ValueSet(spec.Name),

@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"upgrader/internal/report"
 	"upgrader/workflows"
-	"upgrader/workflows/runbook"
 )
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -87,23 +84,12 @@ func reportInput(ctx context.Context, c client.Client, id string) (report.Input,
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && info.GetCloseTime() != nil {
 		in.EndedAt = info.GetCloseTime().AsTime()
 	}
-	if p, ok := info.GetMemo().GetFields()[runbook.MemoStartedBy]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, &in.StartedBy)
-	}
 	if spec, err := workflows.Lookup(st.Guide); err == nil {
 		for _, s := range spec.Map {
 			in.Sections = append(in.Sections, report.Section{ID: s.ID, Title: s.Title, Heading: s.Heading})
 		}
 	}
 	return in, nil
-}
-
-// startedBy is who the starter records as having started a run.
-func startedBy() string {
-	if u := whoAmI(); u != "" {
-		return strings.TrimSpace(u)
-	}
-	return "unknown"
 }
 
 // reportPath is where the worker wrote the report of run id's latest run,

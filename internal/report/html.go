@@ -154,7 +154,7 @@ th{background:#f5f5f5} code{font:12px ui-monospace,monospace}
 <tr><th>guide</th><td><code>{{.In.Status.Guide}}</code></td></tr>
 <tr><th>run</th><td><code>{{.In.WorkflowID}}</code> {{.In.RunID}}</td></tr>
 <tr><th>state</th><td><span class="state" style="background:{{color .In.Status.State}}">{{.In.Status.State}}</span>{{if .In.Status.CurrentStep}} at <code>{{.In.Status.CurrentStep}}</code>{{end}}</td></tr>
-<tr><th>started by</th><td id="started-by">{{if .In.StartedBy}}{{.In.StartedBy}}{{else}}unknown{{end}}</td></tr>
+<tr><th>started by</th><td id="started-by">{{.In.Starter}}</td></tr>
 <tr><th>started</th><td>{{stamp .In.StartedAt}}</td></tr>
 <tr><th>ended</th><td>{{stamp .In.EndedAt}}</td></tr>
 <tr><th>took</th><td>{{duration .In.StartedAt .In.EndedAt}}</td></tr>

@@ -30,7 +30,7 @@ type Input struct {
 	// its own info when empty).
 	WorkflowID string `json:"workflowId,omitempty"`
 	RunID      string `json:"runId,omitempty"`
-	// StartedBy is who started the run (the starter's memo "startedBy").
+	// StartedBy is who started the run; empty: the status's StartedBy.
 	StartedBy string `json:"startedBy,omitempty"`
 	// StartedAt is when the run started; EndedAt when it ended (zero while
 	// it runs: an on-demand report of a live run).
@@ -60,6 +60,30 @@ type Status struct {
 	Notices       []string       `json:"notices,omitempty"`
 	ConfigChanges []ConfigChange `json:"configChanges,omitempty"`
 	Continued     int            `json:"continued,omitempty"`
+	StartedBy     *Identity      `json:"startedBy,omitempty"`
+}
+
+// Identity mirrors runbook.Identity.
+type Identity struct {
+	Name     string `json:"name"`
+	Source   string `json:"source"`
+	Verified bool   `json:"verified,omitempty"`
+}
+
+// Starter is who started the run as the report says it: the name, and
+// whether a client certificate vouches for it.
+func (in *Input) Starter() string {
+	if in.StartedBy != "" {
+		return in.StartedBy
+	}
+	who := in.Status.StartedBy
+	if who == nil || who.Name == "" {
+		return "unknown"
+	}
+	if who.Verified {
+		return who.Name + " (client certificate)"
+	}
+	return who.Name + " (" + orDash(who.Source, "unverified") + ")"
 }
 
 // Target mirrors runbook.Target.
@@ -294,7 +318,7 @@ func Markdown(in Input) string {
 	row("target", fmt.Sprintf("%s → %s on %s", st.Target.From, st.Target.To, st.Target.Environment))
 	row("run", strings.TrimSpace(in.WorkflowID+" "+in.RunID))
 	row("state", st.State)
-	row("started by", orDash(in.StartedBy, "unknown"))
+	row("started by", in.Starter())
 	row("started", stamp(in.StartedAt))
 	row("ended", stamp(in.EndedAt))
 	row("took", Duration(in.StartedAt, in.EndedAt))

@@ -110,7 +110,7 @@ notify:
 	md := string(mdBytes)
 	for _, want := range []string{
 		"# Demo upgrade", "| guide | demo |", "0.21 → 0.22 on report", "| state | completed |",
-		"| started by | tester |", "| 6 | §2 ", "`approve/delete-old-releases` | gate | done |",
+		"| started by | tester (os-user) |", "| 6 | §2 ", "`approve/delete-old-releases` | gate | done |",
 		"approve by tester: values backups checked <ok>",
 		"## Approvals and decisions", "## Backups", "## Timeline",
 	} {

@@ -3,7 +3,6 @@ package runbook
 import (
 	"time"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -12,10 +11,6 @@ import (
 // its artifact folder (activities.Report.WriteRunReport, internal/report).
 const ActivityWriteRunReport = "WriteRunReport"
 
-// MemoStartedBy is the memo key the starter sets to who started the run;
-// the report shows it.
-const MemoStartedBy = "startedBy"
-
 // versionReport marks runs that write their report when they end; runs
 // started before it replay without the activity.
 const versionReport = "run-report"
@@ -23,7 +18,6 @@ const versionReport = "run-report"
 // reportInput is internal/report.Input in JSON.
 type reportInput struct {
 	Status    RunStatus       `json:"status"`
-	StartedBy string          `json:"startedBy,omitempty"`
 	StartedAt time.Time       `json:"startedAt,omitempty"`
 	EndedAt   time.Time       `json:"endedAt,omitempty"`
 	Sections  []reportSection `json:"sections,omitempty"`
@@ -47,11 +41,6 @@ func (r *runner) writeReport(ctx workflow.Context) {
 	for _, st := range r.status.Steps {
 		if !st.StartedAt.IsZero() && st.StartedAt.Before(in.StartedAt) {
 			in.StartedAt = st.StartedAt
-		}
-	}
-	if m := info.Memo; m != nil {
-		if p, ok := m.GetFields()[MemoStartedBy]; ok {
-			_ = converter.GetDefaultDataConverter().FromPayload(p, &in.StartedBy)
 		}
 	}
 	for _, s := range r.guide.Map {
