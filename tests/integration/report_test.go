@@ -71,7 +71,8 @@ notify:
 	require.Equal(t, 1.0, metricValue(page, "upgrader_runs_total", `guide="demo"`, `state="waiting-approval"`))
 	require.Greater(t, metricValue(page, "temporal_workflow_task_execution_latency_seconds_count"), 0.0, "the SDK's metrics are served")
 	time.Sleep(time.Second) // the gate waits a visible while on the timeline
-	mustStarter(t, l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "values backups checked <ok>")
+	// Another person approves (the one who started may not approve its own destructive step).
+	mustStarterAs(t, "alice", l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "values backups checked <ok>")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -111,7 +112,7 @@ notify:
 	for _, want := range []string{
 		"# Demo upgrade", "| guide | demo |", "0.21 → 0.22 on report", "| state | completed |",
 		"| started by | tester (os-user) |", "| 6 | §2 ", "`approve/delete-old-releases` | gate | done |",
-		"approve by tester: values backups checked <ok>",
+		"approve by alice: values backups checked <ok>",
 		"## Approvals and decisions", "## Backups", "## Timeline",
 	} {
 		require.Contains(t, md, want)
