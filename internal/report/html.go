@@ -138,6 +138,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>{{.In.Status.Title}}: {{.In.Status.Target.From}} → {{.In.Status.Target.To}} on {{.In.Status.Target.Environment}}</title>
 <style>
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222}
