@@ -51,11 +51,12 @@ test: lint
 	go test -run '^$$' -fuzz FuzzWorkerConfig -fuzztime $(FUZZ_EXECS) ./config
 
 ## chaos: the full kill sweep — every guide with the worker SIGKILLed at each step (during and right
-## after it) and the dev server SIGKILLed mid-run.
+## after it) and the dev server SIGKILLed mid-run — then Choerodon 0.8 → 0.9 on a production-shaped
+## Temporal (server v1.29.1 on PostgreSQL, 4 shards, one process per service) through a rolling restart.
 ## make test runs a seeded sample of the sweep (UPGRADER_CHAOS_SEED picks another).
 chaos:
 	scripts/install-test-deps.sh
-	$(TOOLS) temporal kube-apiserver kube-controller-manager >/dev/null
+	$(TOOLS) temporal temporal-server kube-apiserver kube-controller-manager >/dev/null
 	set -o pipefail; UPGRADER_CHAOS=full go test -count=1 -timeout 120m -v -run 'TestChaos' ./tests/integration | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 ## fuzz: the upgrade-config fuzzer, longer than make test's short run

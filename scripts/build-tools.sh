@@ -15,6 +15,7 @@ temporal_version=1.5.1          # Server 1.29.1, UI 2.42.1; newer CLIs do not bu
 staticcheck_version=v0.8.2
 workflowcheck_version=v0.6.0
 kube_version=v1.34.4            # kube-apiserver for the lab (tests/kube/go.mod)
+temporal_server_version=v1.29.1 # the server docker-compose.yml pins and the CLI above embeds (tools/go.mod)
 ferretdb_version=v1.24.0        # a MongoDB wire-protocol server (SQLite backend) for tests: no mongod here
 yq_version=v4.44.3              # mikefarah/yq, the one BlueKing's JOB 6.2 ships as bin/yq (the BlueKing lab)
 
@@ -41,6 +42,22 @@ build_temporal() {
         -ldflags "-s -w -X github.com/temporalio/cli/temporalcli.Version=$temporal_version" \
         github.com/temporalio/cli/cmd/temporal)
     mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+build_temporal_server() {
+  # The real server (frontend, history, matching, worker services) and its
+  # SQL schema tool, from the same module as the CLI (tools/go.mod), so the
+  # Go build cache the CLI left is mostly reused. Used by make chaos's
+  # production-shaped cluster on PostgreSQL (internal/lab/temporal_cluster.go).
+  local out="$cache/bin/temporal-server-$temporal_server_version" sqltool="$cache/bin/temporal-sql-tool-$temporal_server_version"
+  if [ ! -x "$out" ] || [ ! -x "$sqltool" ]; then
+    echo "building Temporal server $temporal_server_version and temporal-sql-tool (one time) -> $out" >&2
+    (cd "$here/tools" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.tmp" go.temporal.io/server/cmd/server &&
+      GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$sqltool.tmp" go.temporal.io/server/cmd/tools/sql)
+    mv "$out.tmp" "$out"
+    mv "$sqltool.tmp" "$sqltool"
   fi
   echo "$out"
 }
@@ -101,10 +118,11 @@ for t in "$@"; do
     temporal) build_temporal ;;
     staticcheck) install_pkg staticcheck "$staticcheck_version" honnef.co/go/tools/cmd/staticcheck ;;
     workflowcheck) install_pkg workflowcheck "$workflowcheck_version" go.temporal.io/sdk/contrib/tools/workflowcheck ;;
+    temporal-server) build_temporal_server ;;
     ferretdb) build_ferretdb ;;
     yq) build_yq ;;
     kube-apiserver) build_kube_apiserver ;;
     kube-controller-manager) build_kube_controller_manager ;;
-    *) echo "unknown tool $t (known: temporal staticcheck workflowcheck ferretdb yq kube-apiserver kube-controller-manager)" >&2; exit 2 ;;
+    *) echo "unknown tool $t (known: temporal temporal-server staticcheck workflowcheck ferretdb yq kube-apiserver kube-controller-manager)" >&2; exit 2 ;;
   esac
 done

@@ -2,11 +2,13 @@
 # Installs the real servers the tests start on loopback (Debian packages):
 # MariaDB (server + mysqldump), OpenSSH (sshd + ssh-keygen) and etcd (for the
 # lab's kube-apiserver), Docker Engine and docker-compose v1 (the WeCube lab
-# starts its own dockerd), and Chromium (the Web UI test drives it headless
-# through the codec server; the run report's browser test opens a report). Skips apt
+# starts its own dockerd), Chromium (the Web UI test drives it headless
+# through the codec server; the run report's browser test opens a report), and
+# PostgreSQL (make chaos's production-shaped Temporal cluster; the lab runs its
+# own postgres, internal/lab/temporal_postgres.go). Skips apt
 # entirely when everything is already there.
 set -euo pipefail
-pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2 docker.io docker-compose chromium)
+pkgs=(mariadb-server mariadb-client openssh-server openssh-client etcd-server iproute2 docker.io docker-compose chromium postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,4 +8,6 @@ package tools
 
 import (
 	_ "github.com/temporalio/cli/cmd/temporal"
+	_ "go.temporal.io/server/cmd/server"
+	_ "go.temporal.io/server/cmd/tools/sql"
 )

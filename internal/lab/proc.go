@@ -41,12 +41,17 @@ func (b *logBuffer) tail(n int) string {
 // startProc starts bin in the lab: at Stop it gets SIGTERM, then SIGKILL
 // after grace, and its log tail is printed if the lab failed.
 func (l *Lab) startProc(bin string, args []string, grace time.Duration) (*exec.Cmd, *logBuffer, error) {
+	return l.startProcAs(bin, args, grace, nil)
+}
+
+// startProcAs is startProc running bin as another user (cred), or as us (nil).
+func (l *Lab) startProcAs(bin string, args []string, grace time.Duration, cred *syscall.Credential) (*exec.Cmd, *logBuffer, error) {
 	log := &logBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// The servers die with the process that started them (a SIGKILLed
 	// demo or test leaves no etcd behind).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("unable to start %s: %w", bin, err)
 	}
