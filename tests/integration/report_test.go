@@ -99,7 +99,7 @@ notify:
 	ding := hooks.bodies("/robot/send")
 	require.Len(t, ding, 2)
 	require.Equal(t, "markdown", ding[0]["msgtype"])
-	require.Contains(t, ding[0]["markdown"].(map[string]any)["text"], "approve/delete-old-releases waits for approval")
+	require.Contains(t, ding[0]["markdown"].(map[string]any)["text"], "`approve/delete-old-releases` waits for approval")
 	require.Contains(t, ding[1]["markdown"].(map[string]any)["text"], "report: ")
 	require.Contains(t, hooks.query("/robot/send"), "access_token=T0KEN")
 	require.Contains(t, hooks.query("/robot/send"), "sign=")
