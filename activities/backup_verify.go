@@ -28,6 +28,12 @@ type VerifyBackupInput struct {
 	SHA256 string `json:"sha256"`
 	// Via is the host holding the backup; nil: the worker.
 	Via *SSHTarget `json:"via,omitempty"`
+	// Drill, when set, proves a mysqldump file restores: after the hash,
+	// the dump is loaded into scratch databases on this server
+	// (upgrader_verify_<run>_<n>, dropped after) and their tables and rows
+	// compared with the dump's and the source's (backup_drill.go). Only
+	// for a dump on the worker.
+	Drill *DBTarget `json:"drill,omitempty"`
 }
 
 // VerifyBackupResult is what was found.
@@ -35,6 +41,9 @@ type VerifyBackupResult struct {
 	contract.Outcome
 	SHA256   string `json:"sha256"`
 	ReadOnly bool   `json:"readOnly"`
+	Bytes    int64  `json:"bytes,omitempty"`
+	// Restored is the restore drill's finding, when one ran.
+	Restored *RestoreDrill `json:"restored,omitempty"`
 }
 
 // Hashing a backup of many GiB takes minutes: heartbeat while it runs.
@@ -95,6 +104,26 @@ if [ -z "$(find "$p" -perm /222 | head -n1)" ]; then echo UPGRADER-RO; fi
 	res.Summary = fmt.Sprintf("backup %s on %s unchanged (sha256 %s…)", in.Path, where(in.Via), res.SHA256[:12])
 	if !res.ReadOnly {
 		res.Summary += "; note: it is writable again"
+	}
+	if in.Drill != nil {
+		if in.Via != nil {
+			return res, invalid("the restore drill needs the dump on the worker; %s is on %s", in.Path, in.Via)
+		}
+		if st, err := os.Stat(in.Path); err == nil {
+			res.Bytes = st.Size()
+		}
+		err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+			var err error
+			res.Restored, err = m.drill(ctx, in)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		d := res.Restored
+		res.Summary = fmt.Sprintf("backup verified: %d tables, %d rows, sha256 %s (%d bytes); restored into %s on %s and dropped; %s",
+			d.Tables, d.Rows, res.SHA256, res.Bytes, strings.Join(d.Scratch, ", "), in.Drill, d.SourceNote)
+		res.Outputs = map[string]string{"sha256": res.SHA256, "tables": fmt.Sprint(d.Tables), "rows": fmt.Sprint(d.Rows)}
 	}
 	return res, nil
 }

@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -42,6 +41,10 @@ type DumpResult struct {
 	SHA256    string   `json:"sha256"`
 	Databases []string `json:"databases"`
 	Adapted   []string `json:"adapted,omitempty"` // what was changed in the options, and why
+	// Tables and Rows the dump holds (CREATE TABLE statements; INSERT rows,
+	// -1 when not counted).
+	Tables int `json:"tables"`
+	Rows   int `json:"rows"`
 }
 
 // GuideDumpOptions are BlueKing's mysqldump options.
@@ -135,6 +138,10 @@ func (m *MySQL) dump(ctx context.Context, in DumpInput, p *Progress) (DumpResult
 			return DumpResult{}, invalid("database name %q", d)
 		}
 	}
+	want, err := m.baseTables(ctx, in.DB, dbs)
+	if err != nil {
+		return DumpResult{}, err
+	}
 	opts := in.Options
 	if opts == nil {
 		opts = GuideDumpOptions
@@ -148,33 +155,72 @@ func (m *MySQL) dump(ctx context.Context, in DumpInput, p *Progress) (DumpResult
 
 	var out dumpOutcome
 	if in.Via == nil {
-		out, err = m.dumpLocal(ctx, in, opts, dbs, p)
+		out, err = m.dumpLocal(ctx, in, opts, dbs, want, p)
 	} else {
 		out, err = m.dumpRemote(ctx, in, opts, dbs, p)
 	}
-	res := DumpResult{Path: in.OutPath, Databases: dbs, Adapted: notes, Bytes: out.bytes, SHA256: out.sha256}
+	res := DumpResult{Path: in.OutPath, Databases: dbs, Adapted: notes, Bytes: out.bytes, SHA256: out.sha256, Tables: out.tables, Rows: out.rows}
 	if err != nil {
 		return res, err
 	}
 	if len(out.missing) > 0 {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump of %s on %s has no CREATE DATABASE for %v: it is not a complete backup and was not put in place at %s; do not go on",
-			in.DB, where(in.Via), out.missing, in.OutPath), ErrDumpIncomplete, nil, res)
+		out.problems = append([]string{"it has no CREATE DATABASE for " + strings.Join(out.missing, ", ")}, out.problems...)
 	}
-	res.Summary = fmt.Sprintf("%d databases dumped to %s on %s (%d bytes, sha256 %s…, read-only), every CREATE DATABASE present",
-		len(dbs), in.OutPath, where(in.Via), res.Bytes, res.SHA256[:min(12, len(res.SHA256))])
+	if len(out.problems) > 0 {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"the dump of %s on %s is not a complete backup: %s; it was not put in place at %s; do not go on: check the disk and mysqldump's log, then retry this step",
+			in.DB, where(in.Via), strings.Join(out.problems, "; "), in.OutPath), ErrDumpIncomplete, nil, res)
+	}
+	res.Summary = fmt.Sprintf("%d databases, %d tables%s dumped to %s on %s (%d bytes, sha256 %s, read-only); complete: every CREATE DATABASE and table, and mysqldump's trailer",
+		len(dbs), res.Tables, rowsNote(res.Rows), in.OutPath, where(in.Via), res.Bytes, res.SHA256)
 	if len(notes) > 0 {
 		res.Summary += "; " + strings.Join(notes, "; ")
 	}
 	// What VerifyBackup re-checks right before the first destructive step.
-	res.Outputs = map[string]string{"path": res.Path, "sha256": res.SHA256}
+	res.Outputs = map[string]string{"path": res.Path, "sha256": res.SHA256, "bytes": strconv.FormatInt(res.Bytes, 10),
+		"tables": strconv.Itoa(res.Tables)}
 	return res, nil
 }
 
 type dumpOutcome struct {
-	bytes   int64
-	sha256  string
-	missing []string
+	bytes    int64
+	sha256   string
+	tables   int
+	rows     int      // -1: unknown (a remote dump)
+	missing  []string // what a remote dump lacks (databases, collections)
+	problems []string
+}
+
+func rowsNote(rows int) string {
+	if rows < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d rows", rows)
+}
+
+// baseTables counts the base tables of each database (what mysqldump
+// writes a CREATE TABLE for) when the dump starts.
+func (m *MySQL) baseTables(ctx context.Context, t DBTarget, dbs []string) (map[string]int, error) {
+	db, err := m.open(ctx, t, "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT table_schema, COUNT(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' GROUP BY table_schema")
+	if err != nil {
+		return nil, m.classify(t, "count the tables on", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var d string
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		out[d] = n
+	}
+	return out, rows.Err()
 }
 
 var createDBRe = regexp.MustCompile("^CREATE DATABASE (?:/\\*!32312 IF NOT EXISTS\\*/ |IF NOT EXISTS )?`([^`]+)`")
@@ -189,7 +235,7 @@ func optionFileValue(v string) string {
 // moves it into place under the destination's lock. The password reaches
 // mysqldump through a pipe (--defaults-extra-file=/dev/fd/3): never in
 // argv, never in a file on disk.
-func (m *MySQL) dumpLocal(ctx context.Context, in DumpInput, opts, dbs []string, p *Progress) (dumpOutcome, error) {
+func (m *MySQL) dumpLocal(ctx context.Context, in DumpInput, opts, dbs []string, want map[string]int, p *Progress) (dumpOutcome, error) {
 	pw, err := m.password(in.DB)
 	if err != nil {
 		return dumpOutcome{}, err
@@ -234,55 +280,17 @@ func (m *MySQL) dumpLocal(ctx context.Context, in DumpInput, opts, dbs []string,
 			"mysqldump of %v from %s on the worker failed: %v: %s", dbs, in.DB, err, captureTail(strings.TrimSpace(stderr.String()), 10))), ErrDumpFailed, nil)
 	}
 	p.Set(dumpProgress{Stage: "checking", Tmp: t.Tmp})
-	found, err := createdDatabases(t.Tmp)
+	scan, err := scanDump(t.Tmp, nil, nil)
 	if err != nil {
 		return dumpOutcome{}, err
 	}
-	out := dumpOutcome{missing: missingOf(dbs, found)}
-	if len(out.missing) > 0 {
+	out := dumpOutcome{problems: scan.incomplete(dbs, want), tables: scan.tableCount(), rows: scan.rowCount()}
+	if len(out.problems) > 0 {
 		return out, nil
 	}
 	p.Set(dumpProgress{Stage: "moving into place"})
 	out.bytes, out.sha256, err = t.commit()
 	return out, err
-}
-
-func createdDatabases(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	found := map[string]bool{}
-	r := bufio.NewReaderSize(f, 1<<20)
-	for {
-		line, err := r.ReadSlice('\n')
-		if bytes.HasPrefix(line, []byte("CREATE DATABASE")) {
-			if m := createDBRe.FindSubmatch(line); m != nil {
-				found[string(m[1])] = true
-			}
-		}
-		if err == bufio.ErrBufferFull {
-			// A long INSERT line: skip the rest of it.
-			for err == bufio.ErrBufferFull {
-				_, err = r.ReadSlice('\n')
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	return found, nil
-}
-
-func missingOf(want []string, found map[string]bool) []string {
-	var missing []string
-	for _, d := range want {
-		if !found[d] {
-			missing = append(missing, d)
-		}
-	}
-	return missing
 }
 
 // dumpRemote runs the same protocol on a host over SSH, in one sh script:
@@ -319,6 +327,8 @@ for d in %s; do
   grep -aq "^CREATE DATABASE .*`+"`"+`$d`+"`"+`" "$tmp" || missing="$missing $d"
 done
 if [ -n "$missing" ]; then echo "UPGRADER-MISSING$missing"; rm -f "$tmp"; exit 0; fi
+if ! tail -n 3 "$tmp" | grep -aq '^-- Dump completed'; then echo "UPGRADER-TRUNCATED"; rm -f "$tmp"; exit 0; fi
+echo "UPGRADER-TABLES $(grep -ac '^CREATE TABLE [^ ]' "$tmp" || true)"
 mv -f "$tmp" "$out"
 chmod 0444 "$out"
 echo "UPGRADER-BYTES $(wc -c < "$out")"
@@ -344,11 +354,16 @@ echo "UPGRADER-SHA256 $(sha256sum "$out" | cut -d' ' -f1)"
 }
 
 func parseRemoteBackup(text string, via *SSHTarget) (dumpOutcome, error) {
-	var out dumpOutcome
+	out := dumpOutcome{rows: -1}
 	if s := afterMarker(text, "UPGRADER-MISSING"); s != "" {
 		out.missing = strings.Fields(s)
 		return out, nil
 	}
+	if strings.Contains(text, "UPGRADER-TRUNCATED") {
+		out.problems = []string{"it does not end with mysqldump's \"-- Dump completed\" line (cut short: a full disk, a killed mysqldump?)"}
+		return out, nil
+	}
+	out.tables, _ = strconv.Atoi(strings.TrimSpace(afterMarker(text, "UPGRADER-TABLES")))
 	out.bytes, _ = strconv.ParseInt(strings.TrimSpace(afterMarker(text, "UPGRADER-BYTES")), 10, 64)
 	out.sha256 = strings.TrimSpace(afterMarker(text, "UPGRADER-SHA256"))
 	if len(out.sha256) != 64 {

@@ -306,6 +306,10 @@ type c7nPlan struct {
 	// section is the guide section (Guide.Map) the steps added next carry
 	// out; in sets it as the plan walks through the guide.
 	section string
+	// preflightAt is the index of preflight/releases, filled in by
+	// finishPreflight; fromReleases show the site's version.
+	preflightAt  int
+	fromReleases []string
 }
 
 // in says which section of the guide the steps added next carry out.
@@ -336,9 +340,10 @@ func (p *c7nPlan) destructive(name string) {
 }
 
 var (
-	helm   *activities.Helm
-	kube   *activities.Kube
-	mysqlA *activities.MySQL
+	helm      *activities.Helm
+	kube      *activities.Kube
+	mysqlA    *activities.MySQL
+	preflight *activities.Preflight
 )
 
 func (p *c7nPlan) add(s runbook.Step) {
@@ -420,18 +425,104 @@ func (p *c7nPlan) verifyBackup(backup string) string {
 	return name
 }
 
-// preflightFrom checks, before anything changes, that the site is at the
-// config's from version: releases are the guide's names of releases that
-// show it.
-func (p *c7nPlan) preflightFrom(from string, releases []string) {
-	names := make([]string, len(releases))
-	for i, r := range releases {
-		names[i] = p.name(r)
+// preflightFrom adds the read-only checks of the site itself, before
+// anything changes: every release the run upgrades or deletes exists
+// (under its name or its releases: mapping), deployed, and those of
+// fromReleases (the guide's names) at the config's from; the worker may do
+// on the cluster what the run does; every secret the config names resolves.
+// The releases are known when the plan is complete: finishPreflight fills
+// them in.
+func (p *c7nPlan) preflightFrom(from string, fromReleases []string, secrets map[string]string) {
+	p.fromReleases = fromReleases
+	p.preflightAt = len(p.steps)
+	p.add(runbook.Step{Name: "preflight/releases", Kind: runbook.KindCheck,
+		Summary: fmt.Sprintf("check that every release this run upgrades or deletes is deployed in %s, and that %s are at chart %s.x, the version this upgrade starts from",
+			p.site.Namespace, strings.Join(p.names(fromReleases), ", "), from),
+		Activity: preflight.CheckReleases,
+		Input:    activities.ReleasesCheckInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from}})
+	p.add(runbook.Step{Name: "preflight/cluster-access", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("ask cluster %s (SelfSubjectAccessReview) whether the worker may do what the run does in %s", p.site.Cluster, p.site.Namespace),
+		Activity: preflight.CheckKubeAccess,
+		Input:    activities.KubeAccessInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace}})
+	p.add(runbook.Step{Name: "preflight/secrets", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("resolve the %d secrets the config names on the worker (never shown)", len(secrets)),
+		Activity: preflight.CheckSecrets,
+		Input:    activities.SecretsCheckInput{Refs: secrets}})
+}
+
+// finishPreflight fills preflight/releases and preflight/cluster-access
+// from the complete plan: the releases its helm steps upgrade (must exist)
+// and delete, and the access its steps need.
+func (p *c7nPlan) finishPreflight() {
+	if p.preflightAt < 0 || p.preflightAt >= len(p.steps) || p.steps[p.preflightAt].Name != "preflight/releases" {
+		return
 	}
-	p.add(runbook.Step{Name: "preflight/installed-version", Kind: runbook.KindCheck,
-		Summary:  fmt.Sprintf("check that %s are deployed at chart %s.x, the version this upgrade starts from", strings.Join(names, ", "), from),
-		Activity: helm.CheckInstalledVersion,
-		Input:    activities.InstalledVersionInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from, Releases: names}})
+	in := p.steps[p.preflightAt].Input.(activities.ReleasesCheckInput)
+	seen := map[string]bool{}
+	need := func(name, why string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		guide := name
+		for _, g := range sortedKeys(p.site.Releases) {
+			if p.site.Releases[g] == name {
+				guide = g
+			}
+		}
+		in.Releases = append(in.Releases, activities.ReleaseNeeds{Name: name, Guide: guide, Why: why,
+			AtFrom: slices.Contains(p.fromReleases, guide)})
+	}
+	for _, r := range p.fromReleases {
+		need(p.name(r), "it shows the site's version")
+	}
+	crd := false
+	for _, s := range p.steps {
+		switch v := s.Input.(type) {
+		case activities.HelmUninstallInput:
+			need(v.Release, "deleted by "+s.Name)
+		case activities.HelmUpgradeInput:
+			if v.MustExist {
+				need(v.Release, "upgraded by "+s.Name)
+			}
+		case activities.KubeApplyInput:
+			crd = true
+		}
+	}
+	p.steps[p.preflightAt].Input = in
+	rw := []string{"get", "list", "create", "update", "patch", "delete"}
+	access := []activities.KubeAccess{
+		{Verbs: rw, Resource: "secrets", Why: "helm keeps releases in secrets"},
+		{Verbs: rw, Resource: "configmaps", Why: "the charts' config"},
+		{Verbs: rw, Resource: "services", Why: "the charts' services"},
+		{Verbs: rw, Group: "apps", Resource: "deployments", Why: "the charts' workloads"},
+		{Verbs: rw, Group: "batch", Resource: "jobs", Why: "the charts' init jobs (helm hooks)"},
+		{Verbs: []string{"get", "list", "watch"}, Resource: "pods", Why: "wait-up and follow-log find the new pods"},
+		{Verbs: []string{"get"}, Resource: "pods/log", Why: "follow-log reads the migration logs"},
+	}
+	if p.site.Probe.Via == activities.ViaProxy {
+		access = append(access, activities.KubeAccess{Verbs: []string{"get"}, Resource: "pods/proxy", Why: "probe.via proxy reaches the pods through the API server"})
+	}
+	if crd {
+		access = append(access, activities.KubeAccess{Verbs: []string{"get", "create", "update"}, Group: "apiextensions.k8s.io",
+			Resource: "customresourcedefinitions", ClusterScoped: true, Why: "the guide applies the C7NHelmRelease CRD"})
+	}
+	for i := range p.steps {
+		if p.steps[i].Name == "preflight/cluster-access" {
+			ka := p.steps[i].Input.(activities.KubeAccessInput)
+			ka.Access = access
+			p.steps[i].Input = ka
+		}
+	}
+}
+
+// names is the site's names of some of the guide's releases.
+func (p *c7nPlan) names(releases []string) []string {
+	out := make([]string, len(releases))
+	for i, r := range releases {
+		out[i] = p.name(r)
+	}
+	return out
 }
 
 // preflightAPI checks, before anything changes, that api.url is one of the
@@ -446,15 +537,34 @@ func (p *c7nPlan) preflightAPI() {
 		Input:    activities.SecretHostsInput{Key: "api.url", URL: p.site.API.URL, Hosts: p.platform, Secrets: []string{p.site.API.TokenRef}}})
 }
 
-// preflightMySQL checks the worker's admin access before anything changes.
+// preflightMySQL checks the worker's admin access before anything
+// changes: the server answers, the account holds what the run uses (DDL
+// for CREATE DATABASE/USER/GRANT and the restore drill's scratch database;
+// for the dump, mysqldump's --single-transaction --master-data=2 needs
+// RELOAD and REPLICATION CLIENT besides the reads), and the worker's disk
+// holds the dump.
 func (p *c7nPlan) preflightMySQL() {
-	if p.site.DB.Admin == nil {
+	a := p.site.DB.Admin
+	if a == nil {
 		return
 	}
-	p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
-		Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
-		Activity: mysqlA.PreflightMySQL,
-		Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
+	privs := []activities.PrivilegeNeed{
+		{Privilege: "CREATE", Why: "CREATE DATABASE"}, {Privilege: "ALTER", Why: "the guide's DDL"},
+		{Privilege: "DROP", Why: "dropping the restore drill's scratch database"}, {Privilege: "INDEX", Why: "the guide's DDL"},
+		{Privilege: "CREATE USER", Why: "creating the services' user"}, {Privilege: "GRANT OPTION", Why: "granting it the new databases"},
+	}
+	summary := "connect to MySQL as the admin account (read-only session) and check it may create databases, users and grants"
+	if a.Backup {
+		privs = append(privs, activities.PrivilegeNeed{Privilege: "SELECT", Why: "mysqldump"}, activities.PrivilegeNeed{Privilege: "LOCK TABLES", Why: "mysqldump"},
+			activities.PrivilegeNeed{Privilege: "SHOW VIEW", Why: "mysqldump of views"}, activities.PrivilegeNeed{Privilege: "EVENT", Why: "mysqldump -E"},
+			activities.PrivilegeNeed{Privilege: "TRIGGER", Why: "mysqldump of triggers"},
+			activities.PrivilegeNeed{Privilege: "RELOAD", Why: "mysqldump --master-data=2 (FLUSH TABLES WITH READ LOCK)"},
+			activities.PrivilegeNeed{Privilege: "REPLICATION CLIENT", Why: "mysqldump --master-data=2 (SHOW MASTER STATUS)"})
+		summary += ", dump them (RELOAD, REPLICATION CLIENT for --master-data=2), and that the worker's disk holds the dump"
+	}
+	p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck, Summary: summary,
+		Activity: preflight.CheckMySQL,
+		Input:    activities.MySQLCheckInput{DB: p.dbTarget(), Privileges: privs, Backup: a.Backup}})
 }
 
 // siteURL is a site host name as a URL.

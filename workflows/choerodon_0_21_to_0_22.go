@@ -228,7 +228,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.in("1.1")
 	p.preflightCharts()
 	p.in("pre")
-	p.preflightFrom(in.From, in.OldReleases)
+	p.preflightFrom(in.From, in.OldReleases, SecretRefs(in))
 	p.preflightAPI()
 	p.preflightMySQL()
 
@@ -424,6 +424,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	if err := p.problems.Err(); err != nil {
 		return nil, err
 	}
+	p.finishPreflight()
 	return p.steps, nil
 }
 

@@ -162,7 +162,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.preflightCharts()
 	// The framework's releases show the version: the guide upgrades them all from 0.8.
 	p.in("pre")
-	p.preflightFrom(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
+	p.preflightFrom(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"}, SecretRefs(in))
 	p.preflightAPI()
 	p.preflightMySQL()
 	// Not in the guide, but cheap and what every operator wants first: the
@@ -343,6 +343,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	if err := p.problems.Err(); err != nil {
 		return nil, err
 	}
+	p.finishPreflight()
 	return p.steps, nil
 }
 

@@ -39,7 +39,7 @@ type c7nHarness struct {
 
 var c7nActivities = []string{"FetchCharts", "PreflightMySQL", "BackupReleaseValues", "DumpMySQL", "Uninstall",
 	"EnsureDatabases", "UpgradeInstall", "FollowLog", "WaitUp", "Call", "VerifyReleases", "Apply", "WaitCRDsEstablished",
-	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion"}
+	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion", "CheckReleases", "CheckKubeAccess", "CheckSecrets", "CheckMySQL"}
 
 func newC7nHarness(t *testing.T) *c7nHarness {
 	h := &c7nHarness{t: t, fail: map[string]func(int) error{}, count: map[string]int{}, decide: map[string]runbook.Decision{},

@@ -31,6 +31,9 @@ type ControlPlane struct {
 	Server     string // https://127.0.0.1:port
 	Kubeconfig string
 	Token      string
+	// EtcdURL is etcd's client URL (its JSON gateway answers /v3/kv/range):
+	// tests read every key and its revision there.
+	EtcdURL string
 }
 
 // StartControlPlane starts etcd and kube-apiserver and waits until the API
@@ -78,7 +81,7 @@ func StartControlPlane(l *Lab) (*ControlPlane, error) {
 	if err := writePEM(saPub, "PUBLIC KEY", pubDER); err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{Server: fmt.Sprintf("https://127.0.0.1:%d", apiPort), Token: "lab-admin-token-" + strconv.Itoa(apiPort)}
+	cp := &ControlPlane{Server: fmt.Sprintf("https://127.0.0.1:%d", apiPort), Token: "lab-admin-token-" + strconv.Itoa(apiPort), EtcdURL: etcdURL}
 	tokens := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(cp.Token+",lab-admin,lab-admin,system:masters\n"), 0o600); err != nil {
 		return nil, err

@@ -258,6 +258,7 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	st := status(t, id)
 	require.Equal(t, "approve/delete-old-releases", st.CurrentStep)
 	require.Equal(t, runbook.StepDone, st.Step("backup-db/mysql").State)
+	require.Contains(t, st.Step("backup-db/mysql").Result, "mysqldump's trailer")
 	require.Equal(t, 1, l.revisions(t, ns, "base-service"))
 
 	// Kill the worker while it waits for hzero-iam and while it follows
