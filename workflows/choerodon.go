@@ -567,6 +567,32 @@ func (p *c7nPlan) preflightMySQL() {
 		Input:    activities.MySQLCheckInput{DB: p.dbTarget(), Privileges: privs, Backup: a.Backup}})
 }
 
+// preflightInstalledVersion (the 0.8 guide's, until its replay history is recorded with
+// preflightFrom's checks) checks, before anything changes, that the site is at the
+// config's from version: releases are the guide's names of releases that
+// show it.
+func (p *c7nPlan) preflightInstalledVersion(from string, releases []string) {
+	names := make([]string, len(releases))
+	for i, r := range releases {
+		names[i] = p.name(r)
+	}
+	p.add(runbook.Step{Name: "preflight/installed-version", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("check that %s are deployed at chart %s.x, the version this upgrade starts from", strings.Join(names, ", "), from),
+		Activity: helm.CheckInstalledVersion,
+		Input:    activities.InstalledVersionInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from, Releases: names}})
+}
+
+// preflightMySQLAdmin (the 0.8 guide's, as preflightInstalledVersion) checks the worker's admin access before anything changes.
+func (p *c7nPlan) preflightMySQLAdmin() {
+	if p.site.DB.Admin == nil {
+		return
+	}
+	p.add(runbook.Step{Name: "preflight/mysql", Kind: runbook.KindCheck,
+		Summary:  "connect to MySQL as the admin account and check it may create databases, users and grants",
+		Activity: mysqlA.PreflightMySQL,
+		Input:    activities.MySQLPreflightInput{DB: p.dbTarget(), Privileges: []string{"CREATE", "CREATE USER", "GRANT OPTION"}}})
+}
+
 // siteURL is a site host name as a URL.
 func siteURL(https bool, host string) string {
 	if https {

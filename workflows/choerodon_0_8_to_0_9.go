@@ -162,9 +162,9 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.preflightCharts()
 	// The framework's releases show the version: the guide upgrades them all from 0.8.
 	p.in("pre")
-	p.preflightFrom(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"}, SecretRefs(in))
+	p.preflightInstalledVersion(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
 	p.preflightAPI()
-	p.preflightMySQL()
+	p.preflightMySQLAdmin()
 	// Not in the guide, but cheap and what every operator wants first: the
 	// values of every release as they were.
 	p.in("backup")
