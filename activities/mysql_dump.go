@@ -171,7 +171,7 @@ func (m *MySQL) dump(ctx context.Context, in DumpInput, p *Progress) (DumpResult
 			"the dump of %s on %s is not a complete backup: %s; it was not put in place at %s; do not go on: check the disk and mysqldump's log, then retry this step",
 			in.DB, where(in.Via), strings.Join(out.problems, "; "), in.OutPath), ErrDumpIncomplete, nil, res)
 	}
-	res.Summary = fmt.Sprintf("%d databases, %d tables%s dumped to %s on %s (%d bytes, sha256 %s, read-only); complete: every CREATE DATABASE and table, and mysqldump's trailer",
+	res.Summary = fmt.Sprintf("%d databases, %d tables%s dumped to %s on %s (%d bytes, sha256 %s, read-only); complete: every CREATE DATABASE present, every table, and mysqldump's trailer",
 		len(dbs), res.Tables, rowsNote(res.Rows), in.OutPath, where(in.Via), res.Bytes, res.SHA256)
 	if len(notes) > 0 {
 		res.Summary += "; " + strings.Join(notes, "; ")
@@ -195,7 +195,7 @@ func rowsNote(rows int) string {
 	if rows < 0 {
 		return ""
 	}
-	return fmt.Sprintf(", %d rows", rows)
+	return fmt.Sprintf(", %d INSERT statements", rows)
 }
 
 // baseTables counts the base tables of each database (what mysqldump
