@@ -97,13 +97,16 @@ func readRelease(lab, name string) (*DemoRelease, error) {
 }
 
 // The demo's steps: Install heartbeats after every tick of work; the others
-// return at once.
+// touch a few local files and return at once, so a try lost with its worker
+// is given up after demoQuick, not the kind's minutes.
+const demoQuick = 15 * time.Second
+
 var (
-	_ = contract.Declare((*Demo).Preflight, contract.Options{})
-	_ = contract.Declare((*Demo).BackupValues, contract.Options{})
-	_ = contract.Declare((*Demo).DeleteRelease, contract.Options{})
+	_ = contract.Declare((*Demo).Preflight, contract.Options{Timeout: demoQuick})
+	_ = contract.Declare((*Demo).BackupValues, contract.Options{Timeout: demoQuick})
+	_ = contract.Declare((*Demo).DeleteRelease, contract.Options{Timeout: demoQuick})
 	_ = contract.Declare((*Demo).Install, contract.Options{Heartbeat: 20 * time.Second})
-	_ = contract.Declare((*Demo).Verify, contract.Options{})
+	_ = contract.Declare((*Demo).Verify, contract.Options{Timeout: demoQuick})
 )
 
 // Preflight checks the lab folder exists and every secret resolves, before

@@ -33,14 +33,24 @@ type InstalledVersionInput struct {
 	TillerNamespace string `json:"tillerNamespace,omitempty"`
 }
 
-// CheckInstalledVersion reads one revision per release and returns: no heartbeat.
-var _ = contract.Declare((*Helm).CheckInstalledVersion, contract.Options{})
+// CheckInstalledVersion heartbeats from the shared ticker while it reads the releases:
+// a lost worker is noticed after the heartbeat timeout, not the try's whole
+// start-to-close.
+var _ = contract.Declare((*Helm).CheckInstalledVersion, contract.Options{Heartbeat: callHeartbeat})
 
 // CheckInstalledVersion reports, all at once, every release that is not
 // deployed at a chart version of the run's from version, and stops the run
 // (for a person) before anything changes: a config copied from another
 // site, or a guide for another version, is found here, not half-way.
-func (h *Helm) CheckInstalledVersion(ctx context.Context, in InstalledVersionInput) (contract.Outcome, error) {
+func (h *Helm) CheckInstalledVersion(ctx context.Context, in InstalledVersionInput) (out contract.Outcome, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		out, err = h.checkInstalledVersion(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (h *Helm) checkInstalledVersion(ctx context.Context, in InstalledVersionInput) (contract.Outcome, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {
 		return contract.Outcome{}, err

@@ -26,13 +26,23 @@ type VerifyReleasesInput struct {
 	Absent []string `json:"absent,omitempty"`
 }
 
-// VerifyReleases reads one revision per release and returns: no heartbeat.
-var _ = contract.Declare((*Helm).VerifyReleases, contract.Options{})
+// VerifyReleases heartbeats from the shared ticker while it reads the releases:
+// a lost worker is noticed after the heartbeat timeout, not the try's whole
+// start-to-close.
+var _ = contract.Declare((*Helm).VerifyReleases, contract.Options{Heartbeat: callHeartbeat})
 
 // VerifyReleases reads every release's last revision and reports every
 // release not deployed at its version, and every one that should be gone,
 // at once.
-func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (contract.Outcome, error) {
+func (h *Helm) VerifyReleases(ctx context.Context, in VerifyReleasesInput) (out contract.Outcome, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		out, err = h.verifyReleases(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (h *Helm) verifyReleases(ctx context.Context, in VerifyReleasesInput) (contract.Outcome, error) {
 	cfg, err := h.config(in.Cluster, in.Namespace)
 	if err != nil {
 		return contract.Outcome{}, err
