@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 export UPGRADER_CACHE ?= $(HOME)/.cache/upgrader
 TOOLS := scripts/build-tools.sh
-GO_TEST_FLAGS ?= -count=1 -timeout 30m
+GO_TEST_FLAGS ?= -count=1 -timeout 45m
 # make test's short fuzz run, by executions (a time bound stalls the fuzz workers on a busy 2-core machine)
 FUZZ_EXECS ?= 3000x
 
@@ -53,7 +53,8 @@ test: lint
 ## chaos: the full kill sweep — every guide with the worker SIGKILLed at each step (during and right
 ## after it) and the dev server SIGKILLed mid-run — then Choerodon 0.8 → 0.9 on a production-shaped
 ## Temporal (server v1.29.1 on PostgreSQL, 4 shards, one process per service) through a rolling restart.
-## make test runs a seeded sample of the sweep (UPGRADER_CHAOS_SEED picks another).
+## make test runs a seeded sample of the sweep on the demo guide (UPGRADER_CHAOS_SEED picks another;
+## UPGRADER_CHAOS_GUIDES=a,b samples other guides).
 chaos:
 	scripts/install-test-deps.sh
 	$(TOOLS) temporal temporal-server kube-apiserver kube-controller-manager >/dev/null
