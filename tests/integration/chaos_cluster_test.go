@@ -50,7 +50,8 @@ func TestChaosRollingRestartOnACluster(t *testing.T) {
 	}
 	cluster, err := ilab.StartTemporalCluster(l, pg, dyn)
 	require.NoError(t, err)
-	c, err := client.Dial(client.Options{HostPort: cluster.Frontend, Logger: app.NewLogger("error", os.Stderr)})
+	c, err := client.Dial(client.Options{HostPort: cluster.Frontend, Logger: app.NewLogger("error", os.Stderr),
+		DataConverter: payloadCodec.DataConverter(), FailureConverter: payloadCodec.FailureConverter()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	registerDefaultNamespace(t, c)

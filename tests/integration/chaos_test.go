@@ -40,7 +40,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
@@ -367,7 +366,7 @@ func checkBackups(t *testing.T, srv *temporalAt, id string) int {
 	t.Helper()
 	ctx := context.Background()
 	it := srv.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	dc := converter.GetDefaultDataConverter()
+	dc := payloadCodec.DataConverter()
 	n := 0
 	for it.HasNext() {
 		e, err := it.Next()
@@ -493,7 +492,10 @@ func startChaosServer(t *testing.T) *chaosServer {
 	require.NoError(t, err)
 	s := &chaosServer{bin: bin, db: filepath.Join(t.TempDir(), "temporal.db"), temporalAt: temporalAt{hostPort: "127.0.0.1:" + freePort(t)}}
 	s.start(t)
-	c, err := client.Dial(client.Options{HostPort: s.hostPort, Logger: app.NewLogger("error", &s.log)})
+	// The sweep's server holds payloads encrypted like every test's: its
+	// client decodes them with the tests' codec (queries, results).
+	c, err := client.Dial(client.Options{HostPort: s.hostPort, Logger: app.NewLogger("error", &s.log),
+		DataConverter: payloadCodec.DataConverter(), FailureConverter: payloadCodec.FailureConverter()})
 	require.NoError(t, err)
 	s.client = c
 	t.Cleanup(func() {

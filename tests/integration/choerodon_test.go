@@ -355,7 +355,7 @@ func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
 	l := newC7nLab(t)
 	ns := "c7n-fail"
 	require.NoError(t, l.site.PackageC7N021([]string{"迁移 emailConfig", "java.lang.IllegalStateException: duplicate key in hzero_message.hmsg_email"}, 0))
-	require.NoError(t, l.site.SeedC7N021(ns, l.sql(t), false))
+	require.NoError(t, l.site.SeedC7N021(ns, l.sql(t), true)) // every release the guide upgrades: preflight/releases refuses a site without them
 	cfg := c7n021Config(t, l, "fail", ns)
 	id := runbook.WorkflowID("choerodon-0.21-0.22", "fail")
 	startWorker(t, l.workerCfg)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,21 +137,34 @@ func (l *hookLab) history(t *testing.T) []*release.Release {
 }
 
 // activityEvents returns the run's activity events of UpgradeInstall.
-func activityEvents(t *testing.T, id string) (scheduled, started []*history.HistoryEvent, timedOut, completed int) {
+// activityEvents returns the history events of one step's activity (its
+// activity IDs are "<step>#<try>"): the run's other activities (the run
+// report at its end) are not the step's.
+func activityEvents(t *testing.T, id, step string) (scheduled, started []*history.HistoryEvent, timedOut, completed int) {
 	t.Helper()
+	mine := map[int64]bool{} // scheduled event IDs of the step's activity
 	it := temporalClient().GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(t, err)
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			scheduled = append(scheduled, ev)
+			if strings.HasPrefix(ev.GetActivityTaskScheduledEventAttributes().GetActivityId(), step+"#") {
+				mine[ev.GetEventId()] = true
+				scheduled = append(scheduled, ev)
+			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			started = append(started, ev)
+			if mine[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] {
+				started = append(started, ev)
+			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-			timedOut++
+			if mine[ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId()] {
+				timedOut++
+			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			completed++
+			if mine[ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId()] {
+				completed++
+			}
 		}
 	}
 	return
@@ -171,7 +185,7 @@ func TestHelmUpgradeThroughALongHookIsOneAttempt(t *testing.T) {
 	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
 	t.Logf("upgrade through a %s hook, heartbeat timeout %s: run took %s", hookTime, hookHeartbeat, took.Round(10*time.Millisecond))
 
-	scheduled, started, timedOut, completed := activityEvents(t, run.GetID())
+	scheduled, started, timedOut, completed := activityEvents(t, run.GetID(), "upgrade/hzero-iam")
 	require.Len(t, scheduled, 1, "one activity scheduled")
 	require.Len(t, started, 1)
 	require.EqualValues(t, 1, started[0].GetActivityTaskStartedEventAttributes().GetAttempt(), "one attempt")
@@ -229,7 +243,7 @@ func TestHelmWorkerKilledDuringTheHookRecoversAlone(t *testing.T) {
 	require.Contains(t, step.Result, "was marked failed first", "the step says it unlocked its own dead try's revision")
 	t.Logf("step result: %s; tries: %+v", step.Result, step.Tries)
 
-	_, started, timedOut, completed := activityEvents(t, run.GetID())
+	_, started, timedOut, completed := activityEvents(t, run.GetID(), "upgrade/hzero-iam")
 	require.Len(t, started, 1, "a retried activity's started event is written once, for its last attempt")
 	require.EqualValues(t, 2, started[0].GetActivityTaskStartedEventAttributes().GetAttempt(), "the second attempt finished it")
 	require.Zero(t, timedOut)

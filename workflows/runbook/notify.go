@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -53,6 +54,10 @@ func (r *runner) notifyStep(ctx workflow.Context, st *StepStatus, prev, s StepSt
 		From: r.target.From, To: r.target.To, State: string(s), Step: st.Name, Section: st.Section,
 		Prompt: st.Prompt, Error: st.LastError, At: workflow.Now(ctx)}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// Readable in the Web UI like the steps' own (step#try), and unique:
+		// a step waits for a gate once and for a decision once per try.
+		ActivityID:          fmt.Sprintf("notify/%s/%s#%d", st.Name, kind, st.Attempts),
+		Summary:             "notify: " + st.Name + " " + kind,
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
