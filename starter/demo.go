@@ -23,6 +23,7 @@ import (
 	"upgrader/config"
 	"upgrader/internal/app"
 	"upgrader/internal/codec"
+	"upgrader/internal/lab"
 	"upgrader/workflows"
 	"upgrader/workflows/runbook"
 )
@@ -243,6 +244,16 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	fmt.Fprintf(out, "the Web UI stays up at %s; press Ctrl-C to stop\n", cfg.Temporal.UIAddress)
 	<-ctx.Done()
 	return nil
+}
+
+// freshDemoLab empties the lab folder of one guide's demo,
+// <state>/lab-<name>, and returns a lab harness in it that logs to log.
+func freshDemoLab(o demoOptions, name string, log io.Writer) (*lab.Lab, string) {
+	dir := filepath.Join(o.stateDir, "lab-"+name)
+	_ = os.RemoveAll(dir)
+	h := lab.New(dir)
+	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+	return h, dir
 }
 
 // demoLab prepares the demo guide's lab of fake releases and its secret.

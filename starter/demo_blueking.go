@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,14 +16,11 @@ import (
 // yq from scripts/build-tools.sh), points the worker config at it and
 // returns the 6.1 → 6.2 upgrade of that site.
 func blueKingDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows.BlueKingInput, stop func(), err error) {
-	dir := filepath.Join(o.stateDir, "lab-blueking")
-	_ = os.RemoveAll(dir)
+	h, _ := freshDemoLab(o, "blueking", log)
 	yq, err := lab.ToolBin("yq", "v4.44.3")
 	if err != nil {
 		return nil, nil, err
 	}
-	h := lab.New(dir)
-	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 	started := false
 	defer func() {
 		if !started {

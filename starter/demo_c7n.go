@@ -19,13 +19,10 @@ import (
 // points the worker config at it and returns the 0.21 → 0.22 upgrade of
 // that site.
 func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows.Choerodon021Input, stop func(), err error) {
-	dir := filepath.Join(o.stateDir, "lab-c7n")
-	_ = os.RemoveAll(dir)
+	h, dir := freshDemoLab(o, "c7n", log)
 	if _, statErr := os.Stat(o.chartSrc); statErr != nil {
 		return nil, nil, fmt.Errorf("the lab chart %s is missing: run the demo from the repository's root, or pass --lab-chart", o.chartSrc)
 	}
-	h := lab.New(dir)
-	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 	started := false
 	defer func() {
 		if !started {

@@ -18,10 +18,7 @@ import (
 // the worker config at each by its own kubeconfig and returns the upgrade
 // to 0.19.2, DB job included.
 func skoalaDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows.SkoalaInput, stop func(), err error) {
-	dir := filepath.Join(o.stateDir, "lab-skoala")
-	_ = os.RemoveAll(dir)
-	h := lab.New(dir)
-	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+	h, dir := freshDemoLab(o, "skoala", log)
 	started := false
 	defer func() {
 		if !started {

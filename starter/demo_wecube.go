@@ -17,10 +17,7 @@ import (
 // site, sshd as the host) and returns the v4.0.0 upgrade of that site in
 // coexist mode.
 func weCubeDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows.WeCube400Input, stop func(), err error) {
-	dir := filepath.Join(o.stateDir, "lab-wecube")
-	_ = os.RemoveAll(dir)
-	h := lab.New(dir)
-	h.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+	h, dir := freshDemoLab(o, "wecube", log)
 	started := false
 	defer func() {
 		if !started {
