@@ -73,6 +73,10 @@ type ChoerodonProbe struct {
 	LogFailureBy map[string][]string `mapstructure:"logFailureBy" json:"logFailureBy,omitempty"`
 }
 
+// choerodonFollowedLogs are the releases whose logs the guides follow
+// (follow-log/<release>): the keys probe.logFailureBy may have.
+var choerodonFollowedLogs = []string{"data-migration", "devops-service", "knowledgebase-service"}
+
 // logFailure is the failure patterns for one release's log.
 func (p ChoerodonProbe) logFailure(release string) []string {
 	if f, ok := p.LogFailureBy[release]; ok {
@@ -221,6 +225,10 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	}
 	checkPatterns("probe.logFailure", s.Probe.LogFailure)
 	for _, r := range sortedKeys(s.Probe.LogFailureBy) {
+		if !slices.Contains(choerodonFollowedLogs, r) {
+			p.Add("probe.logFailureBy."+r, "%q is not a release whose log the guides follow (%s); a misspelt name would change nothing",
+				r, strings.Join(choerodonFollowedLogs, ", "))
+		}
 		if r == "data-migration" && len(s.Probe.LogFailureBy[r]) == 0 {
 			p.Add("probe.logFailureBy.data-migration", "is empty: the guide stops on any exception in the migration log (如果出现异常信息，不能再继续升级)")
 		}

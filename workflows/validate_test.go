@@ -50,6 +50,17 @@ func TestConfigRulesNameTheirKey(t *testing.T) {
 			"oldReleases[8]", "a release this guide upgrades"},
 		{"bad regex", func(in *workflows.Choerodon021Input) { in.Probe.LogFailure = []string{"(unclosed"} },
 			"probe.logFailure[0]", "not a regular expression"},
+		{"failure patterns for a log nobody follows", func(in *workflows.Choerodon021Input) {
+			in.Probe.LogFailureBy = map[string][]string{"knowledgebase-servce": {"Exception"}}
+		}, "probe.logFailureBy.knowledgebase-servce", "a misspelt name would change nothing"},
+		{"no failure pattern for the migration", func(in *workflows.Choerodon021Input) {
+			in.Probe.LogFailureBy = map[string][]string{"data-migration": {}}
+		}, "probe.logFailureBy.data-migration", "不能再继续升级"},
+		{"bad regex for one log", func(in *workflows.Choerodon021Input) {
+			in.Probe.LogFailureBy = map[string][]string{"devops-service": {"(unclosed"}}
+		}, "probe.logFailureBy.devops-service[0]", "not a regular expression"},
+		{"unknown update policy", func(in *workflows.Choerodon021Input) { in.KnowledgebasePreConfigUpdatePolicy = "replace" },
+			"knowledgebasePreConfigUpdatePolicy", "one of not, add, override, update"},
 		{"no failure patterns", func(in *workflows.Choerodon021Input) { in.Probe.LogFailure = nil },
 			"probe.logFailure", "would not stop the run"},
 		{"interval over the heartbeat", func(in *workflows.Choerodon021Input) { in.Probe.Interval = time.Minute },
