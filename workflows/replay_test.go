@@ -19,13 +19,15 @@ import (
 // `temporal workflow show -w upgrade/demo/lab -o json > workflows/testdata/NAME.json`;
 // the Choerodon guides' histories come from their end-to-end tests on the
 // lab (with their worker kills): UPGRADER_RECORD_HISTORY=1 go test
-// ./tests/integration -run 'TestChoerodon(021To022|08To09)EndToEndOnTheLab'.
+// ./tests/integration -run 'TestChoerodon(021To022|08To09)EndToEndOnTheLab|TestBlueKing61To62EndToEndOnTheLab|TestWeCube400ReplaceWithWorkerKilledAtCoreUp'.
 func TestReplayRecordedHistories(t *testing.T) {
 	for _, c := range []struct{ file, workflowType string }{
 		{"testdata/demo-history.json", "DemoUpgrade"},
 		{"testdata/choerodon-0.21-0.22-history.json", "ChoerodonUpgrade_0_21_to_0_22"},
 		{"testdata/choerodon-0.8-0.9-history.json", "ChoerodonUpgrade_0_8_to_0_9"},
 		{"testdata/dce5-skoala-history.json", "DCE5SkoalaUpgrade"},
+		{"testdata/wecube-4.0.0-history.json", "WeCubeUpgrade_4_0_0"},
+		{"testdata/blueking-6.1-6.2-history.json", "BlueKingUpgrade_6_1_to_6_2"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()

@@ -260,6 +260,7 @@ func TestWeCube400ReplaceWithWorkerKilledAtCoreUp(t *testing.T) {
 	l.requireSchemaUpgraded(t)
 	l.requireNoSecretLeaked(t, id, w2)
 	require.NotContains(t, w.log.String(), l.site.CorePassword)
+	recordHistory(t, id, "wecube-4.0.0-history.json")
 }
 
 // core's database account refuses the containers (its password differs
