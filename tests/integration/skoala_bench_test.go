@@ -43,7 +43,8 @@ func BenchmarkSkoalaFanOut(b *testing.B) {
 				app.Register(w, wcfg, config.NewSecretStore(nil))
 			})
 			ctx := context.Background()
-			var total, fan time.Duration
+			var total, fan, rest time.Duration
+			var busy, self, lab float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -56,6 +57,7 @@ func BenchmarkSkoalaFanOut(b *testing.B) {
 				run, err := temporalClient().ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, "DCE5SkoalaUpgrade", in)
 				require.NoError(b, err)
 				var goAhead time.Time
+				var cpu0 cpuSample
 				for done := false; !done; {
 					st := benchStatus(b, id)
 					switch st.State {
@@ -71,20 +73,38 @@ func BenchmarkSkoalaFanOut(b *testing.B) {
 								Args: []any{runbook.Approval{Step: s.Name, By: "bench"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
 							require.NoError(b, err)
 							if s.Name == "approve/clusters" {
-								goAhead = time.Now()
+								goAhead, cpu0 = time.Now(), sampleCPU()
 							}
 						}
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
 				require.NoError(b, run.Get(ctx, nil))
-				total += time.Since(goAhead)
+				wall := time.Since(goAhead)
+				cpu1 := sampleCPU()
+				total += wall
+				busy += (cpu1.machine - cpu0.machine) / wall.Seconds()
+				self += cpu1.self - cpu0.self
+				lab += cpu1.lab - cpu0.lab
 				st := benchStatus(b, id)
 				fan += phase(st, in.Workers)
+				canary := in.Canary
+				if canary == "" {
+					canary = in.Workers[0] // the plan's default
+				}
+				rest += sideBySide(st, in.Workers, canary)
 			}
 			b.StopTimer()
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/run-after-go-ahead")
 			b.ReportMetric(fan.Seconds()/float64(b.N), "s/worker-phase")
+			b.ReportMetric(rest.Seconds()/float64(b.N), "s/side-by-side")
+			// How busy the machine's cores were from the go-ahead to the end
+			// (2.0 = both cores saturated: the lab's API servers and the
+			// worker compete for CPU, and wall time stops scaling), and the
+			// CPU the worker itself (this process) spent.
+			b.ReportMetric(busy/float64(b.N), "cores-busy")
+			b.ReportMetric(self/float64(b.N), "worker-cpu-s/run")
+			b.ReportMetric(lab/float64(b.N), "lab-cpu-s/run")
 			// After the timer's last reset, which clears reported metrics.
 			b.ReportMetric(perCluster, "MiB/cluster")
 		})
@@ -118,6 +138,56 @@ func phase(st runbook.RunStatus, workers []string) time.Duration {
 	return last.Sub(first) - gate
 }
 
+// sideBySide is the part after the canary gate: the first start of a
+// non-canary worker's step to the last end (zero with one worker).
+func sideBySide(st runbook.RunStatus, workers []string, canary string) time.Duration {
+	var first, last time.Time
+	for _, s := range st.Steps {
+		on := false
+		for _, w := range workers {
+			on = on || (w != canary && strings.HasSuffix(s.Name, "@"+w))
+		}
+		if !on || s.StartedAt.IsZero() || strings.HasPrefix(s.Name, "preflight/") {
+			continue
+		}
+		if first.IsZero() || s.StartedAt.Before(first) {
+			first = s.StartedAt
+		}
+		if s.EndedAt.After(last) {
+			last = s.EndedAt
+		}
+	}
+	return last.Sub(first)
+}
+
+// cpuSample is the machine's busy CPU time (all cores, /proc/stat), this
+// process's own (user + system) and the lab clusters' processes', in seconds.
+type cpuSample struct{ machine, self, lab float64 }
+
+func sampleCPU() cpuSample {
+	const hz = 100 // USER_HZ on Linux
+	var c cpuSample
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) // cpu user nice system idle iowait irq softirq steal
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseFloat(v, 64)
+			c.machine += n / hz
+		}
+	}
+	c.lab = labCPUSeconds()
+	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // state ppid … utime(12) stime(13)
+		u, _ := strconv.ParseFloat(f[11], 64)
+		k, _ := strconv.ParseFloat(f[12], 64)
+		c.self = (u + k) / hz
+	}
+	return c
+}
+
 func benchStatus(b *testing.B, id string) runbook.RunStatus {
 	var st runbook.RunStatus
 	v, err := temporalClient().QueryWorkflow(context.Background(), id, "", runbook.QueryStatus)
@@ -131,9 +201,40 @@ func benchStatus(b *testing.B, id string) runbook.RunStatus {
 // labRSSKiB sums the resident memory of the lab's cluster processes that
 // this process started (etcd, kube-apiserver, kube-controller-manager).
 func labRSSKiB() int64 {
+	var sum int64
+	eachLabProc(func(dir string, _ []string) {
+		status, err := os.ReadFile(filepath.Join(dir, "status"))
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				k, _ := strconv.ParseInt(f[1], 10, 64)
+				sum += k
+			}
+		}
+	})
+	return sum
+}
+
+// labCPUSeconds sums the CPU time (user + system) the same processes have
+// used so far.
+func labCPUSeconds() float64 {
+	var sum float64
+	eachLabProc(func(_ string, stat []string) {
+		u, _ := strconv.ParseFloat(stat[11], 64)
+		k, _ := strconv.ParseFloat(stat[12], 64)
+		sum += (u + k) / 100 // USER_HZ
+	})
+	return sum
+}
+
+// eachLabProc calls fn with the /proc directory and the fields after the
+// command name in its stat file, for each lab cluster process this process
+// started.
+func eachLabProc(fn func(dir string, stat []string)) {
 	me := strconv.Itoa(os.Getpid())
 	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var sum int64
 	for _, p := range procs {
 		stat, err := os.ReadFile(p)
 		if err != nil {
@@ -145,22 +246,12 @@ func labRSSKiB() int64 {
 			continue
 		}
 		comm, rest := s[open+1:close], strings.Fields(s[close+1:])
-		if len(rest) < 2 || rest[1] != me {
+		if len(rest) < 13 || rest[1] != me {
 			continue
 		}
 		if comm != "etcd" && !strings.HasPrefix(comm, "kube-apiserver") && !strings.HasPrefix(comm, "kube-controller") {
 			continue
 		}
-		status, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				k, _ := strconv.ParseInt(f[1], 10, 64)
-				sum += k
-			}
-		}
+		fn(filepath.Dir(p), rest)
 	}
-	return sum
 }
