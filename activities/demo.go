@@ -180,7 +180,7 @@ func (d *Demo) Install(ctx context.Context, in DemoInstallInput) (DemoResult, er
 		return DemoResult{}, err
 	}
 	done := 0
-	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &done) == nil {
+	if priorProgress(ctx, &done) {
 		_ = d.Artifacts.Journal(ctx, "resumed", fmt.Sprintf("%s at tick %d of %d", in.Release, done, in.Work))
 	} else {
 		_ = d.Artifacts.Journal(ctx, "started", in.Release)

@@ -2,10 +2,13 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+
+	"upgrader/internal/contract"
 )
 
 // Progress is what a blocking step reports in its heartbeat details while it
@@ -91,11 +94,20 @@ func whileHeartbeating(ctx context.Context, p *Progress, fn func(ctx context.Con
 	return err
 }
 
-// priorProgress reads the heartbeat details an earlier try of this activity
-// left (after a lost worker), into v; false when there are none.
+// priorProgress reads the heartbeat details an earlier attempt of this
+// activity left (after a lost worker), into v; false when there are none.
+// A try the runbook started because the one before it lost its worker
+// carries that try's last details (contract.Carried): it reads them when
+// none of its own attempts heartbeated yet.
 func priorProgress(ctx context.Context, v any) bool {
-	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+	if !activity.IsActivity(ctx) {
 		return false
 	}
-	return activity.GetHeartbeatDetails(ctx, v) == nil
+	if activity.HasHeartbeatDetails(ctx) {
+		return activity.GetHeartbeatDetails(ctx, v) == nil
+	}
+	if b, ok := contract.Carried(ctx); ok {
+		return json.Unmarshal(b, v) == nil
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -374,6 +375,24 @@ func TestHTTPNotRepeatableCallFindsTheRecordOfALostWorker(t *testing.T) {
 	app = httpAppErr(t, err)
 	require.Equal(t, contract.ErrNotRepeatable, app.Type())
 	require.Regexp(t, `the answer has no list\.\*\.name: .*; this attempt sent nothing, but the call may have been made at \d\d:\d\d:\d\d UTC by attempt 1`, app.Message())
+	require.Equal(t, int32(1), posts.Load())
+
+	// A new try the runbook started after a lost worker has no heartbeat
+	// details of its own; it carries the lost try's record in a header and
+	// finds it just the same: without a check it sends nothing.
+	call.Check = nil
+	raw, err := json.Marshal(first)
+	require.NoError(t, err)
+	pl, err := converter.GetDefaultDataConverter().ToPayload(raw)
+	require.NoError(t, err)
+	env5 := s.NewTestActivityEnvironment()
+	env5.RegisterActivity(h)
+	env5.SetContextPropagators([]workflow.ContextPropagator{contract.CarryPropagator(nil)})
+	env5.SetHeader(&commonpb.Header{Fields: map[string]*commonpb.Payload{contract.CarryHeader: pl}})
+	_, err = env5.ExecuteActivity(h.Call, call)
+	app = httpAppErr(t, err)
+	require.Equal(t, contract.ErrNotRepeatable, app.Type())
+	require.Regexp(t, `the call may have been made at \d\d:\d\d:\d\d UTC by attempt 1`, app.Message())
 	require.Equal(t, int32(1), posts.Load())
 }
 

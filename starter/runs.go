@@ -119,8 +119,15 @@ func tries(s runbook.StepStatus) string {
 		total += max(t.Attempts, 1)
 		more = more || t.Attempts > 1
 	}
+	lost := ""
+	if s.WorkerLost > 0 {
+		lost = fmt.Sprintf(", worker lost %d×", s.WorkerLost)
+	}
 	if more {
-		return fmt.Sprintf("%d (%d attempts)", s.Attempts, total)
+		return fmt.Sprintf("%d (%d attempts%s)", s.Attempts, total, lost)
+	}
+	if lost != "" {
+		return fmt.Sprintf("%d (%s)", s.Attempts, lost[2:])
 	}
 	return fmt.Sprint(s.Attempts)
 }

@@ -22,6 +22,7 @@ import (
 	"upgrader/activities"
 	"upgrader/config"
 	"upgrader/internal/codec"
+	"upgrader/internal/contract"
 	"upgrader/internal/metrics"
 	"upgrader/internal/notify"
 	"upgrader/workflows"
@@ -54,6 +55,8 @@ func Dial(ctx context.Context, cfg config.Temporal, logger tlog.Logger, with ...
 	for _, f := range with {
 		f(&opts)
 	}
+	// A lost worker's next try reads what the lost one recorded (workflows/runbook).
+	opts.ContextPropagators = append(opts.ContextPropagators, contract.CarryPropagator(opts.DataConverter))
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("unable to reach Temporal at %s (namespace %s): %w; is the server running? "+

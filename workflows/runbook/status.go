@@ -207,6 +207,9 @@ type TryStatus struct {
 	Failures []AttemptFailure `json:"failures,omitempty"`
 	// Worker is the identity of the worker that ran the last attempt.
 	Worker string `json:"worker,omitempty"`
+	// WorkerLost: the try's last attempt lost its worker (a heartbeat
+	// timeout) and the step started the next try by itself.
+	WorkerLost bool `json:"workerLost,omitempty"`
 }
 
 // AttemptFailure is why one Temporal attempt failed.
@@ -244,10 +247,13 @@ type StepStatus struct {
 	Item   string `json:"item,omitempty"`
 	// Tries holds one entry per operator try of the activity (Attempts
 	// counts them), with Temporal's attempts inside each.
-	Tries     []TryStatus `json:"tries,omitempty"`
-	Overdue   bool        `json:"overdue,omitempty"`
-	Approval  *Answer     `json:"approval,omitempty"`
-	Decisions []Answer    `json:"decisions,omitempty"`
+	Tries []TryStatus `json:"tries,omitempty"`
+	// WorkerLost counts the tries that lost their worker and were followed
+	// by a new try without a person (at most MaxWorkerLost).
+	WorkerLost int      `json:"workerLost,omitempty"`
+	Overdue    bool     `json:"overdue,omitempty"`
+	Approval   *Answer  `json:"approval,omitempty"`
+	Decisions  []Answer `json:"decisions,omitempty"`
 }
 
 // RunStatus is the answer to QueryStatus and the workflow's result.

@@ -8,6 +8,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"upgrader/internal/contract"
 )
 
 // runStep runs step i through its phases: the checks before it (only if
@@ -94,6 +96,7 @@ func (r *runner) runStep(ctx workflow.Context, i int) error {
 // operator retries, skips or aborts. Each try reads the step afresh, so a
 // retry that carried a corrected config runs with it.
 func (r *runner) runActivity(ctx workflow.Context, i int, resume string) error {
+	var carry []byte // the last heartbeat details of a try whose worker was lost
 	for {
 		input, err := r.awaitInputs(ctx, i, resume == phaseInputs)
 		if err != nil {
@@ -103,12 +106,22 @@ func (r *runner) runActivity(ctx workflow.Context, i int, resume string) error {
 			return nil
 		}
 		if resume != phaseActivity {
-			if err := r.try(ctx, i, input); err == nil {
+			err := r.try(ctx, i, input, carry)
+			if err == nil {
 				return nil
 			} else if ctx.Err() != nil {
 				return r.interrupted(ctx, i, ctx.Err())
 			}
+			if lost, details := r.workerLost(ctx, i, err); lost {
+				if details != nil {
+					carry = details
+				}
+				continue
+			}
+			r.logger.Warn("step failed; waiting for an operator to retry, skip or abort",
+				"step", r.steps[i].Name, "error", r.status.Steps[i].LastError)
 		}
+		carry = nil
 		resume = ""
 		r.phase[r.steps[i].Name] = phaseActivity
 		retry, err := r.decide(ctx, i)
@@ -118,9 +131,10 @@ func (r *runner) runActivity(ctx workflow.Context, i int, resume string) error {
 	}
 }
 
-// try runs one operator try of step i's activity with input and records it:
-// its result and outputs, or its failure, and Temporal's attempts within it.
-func (r *runner) try(ctx workflow.Context, i int, input any) error {
+// try runs one try of step i's activity with input and records it: its
+// result and outputs, or its failure, and Temporal's attempts within it.
+// carry, when set, is handed to the activity as its prior progress.
+func (r *runner) try(ctx workflow.Context, i int, input any, carry []byte) error {
 	s := r.steps[i]
 	r.status.Steps[i].Attempts++
 	n := r.status.Steps[i].Attempts
@@ -128,6 +142,9 @@ func (r *runner) try(ctx workflow.Context, i int, input any) error {
 	r.setState(ctx, i, StepRunning)
 	opts := activityOptions(s, n)
 	actx := workflow.WithActivityOptions(ctx, opts)
+	if carry != nil {
+		actx = contract.WithCarried(actx, carry)
+	}
 	started := workflow.Now(ctx)
 	var fut workflow.Future
 	if input == nil {
@@ -152,8 +169,6 @@ func (r *runner) try(ctx workflow.Context, i int, input any) error {
 		return nil
 	}
 	st.LastError = describe(err)
-	r.logger.Warn("step failed; waiting for an operator to retry, skip or abort",
-		"step", s.Name, "error", st.LastError)
 	return err
 }
 
