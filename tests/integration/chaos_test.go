@@ -107,6 +107,7 @@ func TestChaosKillSweep(t *testing.T) {
 	if full {
 		mode = "full"
 	}
+	mode += ", heartbeat timeouts capped at " + chaosHeartbeat()
 	fmt.Printf("\nKill sweep, %s:\n\n| guide | steps | worker kills (during / after a step) | server kills | time lost per kill, median / max | wall, unkilled → killed |\n|---|---|---|---|---|---|\n%s\n",
 		mode, strings.Join(tables, ""))
 }
@@ -448,8 +449,20 @@ type chaosWorker struct {
 
 func startChaosWorker(t testing.TB, s chaosSite, name string) *chaosWorker {
 	tag := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
-	env := append(slices.Clone(s.workerEnv), "UPGRADER_CHAOS_WORKER="+tag)
+	env := append(slices.Clone(s.workerEnv), "UPGRADER_CHAOS_WORKER="+tag, app.LabHeartbeatEnv+"="+chaosHeartbeat())
 	return &chaosWorker{workerProc: startWorker(t, s.workerCfg, env...), tag: tag}
+}
+
+// chaosHeartbeat is the cap on heartbeat timeouts the sweep's workers run
+// with (app.LabHeartbeatEnv): a kill inside a step costs one heartbeat
+// timeout, and 5 s tests the same contract as the declared 15–20 s at a
+// quarter of the cost. $UPGRADER_LAB_HEARTBEAT_TIMEOUT overrides it ("0":
+// no cap, the declared timeouts).
+func chaosHeartbeat() string {
+	if v, ok := os.LookupEnv(app.LabHeartbeatEnv); ok {
+		return v
+	}
+	return "5s"
 }
 
 // processesTagged lists the processes whose environment carries the tag.
