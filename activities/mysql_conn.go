@@ -143,3 +143,6 @@ func (m *MySQL) capture(ctx context.Context, via *SSHTarget, script string, secr
 	}
 	return string(out), nil
 }
+
+// quoteIdent quotes a database or table name for MySQL.
+func quoteIdent(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

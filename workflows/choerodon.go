@@ -862,6 +862,38 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 	p.add(s)
 }
 
+// devopsDatabase is devops-service's database, as the guides create it.
+const devopsDatabase = "devops_service"
+
+// markCheckLog reads devops_check_log's last row id before devops-service's
+// smooth upgrade is called (with admin access to the database), so
+// waitCheckLog knows which row the call's task writes.
+func (p *c7nPlan) markCheckLog() {
+	if p.site.DB.Admin == nil {
+		return
+	}
+	p.add(runbook.Step{Name: "mark/devops-check-log", Kind: runbook.KindCheck,
+		Summary:  "read the last row of devops_service.devops_check_log before the smooth upgrade call",
+		Activity: mysqlA.MarkCheckLog, Input: activities.CheckLogInput{DB: p.dbTarget(), Database: devopsDatabase}})
+}
+
+// waitCheckLog waits for the row devops-service writes into
+// devops_check_log when the smooth upgrade task ends, and reads its log:
+// the guide says to look there; a failed item stops the run before the next
+// service is upgraded on top of a half-done migration.
+func (p *c7nPlan) waitCheckLog() {
+	if p.site.DB.Admin == nil {
+		return
+	}
+	p.add(runbook.Step{Name: "wait/devops-check-log", Kind: runbook.KindWait,
+		Summary:  "wait for devops-service's upgrade task to write its devops_check_log row, then check every item says success",
+		Activity: mysqlA.WaitCheckLog,
+		Input:    activities.CheckLogInput{DB: p.dbTarget(), Database: devopsDatabase, Interval: p.site.Probe.Interval},
+		Inputs:   map[string]runbook.From{"afterID": {Step: "mark/devops-check-log", Output: "lastID"}},
+		Timeout:  p.site.Probe.LogTimeout,
+	})
+}
+
 // createDatabases adds the guide's CREATE DATABASE/USER/GRANT block: run
 // directly when the worker has admin access, else asked of a person with
 // the exact SQL.

@@ -272,6 +272,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		"env.open.SECURITY_IGNORED":                   "/ci,/webhook,/v2/api-docs,/agent/**,/ws/**,/webhook/**",
 		"env.open.SERVICES_GATEWAY_URL":               in.url(in.Domains.API),
 	}})
+	p.markCheckLog()
 	p.apiCall("devops-smooth-upgrade/0.9",
 		fmt.Sprintf("As the platform admin, call devops-service's smooth upgrade API (swagger-ui at %s/manager/swagger-ui.html → "+
 			"devops-service → devops-check-controller → 平滑升级接口) with version 0.9: it adds GitOps to the applications made "+
@@ -280,6 +281,8 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 			// A GET that upgrades data each time it is called: never sent twice.
 			Repeatable:  activities.Repeat(false),
 			CheckByHand: "the log column of devops-service's devops_check_log table for a 0.9 entry"}, "")
+	// 调用完之后可以查看devops-service的devops-check-log表里面的log字段查看平滑升级信息.
+	p.waitCheckLog()
 	p.in("2.2")
 	p.service(health("gitlab-service", 8071))
 

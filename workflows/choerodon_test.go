@@ -39,7 +39,8 @@ type c7nHarness struct {
 
 var c7nActivities = []string{"FetchCharts", "PreflightMySQL", "BackupReleaseValues", "DumpMySQL", "Uninstall",
 	"EnsureDatabases", "UpgradeInstall", "FollowLog", "WaitUp", "Call", "VerifyReleases", "Apply", "WaitCRDsEstablished",
-	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion", "CheckReleases", "CheckKubeAccess", "CheckSecrets", "CheckMySQL"}
+	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion", "CheckReleases", "CheckKubeAccess", "CheckSecrets", "CheckMySQL",
+	"MarkCheckLog", "WaitCheckLog"}
 
 func newC7nHarness(t *testing.T) *c7nHarness {
 	h := &c7nHarness{t: t, fail: map[string]func(int) error{}, count: map[string]int{}, decide: map[string]runbook.Decision{},
@@ -67,6 +68,12 @@ func newC7nHarness(t *testing.T) *c7nHarness {
 			out := runbook.Outcome{Summary: "did " + key}
 			if name == "DumpMySQL" {
 				out.Outputs = map[string]string{"path": "/artifacts/all-databases.sql", "sha256": strings.Repeat("ab", 32)}
+			}
+			if name == "MarkCheckLog" {
+				out.Outputs = map[string]string{"lastID": "4"}
+			}
+			if name == "WaitCheckLog" && in["afterID"] != "4" {
+				return out, fmt.Errorf("wait/devops-check-log got %v, not mark/devops-check-log's lastID", in)
 			}
 			if name == "VerifyBackup" && (in["path"] != "/artifacts/all-databases.sql" || in["sha256"] != strings.Repeat("ab", 32)) {
 				return out, fmt.Errorf("verify-backup got %v, not the dump's outputs", in)
@@ -331,6 +338,11 @@ func TestChoerodon08RunsTheGuideInOrder(t *testing.T) {
 	require.Less(t, h.index("EnsureDatabases notify_service"), h.index("UpgradeInstall notify-service"))
 	require.Less(t, h.index("EnsureDatabases asgard_service"), h.index("UpgradeInstall asgard-service"))
 	require.Less(t, h.index("WaitCRDsEstablished"), h.index("UpgradeInstall devops-service"))
+	// devops_check_log: its last row read before the smooth upgrade call, its
+	// new row waited for after it, before gitlab-service.
+	require.Less(t, h.index("MarkCheckLog"), h.index("Call http://api.lab/devops/v1/upgrade?version=0.9"))
+	require.Less(t, h.index("Call http://api.lab/devops/v1/upgrade?version=0.9"), h.index("WaitCheckLog"))
+	require.Less(t, h.index("WaitCheckLog"), h.index("UpgradeInstall gitlab-service"))
 	// Every XWiki sub-step was asked, in order, before wiki-service.
 	var xwiki []string
 	for _, a := range h.asked {

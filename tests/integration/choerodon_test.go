@@ -125,6 +125,9 @@ type apiRecorder struct {
 	url   string
 	mu    sync.Mutex
 	calls []string // "METHOD path?query auth body"
+	// checkLog, when set, is devops-service's database: a smooth upgrade
+	// call writes its devops_check_log row there when its task ends.
+	checkLog *sql.DB
 }
 
 func startAPIRecorder(t testing.TB) *apiRecorder {
@@ -144,6 +147,12 @@ func startAPIRecorder(t testing.TB) *apiRecorder {
 			// devops-service 0.9.3 DevopsCheckController: the task is queued;
 			// the answer is the time, in epoch milliseconds, as text.
 			fmt.Fprint(w, time.Now().UnixMilli())
+			a.mu.Lock()
+			db := a.checkLog
+			a.mu.Unlock()
+			if db != nil {
+				go devopsUpgradeTask(db, r.URL.Query().Get("version"))
+			}
 		case "GET /iam/v1/organizations/1/clients":
 			// iam-service 0.9's client list: a page; no client yet.
 			fmt.Fprint(w, `{"totalPages":0,"totalElements":0,"numberOfElements":0,"size":10,"number":0,"content":[]}`)
@@ -168,6 +177,32 @@ func startAPIRecorder(t testing.TB) *apiRecorder {
 	a.url = srv.URL
 	return a
 }
+
+// devopsUpgradeTask is devops-service 0.9.3's UpgradeTask as the lab plays
+// it (app/service/impl/DevopsCheckLogServiceImpl.java): queued on a
+// single-thread executor after the call answered, it works a while, then
+// inserts one devops_check_log row with both dates and the log as a JSON
+// list of {content, result}.
+func devopsUpgradeTask(db *sql.DB, version string) {
+	begin := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	log := `[]`
+	if version == "0.9" {
+		log = `[{"content":"app: lab-app create gitlab webhook","result":"success"},{"content":"app: lab-app sync branches","result":"success"}]`
+	}
+	_, _ = db.Exec("INSERT INTO devops_service.devops_check_log (begin_check_date, end_check_date, log) VALUES (?, ?, ?)",
+		begin, time.Now(), log)
+}
+
+// devopsCheckLogTable is devops-service's table
+// (src/main/resources/script/db/devops_check_log.groovy and the audit
+// columns every Choerodon table has).
+const devopsCheckLogTable = `CREATE TABLE IF NOT EXISTS devops_service.devops_check_log (
+	id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	begin_check_date DATETIME, end_check_date DATETIME, log VARCHAR(5000),
+	object_version_number BIGINT UNSIGNED NOT NULL DEFAULT 1, created_by BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	creation_date DATETIME DEFAULT CURRENT_TIMESTAMP, last_updated_by BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	last_update_date DATETIME DEFAULT CURRENT_TIMESTAMP)`
 
 func (a *apiRecorder) all() []string {
 	a.mu.Lock()
@@ -422,6 +457,16 @@ func c7n08Site(t testing.TB, l *c7nLab, ns, env string) (string, []c7n08Release)
 	}
 	// A 0.8 site's framework databases, with data, for backup-db/mysql.
 	db := l.sql(t)
+	// devops-service's check log holds the row of an older upgrade, which
+	// failed an item: only the row this run's call adds may count.
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS devops_service", devopsCheckLogTable,
+		`INSERT INTO devops_service.devops_check_log (begin_check_date, end_check_date, log) VALUES (NOW(), NOW(), '[{"content":"app: old create gitlab webhook","result":"failed: 404 Project Not Found"}]')`} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	l.api.mu.Lock()
+	l.api.checkLog = db
+	l.api.mu.Unlock()
 	for _, d := range []string{"manager_service", "iam_service"} {
 		for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + d, "CREATE TABLE IF NOT EXISTS " + d + ".site (id INT PRIMARY KEY, v VARCHAR(32))",
 			"REPLACE INTO " + d + ".site VALUES (1, '0.8')"} {
@@ -488,6 +533,7 @@ func TestChoerodon08To09EndToEndOnTheLab(t *testing.T) {
 		dbs = append(dbs, d)
 	}
 	require.Subset(t, dbs, []string{"notify_service", "asgard_service"})
+	require.Contains(t, st.Step("wait/devops-check-log").Result, "2 items, all success", "the new row, not the old failed one")
 
 	// The guide's three API calls, with the admin token; the OAuth client's
 	// secret resolved on the worker, never in history.
