@@ -131,8 +131,28 @@ func jsonPath(doc any, path string) (string, bool) {
 // missing): then the answer says nothing either way. An existing list with
 // no matching element is a clear no.
 func jsonMatch(doc any, parts []string, want string) (matched, present bool) {
+	present = jsonWalk(doc, parts, func(v any) bool {
+		matched = jsonText(v) == want
+		return matched
+	})
+	return matched, present
+}
+
+// jsonWalk calls visit with each value at a dotted path, a `*` segment
+// fanning out over every element of a list, until visit returns true. It
+// returns whether the document has the path's shape: false when a field on
+// the way is missing or a segment does not fit (an index into an object);
+// an index past a list's end or an empty list under `*` is the shape, with
+// nothing in it. The one walker of the grammar jsonMatch and JSONElement
+// share.
+func jsonWalk(doc any, parts []string, visit func(any) bool) (present bool) {
+	present, _ = walkJSON(doc, parts, visit)
+	return present
+}
+
+func walkJSON(doc any, parts []string, visit func(any) bool) (present, stop bool) {
 	if len(parts) == 0 {
-		return jsonText(doc) == want, true
+		return true, visit(doc)
 	}
 	switch v := doc.(type) {
 	case map[string]any:
@@ -140,24 +160,24 @@ func jsonMatch(doc any, parts []string, want string) (matched, present bool) {
 		if !ok {
 			return false, false
 		}
-		return jsonMatch(next, parts[1:], want)
+		return walkJSON(next, parts[1:], visit)
 	case []any:
 		if parts[0] == "*" {
 			for _, e := range v {
-				if m, _ := jsonMatch(e, parts[1:], want); m {
+				if _, stop := walkJSON(e, parts[1:], visit); stop {
 					return true, true
 				}
 			}
-			return false, true
+			return true, false
 		}
 		var i int
 		if _, err := fmt.Sscanf(parts[0], "%d", &i); err != nil || i < 0 {
 			return false, false
 		}
 		if i >= len(v) {
-			return false, true
+			return true, false
 		}
-		return jsonMatch(v[i], parts[1:], want)
+		return walkJSON(v[i], parts[1:], visit)
 	default:
 		return false, false
 	}
@@ -207,28 +227,12 @@ func (e JSONElement) String() string {
 // jsonElements returns the values at a dotted path whose `*` segments fan
 // out over lists.
 func jsonElements(doc any, parts []string) []any {
-	if len(parts) == 0 {
-		return []any{doc}
-	}
-	switch v := doc.(type) {
-	case map[string]any:
-		if next, ok := v[parts[0]]; ok {
-			return jsonElements(next, parts[1:])
-		}
-	case []any:
-		if parts[0] == "*" {
-			var out []any
-			for _, e := range v {
-				out = append(out, jsonElements(e, parts[1:])...)
-			}
-			return out
-		}
-		var i int
-		if _, err := fmt.Sscanf(parts[0], "%d", &i); err == nil && i >= 0 && i < len(v) {
-			return jsonElements(v[i], parts[1:])
-		}
-	}
-	return nil
+	var out []any
+	jsonWalk(doc, parts, func(v any) bool {
+		out = append(out, v)
+		return false
+	})
+	return out
 }
 
 // jsonText renders a decoded JSON value as text: strings as they are,
