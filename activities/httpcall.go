@@ -62,6 +62,13 @@ type HTTPCallInput struct {
 	// a failure with HTTP 200) is a failure.
 	ExpectJSON map[string]string `json:"expectJSON,omitempty"`
 
+	// AnswerTimeout bounds the wait for a repeatable call's answer (the
+	// worker's HTTP client waits 10 s by default). A service that works
+	// synchronously before it answers (wiki-service rewriting every space's
+	// home page) needs longer; the step's timeout must leave room for it. A
+	// call that is not repeatable already waits until the try's deadline.
+	AnswerTimeout time.Duration `json:"answerTimeout,omitempty"`
+
 	// Repeatable says whether sending the call twice is harmless. Nil
 	// follows the method: GET, HEAD, OPTIONS, PUT and DELETE are, POST and
 	// PATCH are not. A call that is not repeatable is sent at most once per
@@ -276,6 +283,9 @@ func (h *HTTP) send(ctx context.Context, pc *preparedCall, method string, u *url
 	req.Header = pc.header.Clone()
 	c := *h.client()
 	c.CheckRedirect = g.check
+	if pc.in.AnswerTimeout > 0 {
+		c.Timeout = pc.in.AnswerTimeout
+	}
 	if fresh {
 		if _, ok := ctx.Deadline(); ok {
 			c.Timeout = 0

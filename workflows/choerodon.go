@@ -853,6 +853,10 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 	}
 	call.SecretHeaders = map[string]string{"Authorization": p.site.API.TokenRef}
 	call.SecretHosts, call.SecretHostsKey = p.platform, "api.url"
+	if call.AnswerTimeout > 0 {
+		// One try: room for the whole answer (Call's own limit is 5 min).
+		s.Timeout = call.AnswerTimeout + time.Minute
+	}
 	s.Summary = fmt.Sprintf("%s %s, once a person approves", call.Method, call.URL)
 	s.Activity = web.Call
 	s.Input = call
@@ -861,6 +865,10 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 		RemindAfter: p.site.GateRemindAfter, SkipOnReject: true}
 	p.add(s)
 }
+
+// wikiRefreshAnswer is how long wiki-service's home page refresh may take
+// to answer.
+const wikiRefreshAnswer = 10 * time.Minute
 
 // devopsDatabase is devops-service's database, as the guides create it.
 const devopsDatabase = "devops_service"

@@ -317,8 +317,11 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		// 更新wiki系统主页 is POST /v1/wiki/page, answered 201 Created; the
 		// gateway serves wiki-service under /wiki. It rewrites each space's
 		// home page with the same content, so a second call is harmless.
+		// It answers only when every space is done: minutes on a big site,
+		// so the answer is waited for (10 min), not cut at the client's 10 s
+		// and sent again.
 		activities.HTTPCallInput{Method: "POST", URL: "/wiki/v1/wiki/page", ExpectStatus: []int{http.StatusCreated},
-			Repeatable: activities.Repeat(true)}, "")
+			Repeatable: activities.Repeat(true), AnswerTimeout: wikiRefreshAnswer}, "")
 
 	// 整合前端升级.
 	p.in("6")
