@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -49,6 +50,14 @@ type Worker struct {
 	// write files under a lab folder the run names): `starter demo` and
 	// labs only, never a site's worker.
 	Demo bool `mapstructure:"demo"`
+	// Site names the site (network zone) this worker serves, as upgrade
+	// configs name it under sites: (their taskQueue is this worker's
+	// temporal.taskQueue): shown in its Temporal identity and its logs.
+	Site string `mapstructure:"site"`
+	// ActivitiesOnly makes the worker poll its task queue for activities
+	// only: a site's worker, while the runs' workflows run on a central
+	// worker polling the runs' own queue.
+	ActivitiesOnly bool `mapstructure:"activitiesOnly"`
 	// Metrics is where the worker serves /metrics for Prometheus.
 	Metrics Metrics `mapstructure:"metrics"`
 	// Notify lists webhooks the worker posts to when a gate waits, a step
@@ -140,6 +149,9 @@ type Secret struct {
 	// http:// is allowed only to these or the worker's trustedHosts.
 	Hosts []string `mapstructure:"hosts"`
 }
+
+// siteName is a site's name, as upgrade configs' sites: keys are checked.
+var siteName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Defaults are what an empty config file means: a local dev server.
 func Defaults() Worker {
@@ -277,6 +289,9 @@ func (c Worker) Validate() error {
 		}
 	}
 	checkWebhooks(&p, c)
+	if c.Site != "" && !siteName.MatchString(c.Site) {
+		p.Add("site", "%q is not a site name: lower-case letters, digits and -, at most 63 (as the upgrade config's sites: names it)", c.Site)
+	}
 	if c.Metrics.Address != "" {
 		CheckHostPort(&p, "metrics.address", c.Metrics.Address, "0.0.0.0:9464")
 	}

@@ -45,7 +45,7 @@ func TestPlanShowsValuesNotKnownYet(t *testing.T) {
 	}
 	require.NoError(t, runbook.ValidatePlan(steps))
 	var out bytes.Buffer
-	printPlan(&out, steps, false)
+	printPlan(&out, steps, false, nil)
 	got := out.String()
 	require.Contains(t, got, "input env.FROM: from read-versions/job.from")
 	require.Contains(t, got, "expands: one step per item of read-versions/job (known when it has run), side by side")
@@ -64,7 +64,7 @@ func TestStatusShowsTemporalAttempts(t *testing.T) {
 		Outputs: map[string]string{"platform": "4.1"}, Items: []string{"a", "b"},
 	}}}
 	var out bytes.Buffer
-	printStatus(&out, "upgrade/x/lab", st, nil)
+	printStatus(&out, "upgrade/x/lab", st, nil, nil)
 	got := out.String()
 	require.Contains(t, got, "1 (2 attempts)")
 	require.Contains(t, got, "try 1: 2 Temporal attempts — attempt 1: activity Heartbeat timeout; attempt 2: release hzero-iam is pending-install [HelmPending]")

@@ -196,7 +196,7 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 			}
 			steps, err := in.Plan()
 			if err == nil {
-				err = runbook.CheckApprovers(*in.GetTarget(), steps)
+				err = runbook.CheckConfig(*in.GetTarget(), steps)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
@@ -204,7 +204,8 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 			t := in.GetTarget()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s on %s (workflow %s, ID %s)\n\n", spec.Title, t.From, t.To,
 				t.Environment, spec.WorkflowType, runbook.WorkflowID(spec.Name, t.Environment))
-			printPlan(cmd.OutOrStdout(), steps, verbose)
+			printPlan(cmd.OutOrStdout(), steps, verbose, t.Sites)
+			printSites(cmd.OutOrStdout(), t.Sites)
 			return nil
 		},
 	}
@@ -214,10 +215,11 @@ with the same names the Web UI and 'starter status' show. Nothing is started.`,
 	return cmd
 }
 
-func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
+func printPlan(w io.Writer, steps []runbook.Step, verbose bool, sites map[string]runbook.Site) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\t§\tSTEP\tKIND\tNEEDS\tWHAT IT DOES")
 	for i, s := range steps {
+		s.Site = runbook.SiteOf(sites, steps, s)
 		printPlanStep(tw, fmt.Sprint(i+1), s, verbose)
 		if s.Expand != nil && s.Expand.Build != nil {
 			how := "one after another"
@@ -225,10 +227,28 @@ func printPlan(w io.Writer, steps []runbook.Step, verbose bool) {
 				how = "side by side"
 			}
 			fmt.Fprintf(tw, "\t\t\t\t\t  expands: one step per item of %s (known when it has run), %s:\n", s.Expand.From, how)
-			printPlanStep(tw, "", s.Expand.Build(runbook.ItemPlaceholder), verbose)
+			c := s.Expand.Build(runbook.ItemPlaceholder)
+			c.Site = runbook.SiteOf(sites, steps, c)
+			printPlanStep(tw, "", c, verbose)
 		}
 	}
 	tw.Flush()
+}
+
+// printSites says which worker each site's steps wait for.
+func printSites(w io.Writer, sites map[string]runbook.Site) {
+	if len(sites) == 0 {
+		return
+	}
+	names := make([]string, 0, len(sites))
+	for n := range sites {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "\nsites (a step marked site:NAME runs on the worker polling that site's queue; the others on the run's queue):")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s: task queue %s (worker --task-queue %s --site %s)\n", n, sites[n].TaskQueue, sites[n].TaskQueue, n)
+	}
 }
 
 // printPlanStep prints one step; values it takes from earlier steps are
@@ -252,6 +272,9 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	}
 	if s.Gate != nil && s.Gate.Destructive {
 		needs = append(needs, "destructive")
+	}
+	if s.Site != "" {
+		needs = append(needs, "site:"+s.Site)
 	}
 	kind := string(s.Kind)
 	if s.Expand != nil && kind == "" {
@@ -293,7 +316,7 @@ func newStartCmd(g *globals) *cobra.Command {
 			}
 			steps, err := in.Plan()
 			if err == nil {
-				err = runbook.CheckApprovers(*in.GetTarget(), steps)
+				err = runbook.CheckConfig(*in.GetTarget(), steps)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)

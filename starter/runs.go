@@ -57,7 +57,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(append(b.GetData(), '\n'))
 				return err
 			}
-			printStatus(cmd.OutOrStdout(), args[0], st, liveAttempts(cmd.Context(), c, args[0]))
+			live, queue := liveRun(cmd.Context(), c, args[0])
+			printStatus(cmd.OutOrStdout(), args[0], st, live, workerWaits(cmd.Context(), c, st, live, queue, time.Now()))
 			return nil
 		},
 	}
@@ -66,7 +67,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*workflowpb.PendingActivityInfo) {
+// printStatus prints a run's steps; waits says, by step, which worker a
+// running step waits for (workerWaits).
+func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*workflowpb.PendingActivityInfo, waits map[string]string) {
 	fmt.Fprintf(w, "%s — %s (%s → %s on %s): %s", id, st.Title, st.Target.From, st.Target.To, st.Target.Environment, st.State)
 	if st.Continued > 0 {
 		fmt.Fprintf(w, " (continued as new %d times to keep its history short)", st.Continued)
@@ -86,7 +89,11 @@ func printStatus(w io.Writer, id string, st runbook.RunStatus, live map[string]*
 		if !s.StartedAt.IsZero() {
 			started = s.StartedAt.Local().Format("15:04:05")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Section, s.Name, s.State, tries(s), started, took, stepDetail(s))
+		detail := stepDetail(s)
+		if wait := waits[s.Name]; wait != "" {
+			detail = strings.TrimSuffix(wait+"; "+detail, "; ")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Section, s.Name, s.State, tries(s), started, took, detail)
 		for _, line := range attemptLines(s, live) {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t\t  %s\n", line)
 		}
@@ -164,18 +171,19 @@ func attemptLines(s runbook.StepStatus, live map[string]*workflowpb.PendingActiv
 	return out
 }
 
-// liveAttempts reads the activities running now, by activity ID
-// (step#try): their attempt and the last failure Temporal kept.
-func liveAttempts(ctx context.Context, c client.Client, id string) map[string]*workflowpb.PendingActivityInfo {
+// liveRun reads the activities running now, by activity ID (step#try):
+// their attempt, state and the last failure Temporal kept; and the run's
+// own task queue.
+func liveRun(ctx context.Context, c client.Client, id string) (map[string]*workflowpb.PendingActivityInfo, string) {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	out := map[string]*workflowpb.PendingActivityInfo{}
 	for _, p := range desc.GetPendingActivities() {
 		out[p.GetActivityId()] = p
 	}
-	return out
+	return out, desc.GetExecutionConfig().GetTaskQueue().GetName()
 }
 
 func stepDetail(s runbook.StepStatus) string {

@@ -86,7 +86,10 @@ func Preflight(ctx workflow.Context, in PreflightInput) (PreflightReport, error)
 	futures := make([]workflow.Future, len(steps))
 	for i, s := range steps {
 		rep.Steps = append(rep.Steps, s.Name)
-		futures[i] = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, preflightOptions(s)), s.Activity, s.Input)
+		opts := preflightOptions(s)
+		// Each check runs where the upgrade's step would: its site's worker.
+		_, opts.TaskQueue = runbook.QueueOf(t.Sites, plan, s)
+		futures[i] = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), s.Activity, s.Input)
 	}
 	for i, f := range futures {
 		var out contract.Outcome

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"reflect"
 	"regexp"
 	"strings"
@@ -42,6 +43,7 @@ func finish(p *config.Problems, in any) error {
 	})
 	if t, ok := in.(interface{ GetTarget() *runbook.Target }); ok {
 		validateApprovers(p, t.GetTarget().Approvers)
+		validateSites(p, t.GetTarget().Sites)
 	}
 	if t, ok := in.(interface{ GetTarget() *runbook.Target }); ok && t.GetTarget().Resume != nil {
 		// A continued run's carried progress is the runbook's, not the
@@ -252,6 +254,54 @@ func CheckSecretsKnown(in any, known func(name string) bool) error {
 		}
 	}
 	return p.Err()
+}
+
+// taskQueue is a Temporal task queue name as the worker's --task-queue takes it.
+var taskQueue = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$`)
+
+// validateSites checks the sites' own shape: names, task queues, and that
+// no cluster, host, database or step pattern is in two sites. Which steps
+// they claim is checked against the plan, by runbook.CheckSites.
+func validateSites(p *config.Problems, sites map[string]runbook.Site) {
+	owner := map[string]string{} // "clusters c7n" → the key that listed it first
+	for _, name := range sortedKeys(sites) {
+		key := "sites." + name
+		s := sites[name]
+		if !dns1123Label.MatchString(name) {
+			p.Add(key+" (key)", "%q is not a site name: lower-case letters, digits and -, at most 63", name)
+		}
+		switch {
+		case s.TaskQueue == "":
+			p.Add(key+".taskQueue", "is empty; name the task queue this site's worker polls (worker --task-queue QUEUE --site %s)", name)
+		case !taskQueue.MatchString(s.TaskQueue):
+			p.Add(key+".taskQueue", "%q is not a task queue name: letters, digits and . _ : @ / -, at most 200", s.TaskQueue)
+		}
+		if len(s.Clusters)+len(s.Hosts)+len(s.Databases)+len(s.Steps) == 0 {
+			p.Add(key, "lists no clusters, hosts, databases or steps: no step would run there")
+		}
+		for _, list := range []struct {
+			field   string
+			members []string
+		}{{"clusters", s.Clusters}, {"hosts", s.Hosts}, {"databases", s.Databases}, {"steps", s.Steps}} {
+			for i, m := range list.members {
+				k := fmt.Sprintf("%s.%s[%d]", key, list.field, i)
+				if strings.TrimSpace(m) == "" {
+					p.Add(k, "is empty")
+					continue
+				}
+				if list.field == "steps" {
+					if _, err := path.Match(m, ""); err != nil {
+						p.Add(k, "%q is not a step name or pattern (path.Match: * ? [a-z]): %v", m, err)
+					}
+				}
+				if other, dup := owner[list.field+" "+m]; dup {
+					p.Add(k, "%q is also %s; each is in one site", m, other)
+					continue
+				}
+				owner[list.field+" "+m] = k
+			}
+		}
+	}
 }
 
 // approverName is a person as approver lists name them: an OS user name or

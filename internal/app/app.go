@@ -103,13 +103,15 @@ const DemoGuide = "demo"
 // Register registers every guide's workflow and every activity struct,
 // built from the config, on w.
 func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore) {
-	for _, g := range workflows.Guides() {
-		if g.Name == DemoGuide && !cfg.Demo {
-			continue
+	if !cfg.ActivitiesOnly {
+		for _, g := range workflows.Guides() {
+			if g.Name == DemoGuide && !cfg.Demo {
+				continue
+			}
+			w.RegisterWorkflowWithOptions(g.Workflow, workflow.RegisterOptions{Name: g.WorkflowType})
 		}
-		w.RegisterWorkflowWithOptions(g.Workflow, workflow.RegisterOptions{Name: g.WorkflowType})
+		w.RegisterWorkflowWithOptions(workflows.Preflight, workflow.RegisterOptions{Name: workflows.PreflightWorkflowType})
 	}
-	w.RegisterWorkflowWithOptions(workflows.Preflight, workflow.RegisterOptions{Name: workflows.PreflightWorkflowType})
 	art := &activities.Artifacts{Root: cfg.ArtifactDir}
 	if cfg.Demo {
 		w.RegisterActivity(&activities.Demo{Artifacts: art, Secrets: secrets, Tick: time.Second})
@@ -187,15 +189,26 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 		logger.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
 		with = append(with, func(o *client.Options) { o.MetricsHandler = m.Handler })
 	}
+	if cfg.Site != "" {
+		// The site in the identity: history's ActivityTaskStarted events
+		// and `starter status` say which site's worker ran a step.
+		host, _ := os.Hostname()
+		id := fmt.Sprintf("%d@%s@site:%s", os.Getpid(), host, cfg.Site)
+		with = append(with, func(o *client.Options) { o.Identity = id })
+	}
 	c, err := Dial(ctx, cfg.Temporal, logger, with...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, cfg.Temporal.TaskQueue, WorkerOptions(secrets))
+	opts := WorkerOptions(secrets)
+	// A site's worker runs the steps sent to its queue, not workflows.
+	opts.DisableWorkflowWorker = cfg.ActivitiesOnly
+	w := worker.New(c, cfg.Temporal.TaskQueue, opts)
 	Register(w, cfg, secrets)
 	logger.Info("worker starting", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
-		"taskQueue", cfg.Temporal.TaskQueue, "guides", len(workflows.Guides()))
+		"taskQueue", cfg.Temporal.TaskQueue, "site", cfg.Site, "activitiesOnly", cfg.ActivitiesOnly,
+		"guides", len(workflows.Guides()))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("unable to start the worker: %w", err)
 	}

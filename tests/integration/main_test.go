@@ -190,8 +190,14 @@ type workerProc struct {
 
 func startWorker(t testing.TB, cfgPath string, env ...string) *workerProc {
 	t.Helper()
+	return startWorkerArgs(t, []string{"-c", cfgPath}, env...)
+}
+
+// startWorkerArgs is startWorker with the worker's command-line arguments.
+func startWorkerArgs(t testing.TB, args []string, env ...string) *workerProc {
+	t.Helper()
 	var buf bytes.Buffer
-	cmd := exec.Command(filepath.Join(binDir, "worker"), "-c", cfgPath)
+	cmd := exec.Command(filepath.Join(binDir, "worker"), args...)
 	cmd.Env = append(os.Environ(), env...)
 	sw := &syncWriter{w: &buf}
 	cmd.Stdout, cmd.Stderr = sw, sw

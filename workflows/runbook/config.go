@@ -66,6 +66,9 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	if err == nil {
 		err = ValidatePlan(plan)
 	}
+	if err == nil {
+		err = CheckSites(*in.GetTarget(), plan)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("corrected config refused: %v", err)
 	}

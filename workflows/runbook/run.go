@@ -117,7 +117,7 @@ func RunInput(ctx workflow.Context, g Guide, in Input, o Options) (RunStatus, er
 	}
 	steps, err := in.Plan()
 	if err == nil {
-		err = CheckApprovers(*t, steps)
+		err = CheckConfig(*t, steps)
 	}
 	if err != nil {
 		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)

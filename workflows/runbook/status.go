@@ -86,6 +86,10 @@ type Target struct {
 	// Approvers, when set, says who may answer the run's gates; see
 	// Approvers. It cannot change within a run.
 	Approvers *Approvers `json:"approvers,omitempty" yaml:"approvers" mapstructure:"approvers"`
+	// Sites, when set, sends each step's activity to the task queue of the
+	// site (network zone) it acts in; see Site. Empty: every step runs on
+	// the run's own task queue.
+	Sites map[string]Site `json:"sites,omitempty" yaml:"sites" mapstructure:"sites"`
 	// StartedBy is who started the run, as the starter found it (its mTLS
 	// certificate, or the OS user, unverified); configs never set it.
 	StartedBy *Identity `json:"startedBy,omitempty" yaml:"-" mapstructure:"-"`
@@ -250,10 +254,14 @@ type StepStatus struct {
 	Tries []TryStatus `json:"tries,omitempty"`
 	// WorkerLost counts the tries that lost their worker and were followed
 	// by a new try without a person (at most MaxWorkerLost).
-	WorkerLost int      `json:"workerLost,omitempty"`
-	Overdue    bool     `json:"overdue,omitempty"`
-	Approval   *Answer  `json:"approval,omitempty"`
-	Decisions  []Answer `json:"decisions,omitempty"`
+	WorkerLost int `json:"workerLost,omitempty"`
+	// Site and TaskQueue say where the step's activity was last sent: the
+	// site's worker's queue (Target.Sites); empty: the run's own queue.
+	Site      string   `json:"site,omitempty"`
+	TaskQueue string   `json:"taskQueue,omitempty"`
+	Overdue   bool     `json:"overdue,omitempty"`
+	Approval  *Answer  `json:"approval,omitempty"`
+	Decisions []Answer `json:"decisions,omitempty"`
 }
 
 // RunStatus is the answer to QueryStatus and the workflow's result.

@@ -59,6 +59,10 @@ type Step struct {
 	// Section is the ID of the guide section (Guide.Map) this step carries
 	// out; plans, status and the Web UI show it beside the step ("§7.6").
 	Section string
+	// Site, when set, is the site (Target.Sites) whose worker runs this
+	// step's activity, whatever it acts on; empty: the site of the cluster,
+	// host or database it acts on, or the run's own task queue (SiteOf).
+	Site string
 	// Activity is the activity function (a method on a nil struct pointer,
 	// e.g. (*activities.Helm)(nil).Upgrade); nil for a gate-only step.
 	Activity any

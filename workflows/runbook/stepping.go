@@ -139,8 +139,10 @@ func (r *runner) try(ctx workflow.Context, i int, input any, carry []byte) error
 	r.status.Steps[i].Attempts++
 	n := r.status.Steps[i].Attempts
 	r.status.Steps[i].Tries = append(r.status.Steps[i].Tries, TryStatus{Try: n})
-	r.setState(ctx, i, StepRunning)
 	opts := activityOptions(s, n)
+	r.status.Steps[i].Site, opts.TaskQueue = QueueOf(r.sites(), r.steps, s)
+	r.status.Steps[i].TaskQueue = opts.TaskQueue
+	r.setState(ctx, i, StepRunning)
 	actx := workflow.WithActivityOptions(ctx, opts)
 	if carry != nil {
 		actx = contract.WithCarried(actx, carry)
