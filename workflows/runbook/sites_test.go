@@ -60,7 +60,7 @@ func TestStepsGoToTheSiteOfWhatTheyActOn(t *testing.T) {
 	require.Equal(t, runbook.StepTargets{Hosts: []string{"bk-1", "10.0.0.1:22"}}, runbook.TargetsOf(plan[0]))
 	want := map[string]string{"run/host": "a", "helm/x": "b", "backup-db/mysql": "a",
 		"verify-backup/mysql": "a", // where the dump it re-hashes was written
-		"call/api": "b", "approve/x": "", "pinned": "a"}
+		"call/api":            "b", "approve/x": "", "pinned": "a"}
 	for _, s := range plan {
 		require.Equal(t, want[s.Name], runbook.SiteOf(sites, plan, s), s.Name)
 	}
