@@ -1,10 +1,14 @@
 package workflows_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"upgrader/config"
 	"upgrader/workflows"
 	"upgrader/workflows/runbook"
 )
@@ -75,4 +79,37 @@ func TestAChoerodonPlanAcrossTwoSites(t *testing.T) {
 	require.Greater(t, by["dc-k8s"], 40)
 	require.Greater(t, by[""], 0, "gates and steps acting on no site's member stay on the run's queue")
 	var _ workflows.Input = &in
+}
+
+// TestExampleSitesFitTheirPlans: each example's commented sites: block,
+// uncommented, is a valid config for its guide that sends steps to sites.
+func TestExampleSitesFitTheirPlans(t *testing.T) {
+	for _, g := range workflows.Guides() {
+		t.Run(g.Name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", g.Example))
+			require.NoError(t, err)
+			var block []string
+			for _, l := range strings.Split(string(raw), "\n") {
+				if l == "# sites:" || (len(block) > 0 && strings.HasPrefix(l, "#   ")) {
+					block = append(block, strings.TrimPrefix(l, "# "))
+				}
+			}
+			require.NotEmpty(t, block, "the example shows sites: (commented)")
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			require.NoError(t, os.WriteFile(path, append(raw, []byte(strings.Join(block, "\n")+"\n")...), 0o600))
+			in := g.NewInput()
+			require.NoError(t, config.LoadUpgrade(path, g.Name, in))
+			require.NotEmpty(t, in.GetTarget().Sites)
+			steps, err := in.Plan()
+			require.NoError(t, err)
+			require.NoError(t, runbook.CheckConfig(*in.GetTarget(), steps))
+			sited := 0
+			for _, s := range steps {
+				if runbook.SiteOf(in.GetTarget().Sites, steps, s) != "" {
+					sited++
+				}
+			}
+			require.Positive(t, sited)
+		})
+	}
 }
