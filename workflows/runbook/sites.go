@@ -58,12 +58,11 @@ func TargetsOf(s Step) StepTargets {
 		return t
 	}
 	var m map[string]json.RawMessage
-	//workflowcheck:ignore
-	if json.Unmarshal(b, &m) != nil {
+	if !decode(b, &m) {
 		return t
 	}
 	var cluster string
-	if json.Unmarshal(m["cluster"], &cluster) == nil && cluster != "" {
+	if decode(m["cluster"], &cluster) && cluster != "" {
 		t.Clusters = append(t.Clusters, cluster)
 	}
 	type named struct{ Name, Address string }
@@ -77,20 +76,27 @@ func TargetsOf(s Step) StepTargets {
 		return out
 	}
 	var host named
-	if json.Unmarshal(m["host"], &host) == nil {
+	if decode(m["host"], &host) {
 		t.Hosts = append(t.Hosts, ids(host)...)
 	}
 	var hosts []named
-	if json.Unmarshal(m["hosts"], &hosts) == nil {
+	if decode(m["hosts"], &hosts) {
 		for _, h := range hosts {
 			t.Hosts = append(t.Hosts, ids(h)...)
 		}
 	}
 	var db named
-	if json.Unmarshal(m["db"], &db) == nil {
+	if decode(m["db"], &db) {
 		t.Databases = append(t.Databases, ids(db)...)
 	}
 	return t
+}
+
+// decode reads JSON into v; false when it is missing or of another shape.
+func decode(b []byte, v any) bool {
+	// Plain JSON into plain structs: deterministic.
+	//workflowcheck:ignore
+	return len(b) > 0 && json.Unmarshal(b, v) == nil
 }
 
 // siteMatch is why a step goes to a site.
