@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ type HelmBackupInput struct {
 	Namespace string `json:"namespace"`
 	// Releases to back up; empty backs up every release in the namespace.
 	Releases []string `json:"releases,omitempty"`
+	// TillerNamespace, when set, backs up the Helm 2 releases Tiller keeps
+	// there too (deployed in Namespace, not in Helm 3's storage): a Helm 2
+	// site's values, from the newest record (what Helm 2's `helm get
+	// values` prints: the release's Config).
+	TillerNamespace string `json:"tillerNamespace,omitempty"`
 }
 
 // BackupFile is one written backup: where and its checksum, never content
@@ -65,9 +71,24 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		}
 		sort.Strings(names)
 	}
+	helm2, err := h.helm2Values(ctx, cfg, in)
+	if err != nil {
+		return HelmBackupResult{}, err
+	}
+	if len(in.Releases) == 0 {
+		for n := range helm2 {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+	}
 	var res HelmBackupResult
 	for _, name := range names {
 		vals, err := action.NewGetValues(cfg).Run(name)
+		if v2, ok := helm2[name]; ok && errors.Is(err, driver.ErrReleaseNotFound) {
+			vals, err = v2, nil
+		}
 		if errors.Is(err, driver.ErrReleaseNotFound) {
 			res.Missing = append(res.Missing, name)
 			continue
@@ -87,6 +108,9 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		activity.RecordHeartbeat(ctx, len(res.Files))
 	}
 	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
+	if len(helm2) > 0 {
+		res.Summary += fmt.Sprintf(" (%d read from Tiller's records in %s)", len(helm2), in.TillerNamespace)
+	}
 	// Each file's path and checksum as outputs (path.<release>,
 	// sha256.<release>): the run's report lists them among its backups.
 	for _, f := range res.Files {
@@ -99,4 +123,41 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		res.Summary += fmt.Sprintf("; not installed: %s", strings.Join(res.Missing, ", "))
 	}
 	return res, nil
+}
+
+// helm2Values is the user values of each Helm 2 release Tiller keeps in
+// in.TillerNamespace that was deployed in in.Namespace and that Helm 3's
+// storage does not have, by name; nil without a Tiller namespace.
+func (h *Helm) helm2Values(ctx context.Context, cfg *action.Configuration, in HelmBackupInput) (map[string]map[string]any, error) {
+	if in.TillerNamespace == "" {
+		return nil, nil
+	}
+	cs, err := cfg.KubernetesClientSet()
+	if err != nil {
+		return nil, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
+	}
+	recs, err := tillerRecords(ctx, cs, in.TillerNamespace, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]any{}
+	for name, r := range newestTiller(recs) {
+		if r.Release.Namespace != in.Namespace || r.status() == "DELETED" {
+			continue
+		}
+		if rel, err := lastRevision(cfg, in.Cluster, in.Namespace, name); err != nil {
+			return nil, err
+		} else if rel != nil {
+			continue
+		}
+		v, err := helm3Values(r.Release.Config)
+		if err != nil {
+			return nil, fmt.Errorf("%s: its values: %w", r, err)
+		}
+		if v == nil {
+			v = map[string]any{}
+		}
+		out[name] = v
+	}
+	return out, nil
 }

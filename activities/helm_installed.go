@@ -31,6 +31,9 @@ type InstalledVersionInput struct {
 	// TillerNamespace is where a Helm 2 site keeps its releases (Tiller's
 	// ConfigMaps); empty: kube-system.
 	TillerNamespace string `json:"tillerNamespace,omitempty"`
+	// Helm2: the run converts Helm 2 releases first (helm2.convert): a
+	// release Tiller keeps is checked as Helm 2 recorded it.
+	Helm2 bool `json:"helm2,omitempty"`
 }
 
 // CheckInstalledVersion heartbeats from the shared ticker while it reads the releases:
@@ -61,10 +64,16 @@ func (h *Helm) checkInstalledVersion(ctx context.Context, in InstalledVersionInp
 		switch {
 		case err != nil:
 			return contract.Outcome{}, err
+		case (rel == nil || rel.Info.Status == release.StatusUninstalled) && in.Helm2:
+			w, s, err := helm2Version(ctx, cfg, in, n)
+			if err != nil {
+				return contract.Outcome{}, err
+			}
+			wrong, seen = append(wrong, w...), append(seen, s...)
 		case rel == nil || rel.Info.Status == release.StatusUninstalled:
 			if v2 := tillerRelease(ctx, cfg, in.TillerNamespace, n); v2 != "" {
-				wrong = append(wrong, fmt.Sprintf("%s is a Helm 2 release (%s); the steps use Helm 3: migrate the site's releases "+
-					"first (helm 2to3 convert %s), or upgrade by hand", n, v2, n))
+				wrong = append(wrong, fmt.Sprintf("%s is a Helm 2 release (%s); the steps use Helm 3: let the run convert the site's "+
+					"Helm 2 releases (helm2: {convert: true} in the config; a gated step), or convert them first (helm 2to3 convert %s)", n, v2, n))
 			} else {
 				wrong = append(wrong, n+" is not installed (no Helm 3 release of that name)")
 			}
@@ -86,6 +95,36 @@ func (h *Helm) checkInstalledVersion(ctx context.Context, in InstalledVersionInp
 			in.From, in.Cluster, in.Namespace, strings.Join(wrong, "; ")), ErrWrongFromVersion, nil)
 	}
 	return contract.Outcome{Summary: fmt.Sprintf("the site is at %s: %s", in.From, strings.Join(seen, ", "))}, nil
+}
+
+// helm2Version checks release n as Tiller's newest record of it has it:
+// deployed in the run's namespace at a chart of from.
+func helm2Version(ctx context.Context, cfg *action.Configuration, in InstalledVersionInput, n string) (wrong, seen []string, err error) {
+	cs, err := cfg.KubernetesClientSet()
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
+	}
+	tns := in.TillerNamespace
+	if tns == "" {
+		tns = DefaultTillerNamespace
+	}
+	recs, err := tillerRecords(ctx, cs, tns, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, ok := newestTiller(recs)[n]
+	v := strings.TrimPrefix(r.chartVersion(), "v")
+	switch {
+	case !ok:
+		return []string{fmt.Sprintf("%s is not installed (no Helm 3 release of that name, no Tiller record in %s)", n, tns)}, nil, nil
+	case r.Release.Namespace != in.Namespace:
+		return []string{fmt.Sprintf("%s is a Helm 2 release deployed in namespace %s (%s)", n, r.Release.Namespace, r)}, nil, nil
+	case r.status() != "DEPLOYED":
+		return []string{fmt.Sprintf("%s is a Helm 2 release whose revision %d is %s (%s)", n, r.Release.Version, r.status(), r)}, nil, nil
+	case v != in.From && !strings.HasPrefix(v, in.From+"."):
+		return []string{fmt.Sprintf("%s is at chart %s (Helm 2, %s)", n, r.chartVersion(), r)}, nil, nil
+	}
+	return nil, []string{n + " " + v + " (Helm 2)"}, nil
 }
 
 // tillerRelease describes a release Helm 2 keeps for name ("version 3,

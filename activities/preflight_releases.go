@@ -24,6 +24,11 @@ type ReleasesCheckInput struct {
 	// releases with AtFrom must be at it.
 	From     string         `json:"from"`
 	Releases []ReleaseNeeds `json:"releases"`
+	// Helm2: the run converts Helm 2 releases first (helm2.convert), so a
+	// release Tiller keeps in TillerNamespace (empty: kube-system) counts,
+	// checked as Helm 2 recorded it.
+	Helm2           bool   `json:"helm2,omitempty"`
+	TillerNamespace string `json:"tillerNamespace,omitempty"`
 }
 
 // ReleaseNeeds is one release a guide upgrades or deletes.
@@ -66,7 +71,24 @@ func (p *Preflight) CheckReleases(ctx context.Context, in ReleasesCheckInput) (c
 	}
 	tiller := p.tillerReleases(ctx, cs)
 	checks := []contract.Check{pass("cluster", target, fmt.Sprintf("answers; %d Helm 3 releases in %s", len(newest), in.Namespace))}
+	var helm2 map[string]tillerRecord
+	if in.Helm2 {
+		tns := in.TillerNamespace
+		if tns == "" {
+			tns = DefaultTillerNamespace
+		}
+		recs, err := tillerRecords(ctx, cs, tns, "")
+		if err != nil {
+			checks = append(checks, fail("tiller", tns, p.scrub(err.Error()), "check that the worker may list configmaps and secrets in "+tns))
+		}
+		helm2 = newestTiller(recs)
+	}
 	for _, need := range in.Releases {
+		if r, ok := helm2[need.Name]; ok && (newest[need.Name] == nil || newest[need.Name].Info == nil ||
+			newest[need.Name].Info.Status == release.StatusUninstalled) {
+			checks = append(checks, helm2Row(in, need, r))
+			continue
+		}
 		checks = append(checks, releaseRow(in, need, newest, tiller))
 	}
 	return outcome("releases", checks)
@@ -82,7 +104,8 @@ func releaseRow(in ReleasesCheckInput, need ReleaseNeeds, newest map[string]*rel
 	if r == nil || r.Info == nil || r.Info.Status == release.StatusUninstalled {
 		if v2, ok := tiller[need.Name]; ok {
 			return fail("release", need.Name, fmt.Sprintf("a Helm 2 release (%s), invisible to the Helm 3 steps", v2),
-				fmt.Sprintf("convert it to Helm 3 first (helm 2to3 convert %s), or upgrade this site by hand", need.Name))
+				fmt.Sprintf("let the run convert the site's Helm 2 releases (helm2: {convert: true, tillerNamespace: <Tiller's>} in the config; "+
+					"a gated step), or convert them first (helm 2to3 convert %s)", need.Name))
 		}
 		names := make([]string, 0, len(newest))
 		for n := range newest {
@@ -107,6 +130,30 @@ func releaseRow(in ReleasesCheckInput, need ReleaseNeeds, newest map[string]*rel
 			fmt.Sprintf("this site is not at from: %q; use the guide for its version, or check from: and the namespace", in.From))
 	}
 	return pass("release", need.Name, found)
+}
+
+// helm2Row checks a release Tiller keeps, as Helm 2 recorded it: its
+// newest revision deployed in the run's namespace, at from where it shows
+// the site's version.
+func helm2Row(in ReleasesCheckInput, need ReleaseNeeds, r tillerRecord) contract.Check {
+	mapped := ""
+	if need.Name != need.Guide {
+		mapped = fmt.Sprintf(" (releases.%s: %s)", need.Guide, need.Name)
+	}
+	v := strings.TrimPrefix(r.chartVersion(), "v")
+	found := fmt.Sprintf("Helm 2 revision %d %s, chart %s%s, in %s", r.Release.Version, r.status(), v, mapped, r)
+	switch {
+	case r.Release.Namespace != in.Namespace:
+		return fail("release", need.Name, found+", deployed in namespace "+r.Release.Namespace,
+			fmt.Sprintf("check namespace: in the config (this run's is %s)", in.Namespace))
+	case r.status() != "DEPLOYED":
+		return fail("release", need.Name, found,
+			fmt.Sprintf("finish or roll back its last change with Helm 2 first (helm history %s; helm rollback)", need.Name))
+	case need.AtFrom && in.From != "" && v != in.From && !strings.HasPrefix(v, in.From+"."):
+		return fail("release", need.Name, found+fmt.Sprintf(", not at %s", in.From),
+			fmt.Sprintf("this site is not at from: %q; use the guide for its version, or check from: and the namespace", in.From))
+	}
+	return pass("release", need.Name, found+"; convert/helm2-releases makes it a Helm 3 release")
 }
 
 // tillerReleases lists the releases Helm 2 keeps (Tiller's ConfigMaps or
