@@ -45,6 +45,8 @@ type ChoerodonSite struct {
 	HelmTimeout time.Duration `mapstructure:"helmTimeout" json:"helmTimeout,omitempty"`
 	// GateRemindAfter makes a gate log a reminder this often while nobody answers.
 	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	// Helm2 converts a Helm 2 site's releases first (choerodon_helm2.go).
+	Helm2 ChoerodonHelm2 `mapstructure:"helm2" json:"helm2"`
 }
 
 // ChoerodonProbe says how to check that a service is up.
@@ -235,6 +237,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 		checkPatterns("probe.logFailureBy."+r, s.Probe.LogFailureBy[r])
 	}
 	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter)
+	s.Helm2.validate(p)
 	if s.DB.Host == "" {
 		p.Add("db.host", "is empty; give the MySQL host as the pods reach it (c7n-mysql.c7n-system)")
 	} else if net.ParseIP(s.DB.Host) == nil {
@@ -447,7 +450,8 @@ func (p *c7nPlan) preflightFrom(from string, fromReleases []string, secrets map[
 		Summary: fmt.Sprintf("check that every release this run upgrades or deletes is deployed in %s, and that %s are at chart %s.x, the version this upgrade starts from",
 			p.site.Namespace, strings.Join(p.names(fromReleases), ", "), from),
 		Activity: preflight.CheckReleases,
-		Input:    activities.ReleasesCheckInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from}})
+		Input: activities.ReleasesCheckInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from,
+			Helm2: p.site.Helm2.Convert, TillerNamespace: p.tillerNamespace()}})
 	p.add(runbook.Step{Name: "preflight/cluster-access", Kind: runbook.KindCheck,
 		Summary:  fmt.Sprintf("ask cluster %s (SelfSubjectAccessReview) whether the worker may do what the run does in %s", p.site.Cluster, p.site.Namespace),
 		Activity: preflight.CheckKubeAccess,
@@ -587,7 +591,8 @@ func (p *c7nPlan) preflightInstalledVersion(from string, releases []string) {
 	p.add(runbook.Step{Name: "preflight/installed-version", Kind: runbook.KindCheck,
 		Summary:  fmt.Sprintf("check that %s are deployed at chart %s.x, the version this upgrade starts from", strings.Join(names, ", "), from),
 		Activity: helm.CheckInstalledVersion,
-		Input:    activities.InstalledVersionInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from, Releases: names}})
+		Input: activities.InstalledVersionInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, From: from, Releases: names,
+			Helm2: p.site.Helm2.Convert, TillerNamespace: p.tillerNamespace()}})
 }
 
 // preflightMySQLAdmin (the 0.8 guide's, as preflightInstalledVersion) checks the worker's admin access before anything changes.
@@ -628,7 +633,7 @@ func (p *c7nPlan) backupValues() {
 	p.add(runbook.Step{Name: "backup-values/all", Kind: runbook.KindBackup,
 		Summary:  fmt.Sprintf("helm get values of every release in %s into the run's artifact folder", p.site.Namespace),
 		Activity: helm.BackupReleaseValues,
-		Input:    activities.HelmBackupInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace}})
+		Input:    activities.HelmBackupInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, TillerNamespace: p.tillerNamespace()}})
 }
 
 // verify checks the end state: every release of the guide deployed at its

@@ -28,6 +28,7 @@ var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choer
 		{ID: "1.2", Title: "old → new services and databases", Heading: "服务列表",
 			NotAutomated: "a table for the reader: sections 1.4–1.17 delete and install what it lists, verify/releases checks the result"},
 		{ID: "1.3", Title: "back up the databases and every release's values", Heading: "数据备份"},
+		helm2Section,
 		{ID: "1.4", Title: "delete the old framework's releases, once a person approves", Heading: "删除旧版猪齿鱼框架服务"},
 		{ID: "1.5", Title: "create the hzero databases and grants", Heading: "创建数据库"},
 		{ID: "1.6", Title: "data migration, and its log", Heading: "数据迁移"},
@@ -55,6 +56,7 @@ var Choerodon021Guide = runbook.Guide{Name: "choerodon-0.21-0.22", Title: "Choer
 		{ID: "4.2", Title: "hzero-front", Heading: "升级hzero-front"},
 		{ID: "3.3-retry", Title: "devops data repair call, if 3.3's migration did not finish (the guide: after the front ends)"},
 		{ID: "end", Title: "end state checked: the guide's releases at their versions, the old ones gone (ours)"},
+		helm2CleanupSection,
 	}}
 
 // choerodon021Spec describes the guide to the worker and the starter (guides.go lists it).
@@ -229,6 +231,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.preflightCharts()
 	p.in("pre")
 	p.preflightFrom(in.From, in.OldReleases, SecretRefs(in))
+	p.preflightHelm2()
 	p.preflightAPI()
 	p.preflightMySQL()
 
@@ -238,6 +241,8 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	dbBackup := p.backupDB(fmt.Sprintf("Back up the databases first (the guide: 开始进行升级部署前请先备份好数据库): "+
 		"dump every database of %s:%d, at least base_service, manager_service, notify_service and asgard_service, "+
 		"and check the dump. After this upgrade the schema changes and there is no going back.", in.DB.Host, in.DB.Port))
+	p.in("helm2")
+	p.convertHelm2()
 
 	// 删除旧版猪齿鱼框架服务.
 	p.in("1.4")
@@ -421,10 +426,13 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 
 	p.in("end")
 	p.verify(old)
+	p.in("helm2-cleanup")
+	p.cleanupTiller()
 	if err := p.problems.Err(); err != nil {
 		return nil, err
 	}
 	p.finishPreflight()
+	p.finishHelm2()
 	return p.steps, nil
 }
 

@@ -24,6 +24,7 @@ var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodo
 	Map: []runbook.Section{
 		{ID: "pre", Title: "read-only site checks before any change (ours, not in the guide)"},
 		{ID: "backup", Title: "every release's values saved before any change (ours, not in the guide)"},
+		helm2Section,
 		{ID: "1", Title: "framework services, in the guide's order (no going back once upgraded)", Heading: "微服务开发框架升级"},
 		{ID: "1.1", Title: "chart repository", Heading: "添加Choerodon Chart仓库"},
 		{ID: "1.2", Title: "register-server (go-register-server), checked in the registry", Heading: "升级register server"},
@@ -45,6 +46,7 @@ var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodo
 			Manual: "the XWiki upgrade happens in XWiki's volume and admin UI, which the worker does not reach: one gate a sub-step"},
 		{ID: "6", Title: "front end and the choerodon OAuth client", Heading: "整合前端升级"},
 		{ID: "end", Title: "end state checked: the guide's releases at their versions (ours)"},
+		helm2CleanupSection,
 	}}
 
 // choerodon08Spec describes the guide to the worker and the starter (guides.go lists it).
@@ -163,6 +165,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	// The framework's releases show the version: the guide upgrades them all from 0.8.
 	p.in("pre")
 	p.preflightInstalledVersion(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
+	p.preflightHelm2()
 	p.preflightAPI()
 	p.preflightMySQLAdmin()
 	// Not in the guide, but cheap and what every operator wants first: the
@@ -172,6 +175,8 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	dbBackup := p.backupDB(fmt.Sprintf("Back up the databases first: dump every database of %s:%d (manager_service, "+
 		"iam_service, devops_service, agile_service, …) and check the dump. After this upgrade the schema may change and "+
 		"there is no going back (升级后可能数据库结构会发生改变，故不能进行版本回退).", in.DB.Host, in.DB.Port))
+	p.in("helm2")
+	p.convertHelm2()
 
 	// 微服务开发框架升级, in the guide's order. The guide warns first: 升级后可
 	// 能数据库结构会发生改变，故不能进行版本回退 — a person takes that step
@@ -346,10 +351,13 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 
 	p.in("end")
 	p.verify(nil)
+	p.in("helm2-cleanup")
+	p.cleanupTiller()
 	if err := p.problems.Err(); err != nil {
 		return nil, err
 	}
 	p.finishPreflight()
+	p.finishHelm2()
 	return p.steps, nil
 }
 

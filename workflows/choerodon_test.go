@@ -40,7 +40,7 @@ type c7nHarness struct {
 var c7nActivities = []string{"FetchCharts", "PreflightMySQL", "BackupReleaseValues", "DumpMySQL", "Uninstall",
 	"EnsureDatabases", "UpgradeInstall", "FollowLog", "WaitUp", "Call", "VerifyReleases", "Apply", "WaitCRDsEstablished",
 	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion", "CheckReleases", "CheckKubeAccess", "CheckSecrets", "CheckMySQL",
-	"MarkCheckLog", "WaitCheckLog"}
+	"MarkCheckLog", "WaitCheckLog", "CheckHelm2Releases", "ConvertHelm2", "RemoveTillerRecords"}
 
 func newC7nHarness(t *testing.T) *c7nHarness {
 	h := &c7nHarness{t: t, fail: map[string]func(int) error{}, count: map[string]int{}, decide: map[string]runbook.Decision{},
