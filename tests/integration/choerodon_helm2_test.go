@@ -124,3 +124,39 @@ func TestChoerodonHelm2ConversionNotApprovedStopsBeforeAnyDelete(t *testing.T) {
 	require.Equal(t, len(all), l.tillerRecords(t), "Tiller's records untouched")
 	require.Equal(t, 1, l.deploys.Started(ns, "base-service"), "the old framework still runs")
 }
+
+// TestChoerodon08Helm2SiteConvertedAndUpgraded: a 0.8 site whose releases
+// Tiller keeps is converted after the gate, upgraded to 0.9 on Helm 3
+// with its Helm 2 values, and its Tiller records removed at the last gate.
+func TestChoerodon08Helm2SiteConvertedAndUpgraded(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "c7n08-h2"
+	cfg, upgraded := c7n08Site(t, l, ns, "h208")
+	cfg = withHelm2(t, cfg)
+	var names []string
+	for _, u := range upgraded {
+		names = append(names, u.release)
+	}
+	require.NoError(t, l.site.ToHelm2(ns, "kube-system", names))
+	id := runbook.WorkflowID("choerodon-0.8-0.9", "h208")
+	startWorker(t, l.workerCfg)
+	mustStarter(t, l.workerCfg, "start", "choerodon-0.8-0.9", "-c", cfg)
+	eventually(t, 2*time.Minute, "the conversion gate", func() bool { return status(t, id).State == runbook.RunWaitingApproval })
+	st := status(t, id)
+	require.Equal(t, "convert/helm2-releases", st.CurrentStep)
+	require.Contains(t, st.Step("convert/helm2-releases").Prompt, "register-server: chart go-register-server-0.8.0, revision 1 DEPLOYED")
+	require.Contains(t, st.Step("preflight/installed-version").Result, "register-server 0.8.0 (Helm 2)")
+
+	checkedAtVerify := -1
+	st = operate(t, l.workerCfg, id, 4*time.Minute, map[string]func(){
+		"verify/releases": func() { checkedAtVerify = l.tillerRecords(t) },
+	})
+	require.Equal(t, runbook.RunCompleted, st.State, "%+v", st)
+	require.Equal(t, len(names), checkedAtVerify, "Tiller's records stay until the cleanup gate")
+	require.Equal(t, 0, l.tillerRecords(t), "removed after the gate")
+	for _, u := range upgraded {
+		require.Equal(t, u.to, l.chartVersion(t, ns, u.release), u.release)
+		require.Equal(t, 2, l.revisions(t, ns, u.release), "%s: revision 1 converted, 2 the upgrade", u.release)
+		require.Equal(t, "kept", l.values(t, ns, u.release)["env"].(map[string]any)["open"].(map[string]any)["SITE"])
+	}
+}
