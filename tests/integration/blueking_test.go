@@ -25,6 +25,12 @@ type bkLab struct {
 
 func newBKLab(t *testing.T) *bkLab {
 	t.Helper()
+	return newBKLabOn(t, server.FrontendHostPort())
+}
+
+// newBKLabOn is newBKLab for workers of the Temporal at address.
+func newBKLabOn(t testing.TB, address string) *bkLab {
+	t.Helper()
 	l := &bkLab{root: t.TempDir()}
 	l.db = labsrv.StartMariaDB(t)
 	mongo := labsrv.StartFerretDB(t)
@@ -40,12 +46,12 @@ temporal:
 artifactDir: %s
 secrets:
   bk-mysql-root: {value: %q}
-%s`, server.FrontendHostPort(), l.artifacts, l.db.RootPassword, secrets.String()))
+%s`, address, l.artifacts, l.db.RootPassword, secrets.String()))
 	return l
 }
 
 // config is the upgrade config of the lab's site.
-func (l *bkLab) config(t *testing.T, env string) string {
+func (l *bkLab) config(t testing.TB, env string) string {
 	var hosts, ips strings.Builder
 	for _, h := range append([]*labsrv.BlueKingHost{l.site.Control}, l.site.Hosts...) {
 		key := strings.SplitN(h.KnownHostLine, " ", 2)[1]
@@ -73,7 +79,7 @@ dumpTimeout: 2m
 
 func (l *bkLab) mongoAddr() string { return l.site.MongoAddr }
 
-func (l *bkLab) sql(t *testing.T) *sql.DB {
+func (l *bkLab) sql(t testing.TB) *sql.DB {
 	db, err := sql.Open("mysql", l.db.DSN("root", l.db.RootPassword, ""))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
@@ -160,6 +166,30 @@ func (l *bkLab) checkSite(t *testing.T) {
 	require.Contains(t, dump, "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `bkiam`")
 	_, err = os.Stat(filepath.Join(bk2.Root, "data/mongodb_bak/cmdb/cc_HostBase.bson.gz"))
 	require.NoError(t, err)
+}
+
+// bkChaosSite is the BlueKing site for the kill sweep. Its facts: how many
+// times each stand-in that must run once ran (the lab's count files; a
+// dump or job a killed try started again counts under *-start, not
+// compared), each env file's appended keys, and MariaDB's writes.
+func bkChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newBKLabOn(t, address)
+	require.NoError(t, l.site.Delay("upgrade-job", 2))
+	require.NoError(t, l.site.Delay("mongodump", 2))
+	return chaosSite{workerCfg: l.workerCfg, runCfg: l.config(t, env), facts: func(t testing.TB) map[string]int {
+		facts := sqlWrites(t, l.sql(t))
+		keys, _ := os.ReadDir(filepath.Join(l.site.Dir, "count"))
+		for _, k := range keys {
+			if !strings.HasSuffix(k.Name(), "-start") {
+				facts["ran "+k.Name()] = l.site.Count(k.Name())
+			}
+		}
+		for f, key := range bkEnvFiles {
+			b, _ := l.site.Control.File("data/install/" + f)
+			facts[f+" "+strings.TrimSpace(key)] = strings.Count(string(b), key)
+		}
+		return facts
+	}}
 }
 
 // TestBlueKing61To62EndToEndOnTheLab runs the whole guide through the

@@ -70,6 +70,8 @@ var chaosGuides = []chaosGuide{
 	{"choerodon-0.21-0.22", c7n021ChaosSite},
 	{"choerodon-0.8-0.9", c7n08ChaosSite},
 	{"dce5-skoala", skoalaChaosSite},
+	{"blueking-6.1-6.2", bkChaosSite},
+	{"wecube-4.0.0", wecubeChaosSite},
 }
 
 func TestChaosKillSweep(t *testing.T) {

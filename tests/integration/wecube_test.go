@@ -28,6 +28,12 @@ const wecubeS3Secret = "lab-S3-secret-6614"
 
 func newWeCubeLab(t *testing.T) *wecubeLab {
 	t.Helper()
+	return newWeCubeLabOn(t, server.FrontendHostPort())
+}
+
+// newWeCubeLabOn is newWeCubeLab for workers of the Temporal at address.
+func newWeCubeLabOn(t testing.TB, address string) *wecubeLab {
+	t.Helper()
 	l := &wecubeLab{root: t.TempDir()}
 	l.site = labsrv.StartWeCubeSite(t, "v4.0.0")
 	l.sshd = labsrv.StartSSHD(t)
@@ -49,12 +55,12 @@ secrets:
   wecube-s3-secret: {value: %q}
   wecube-host-password: {value: lab-Host-pw-1190}
   wecube-admin-password: {value: %q}
-`, server.FrontendHostPort(), l.artifacts, known, l.site.HostIP, l.sshd.ClientKeyPEM, l.site.JWTSigningKey, l.site.CorePassword, l.site.AuthPassword,
+`, address, l.artifacts, known, l.site.HostIP, l.sshd.ClientKeyPEM, l.site.JWTSigningKey, l.site.CorePassword, l.site.AuthPassword,
 		wecubeS3Secret, l.site.AdminPassword))
 	return l
 }
 
-func (l *wecubeLab) config(t *testing.T, env, mode string, extra string) string {
+func (l *wecubeLab) config(t testing.TB, env, mode string, extra string) string {
 	return writeFile(t, filepath.Join(l.root, env+".yaml"), fmt.Sprintf(`
 environment: %s
 from: "v3.2.6"
@@ -83,7 +89,7 @@ waits: {timeout: 90s, stableFor: 2s, interval: 500ms, failAfterRestarts: 2}
 		l.site.DDLAuth, l.site.DDLAuthSum, l.site.DDLCore, l.site.DDLCoreSum, l.site.AdminUser, extra))
 }
 
-func (l *wecubeLab) db(t *testing.T, m *labsrv.MariaDB, name string) *sql.DB {
+func (l *wecubeLab) db(t testing.TB, m *labsrv.MariaDB, name string) *sql.DB {
 	t.Helper()
 	db, err := m.Root(name)
 	require.NoError(t, err)
@@ -184,6 +190,31 @@ func operateWeCube(t *testing.T, l *wecubeLab, id string, onRunning map[string]f
 		}
 	}
 	return st, plugins
+}
+
+// wecubeChaosSite is the WeCube site (replace mode, an old WeCube's
+// container to stop) for the kill sweep. Its facts: each database server's
+// writes (the DDL, the system variables, the plugin rows) and the
+// containers by name and state.
+func wecubeChaosSite(t testing.TB, address, env string) chaosSite {
+	l := newWeCubeLabOn(t, address)
+	labsrv.Must(t, l.site.StartOldContainer("wecube-portal-v3", "v4.0.0"))
+	cfg := l.config(t, env, "replace", "replace: {oldContainers: [wecube-portal-v3]}\n")
+	return chaosSite{workerCfg: l.workerCfg, runCfg: cfg, workerEnv: []string{"USER=tester"}, facts: func(t testing.TB) map[string]int {
+		facts := map[string]int{}
+		for name, m := range map[string]*labsrv.MariaDB{"auth": l.site.AuthDB, "core": l.site.CoreDB} {
+			for k, v := range sqlWrites(t, l.db(t, m, "")) {
+				facts[name+" "+k] = v
+			}
+		}
+		lines, err := l.site.Containers()
+		require.NoError(t, err)
+		for _, line := range lines {
+			f := strings.Fields(line)
+			facts["container "+strings.Join(f[:min(2, len(f))], " ")]++
+		}
+		return facts
+	}}
 }
 
 func (l *wecubeLab) requireNoSecretLeaked(t *testing.T, id string, w *workerProc) {
