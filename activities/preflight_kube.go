@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,12 +30,25 @@ type KubeAccess struct {
 }
 
 // One review per verb, each a short request: no heartbeat.
-var _ = contract.Declare((*Preflight).CheckKubeAccess, contract.Options{})
+// A check is quick, but a worker lost in it (or right before it, the task
+// already handed to it) would cost the whole 2-minute try without a
+// heartbeat: 15 s, from the shared ticker.
+var _ = contract.Declare((*Preflight).CheckKubeAccess, contract.Options{Heartbeat: 15 * time.Second})
 
 // CheckKubeAccess asks the API server, with a SelfSubjectAccessReview per
 // verb and resource, whether the worker's account may do what the run
 // will do; it changes nothing (a review is not stored).
 func (p *Preflight) CheckKubeAccess(ctx context.Context, in KubeAccessInput) (contract.Outcome, error) {
+	var out contract.Outcome
+	err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		var err error
+		out, err = p.checkKubeAccess(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (p *Preflight) checkKubeAccess(ctx context.Context, in KubeAccessInput) (contract.Outcome, error) {
 	cs, err := p.kubeClient(in.Cluster)
 	if err != nil {
 		return contract.Outcome{}, err

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage"
@@ -42,7 +43,10 @@ type ReleaseNeeds struct {
 }
 
 // Reads one release history per release: no heartbeat.
-var _ = contract.Declare((*Preflight).CheckReleases, contract.Options{})
+// A check is quick, but a worker lost in it (or right before it, the task
+// already handed to it) would cost the whole 2-minute try without a
+// heartbeat: 15 s, from the shared ticker.
+var _ = contract.Declare((*Preflight).CheckReleases, contract.Options{Heartbeat: 15 * time.Second})
 
 // CheckReleases checks, before anything changes, that every release the
 // run upgrades or deletes exists in Helm 3's storage, deployed, and (where
@@ -52,6 +56,16 @@ var _ = contract.Declare((*Preflight).CheckReleases, contract.Options{})
 // failed or pending, and one at another version are each a failed row
 // naming the fix. Found now, not at step 39 after the deletes.
 func (p *Preflight) CheckReleases(ctx context.Context, in ReleasesCheckInput) (contract.Outcome, error) {
+	var out contract.Outcome
+	err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		var err error
+		out, err = p.checkReleases(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (p *Preflight) checkReleases(ctx context.Context, in ReleasesCheckInput) (contract.Outcome, error) {
 	cs, err := p.kubeClient(in.Cluster)
 	if err != nil {
 		return contract.Outcome{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"upgrader/config"
 	"upgrader/internal/contract"
@@ -17,11 +18,24 @@ type SecretsCheckInput struct {
 }
 
 // Resolves names on the worker: no heartbeat.
-var _ = contract.Declare((*Preflight).CheckSecrets, contract.Options{})
+// A check is quick, but a worker lost in it (or right before it, the task
+// already handed to it) would cost the whole 2-minute try without a
+// heartbeat: 15 s, from the shared ticker.
+var _ = contract.Declare((*Preflight).CheckSecrets, contract.Options{Heartbeat: 15 * time.Second})
 
 // CheckSecrets resolves every secret the run will use, on the worker, and
 // reports which resolve (never a value, nor its length).
 func (p *Preflight) CheckSecrets(ctx context.Context, in SecretsCheckInput) (contract.Outcome, error) {
+	var out contract.Outcome
+	err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		var err error
+		out, err = p.checkSecrets(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (p *Preflight) checkSecrets(ctx context.Context, in SecretsCheckInput) (contract.Outcome, error) {
 	var checks []contract.Check
 	for _, key := range slices.Sorted(maps.Keys(in.Refs)) {
 		name := in.Refs[key]

@@ -272,6 +272,13 @@ func sweepGuide(t *testing.T, srv *chaosServer, g chaosGuide, full bool, rng *ra
 	require.Equal(t, baseFacts, site.facts(t), "the killed run changed the site differently from the unkilled one")
 	backups := checkBackups(t, &srv.temporalAt, id)
 	wall := wallTime(st)
+	lostTries := 0
+	for _, s := range st.Steps {
+		lostTries += s.WorkerLost
+	}
+	if g.guide == "demo" {
+		recordHistoryFrom(t, srv.client, id, "demo-killed-history.json")
+	}
 
 	// What each kill cost: the step it hit took longer than in the unkilled
 	// run by this much (during), or the next step started this much later
@@ -298,7 +305,8 @@ func sweepGuide(t *testing.T, srv *chaosServer, g chaosGuide, full bool, rng *ra
 	if len(lost) > 0 {
 		med, max = lost[len(lost)/2], lost[len(lost)-1]
 	}
-	t.Logf("%s: %d kills, %d backups verified, wall %s → %s", g.guide, len(kills), backups, baseWall.Round(100*time.Millisecond), wall.Round(100*time.Millisecond))
+	t.Logf("%s: %d kills, %d new tries after a lost worker, %d backups verified, wall %s → %s", g.guide, len(kills), lostTries, backups,
+		baseWall.Round(100*time.Millisecond), wall.Round(100*time.Millisecond))
 	return fmt.Sprintf("| %s | %d | %d (%d / %d) | %d | %.1f s / %.1f s | %.1f s → %.1f s (%.1f×) |\n",
 		g.guide, len(steps), during+after, during, after, server, med.Seconds(), max.Seconds(),
 		baseWall.Seconds(), wall.Seconds(), wall.Seconds()/baseWall.Seconds())

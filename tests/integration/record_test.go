@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	labsrv "upgrader/tests/lab"
@@ -19,11 +20,17 @@ import (
 // end-to-end test on the lab is how its history is recorded.
 func recordHistory(t *testing.T, id, file string) {
 	t.Helper()
+	recordHistoryFrom(t, temporalClient(), id, file)
+}
+
+// recordHistoryFrom is recordHistory for a run on the Temporal c serves.
+func recordHistoryFrom(t testing.TB, c client.Client, id, file string) {
+	t.Helper()
 	if os.Getenv("UPGRADER_RECORD_HISTORY") == "" {
 		return
 	}
 	hist := &historypb.History{}
-	it := temporalClient().GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(t, err)
