@@ -23,6 +23,7 @@ import (
 func TestReplayRecordedHistories(t *testing.T) {
 	for _, c := range []struct{ file, workflowType string }{
 		{"testdata/demo-history.json", "DemoUpgrade"},
+		{"testdata/demo-killed-history.json", "DemoUpgrade"}, // the kill sweep's run: 8 workers SIGKILLed
 		{"testdata/choerodon-0.21-0.22-history.json", "ChoerodonUpgrade_0_21_to_0_22"},
 		{"testdata/choerodon-0.8-0.9-history.json", "ChoerodonUpgrade_0_8_to_0_9"},
 		{"testdata/dce5-skoala-history.json", "DCE5SkoalaUpgrade"},
