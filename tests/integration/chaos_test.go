@@ -262,6 +262,9 @@ func sweepGuide(t *testing.T, srv *chaosServer, g chaosGuide, full bool, rng *ra
 		next++
 	})
 	wg.Wait()
+	for _, k := range kills { // named before any assertion, so a failing sweep says where it killed
+		t.Logf("killed: %s at %s", k.killPoint, k.at.UTC().Format("15:04:05.000"))
+	}
 	require.Equal(t, runbook.RunCompleted, st.State, "the killed run needed a person: %+v", st)
 	for _, s := range st.Steps {
 		require.Empty(t, s.Decisions, "%s: nobody decides anything in the sweep", s.Name)
