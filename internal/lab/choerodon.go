@@ -32,7 +32,7 @@ type PodBehaviour struct {
 	Port      int
 	Serve     string // actuator (default), html or eureka
 	Title     string // html: the page's title
-	EurekaApp string // eureka: the app it lists as UP
+	EurekaApp string // eureka: informational; the register lists each pod under its chart's name (choerodon.io/service)
 	UpAfter   time.Duration
 	Log       []string
 	LogAfter  time.Duration

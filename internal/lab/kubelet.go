@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -142,7 +143,14 @@ func (s *PodSim) runPod(ctx context.Context, p *corev1.Pod) error {
 	start := time.Now()
 	handlers := map[int]http.Handler{}
 	if port, err := strconv.Atoi(a[AnnoPort]); err == nil {
-		handlers[port] = podHandler(a, p.Labels, start)
+		ns := p.Namespace
+		handlers[port] = podHandler(a, p.Labels, start, func(ctx context.Context) []corev1.Pod {
+			l, err := s.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "choerodon.io/service"})
+			if err != nil {
+				return nil
+			}
+			return l.Items
+		})
 	}
 	var ip string
 	var listeners map[int]net.Listener
@@ -284,7 +292,7 @@ func deploymentOf(p *corev1.Pod) string {
 func ptr[T any](v T) *T { return &v }
 
 // podHandler answers the guides' checks the way the real services do.
-func podHandler(a, labels map[string]string, start time.Time) http.Handler {
+func podHandler(a, labels map[string]string, start time.Time, pods func(context.Context) []corev1.Pod) http.Handler {
 	upAfter, _ := time.ParseDuration(a[AnnoUpAfter])
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if time.Since(start) < upAfter {
@@ -297,7 +305,7 @@ func podHandler(a, labels map[string]string, start time.Time) http.Handler {
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>%s</title></head><body><div id="app"></div></body></html>`, a[AnnoTitle])
 		case "eureka":
-			eurekaApps(w, r, a[AnnoApp], labels["choerodon.io/version"])
+			eurekaApps(w, r, pods(r.Context()))
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"status":"UP"}`)
@@ -307,35 +315,51 @@ func podHandler(a, labels map[string]string, start time.Time) http.Handler {
 
 // eurekaApps answers as go-register-server 0.9.0 does: GET /eureka/apps is
 // the registry's ApplicationResources (pkg/eureka/router/apps.go,
-// pkg/eureka/apps/types.go), each instance built from a pod by
-// pkg/convertor/instance_convertor.go — status always UP, metadata.VERSION
-// the pod's choerodon.io/version label; /eureka/apps/delta (its readiness
-// probe) an empty list. The real server lists every pod labelled
-// choerodon.io/service; the lab's register lists itself, which is the
-// instance the guide's check looks for. Other paths are 404, as there.
-func eurekaApps(w http.ResponseWriter, r *http.Request, app, version string) {
-	host, port, _ := net.SplitHostPort(r.Host)
-	p, _ := strconv.Atoi(port)
+// pkg/eureka/apps/types.go) listing every running pod of the namespace
+// labelled choerodon.io/service, grouped by that label, each instance built
+// by pkg/convertor/instance_convertor.go — status always UP (whether the
+// service answers or not), metadata.VERSION the pod's choerodon.io/version
+// label; so during a rolling upgrade the old register pod and the new one
+// both list both versions. /eureka/apps/delta (its readiness probe) is an
+// empty list. Other paths are 404, as there.
+func eurekaApps(w http.ResponseWriter, r *http.Request, pods []corev1.Pod) {
 	now := time.Now().Unix()
-	inst := map[string]any{
-		"instanceId": host + ":" + app + ":" + port, "hostName": host, "app": app, "ipAddr": host,
-		"status": "UP", "overriddenstatus": "UNKNOWN",
-		"port": map[string]any{"@enabled": true, "$": p}, "securePort": map[string]any{"@enabled": false, "$": 443},
-		"countryId":      8,
-		"dataCenterInfo": map[string]any{"name": "MyOwn", "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"},
-		"leaseInfo": map[string]any{"renewalIntervalInSecs": 10, "durationInSecs": 90, "registrationTimestamp": now,
-			"lastRenewalTimestamp": now, "evictionTimestamp": 0, "serviceUpTimestamp": now},
-		"metadata":    map[string]string{"VERSION": version},
-		"homePageUrl": "http://" + host + ":" + port + "/", "statusPageUrl": "http://" + host + ":" + port + "/info",
-		"healthCheckUrl": "http://" + host + ":" + port + "/health", "vipAddress": app, "secureVipAddress": app,
-		"isCoordinatingDiscoveryServer": true, "lastUpdatedTimestamp": now, "lastDirtyTimestamp": now, "actionType": "ADDED",
+	byApp := map[string][]any{}
+	var names []string
+	for _, p := range pods {
+		app := p.Labels["choerodon.io/service"]
+		if p.Status.PodIP == "" || p.DeletionTimestamp != nil || app == "" {
+			continue
+		}
+		host, port := p.Status.PodIP, p.Annotations[AnnoPort]
+		portN, _ := strconv.Atoi(port)
+		if byApp[app] == nil {
+			names = append(names, app)
+		}
+		byApp[app] = append(byApp[app], map[string]any{
+			"instanceId": host + ":" + app + ":" + port, "hostName": host, "app": app, "ipAddr": host,
+			"status": "UP", "overriddenstatus": "UNKNOWN",
+			"port": map[string]any{"@enabled": true, "$": portN}, "securePort": map[string]any{"@enabled": false, "$": 443},
+			"countryId":      8,
+			"dataCenterInfo": map[string]any{"name": "MyOwn", "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"},
+			"leaseInfo": map[string]any{"renewalIntervalInSecs": 10, "durationInSecs": 90, "registrationTimestamp": now,
+				"lastRenewalTimestamp": now, "evictionTimestamp": 0, "serviceUpTimestamp": now},
+			"metadata":    map[string]string{"VERSION": p.Labels["choerodon.io/version"]},
+			"homePageUrl": "http://" + host + ":" + port + "/", "statusPageUrl": "http://" + host + ":" + port + "/info",
+			"healthCheckUrl": "http://" + host + ":" + port + "/health", "vipAddress": app, "secureVipAddress": app,
+			"isCoordinatingDiscoveryServer": true, "lastUpdatedTimestamp": now, "lastDirtyTimestamp": now, "actionType": "ADDED",
+		})
+	}
+	sort.Strings(names)
+	apps := []any{}
+	for _, n := range names {
+		apps = append(apps, map[string]any{"name": n, "instance": byApp[n]})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/eureka/apps":
 		_ = json.NewEncoder(w).Encode(map[string]any{"applications": map[string]any{
-			"application":    []any{map[string]any{"name": app, "instance": []any{inst}}},
-			"apps__hashcode": "app_hashcode", "versions__delta": 2}})
+			"application": apps, "apps__hashcode": "UP_" + strconv.Itoa(len(pods)) + "_", "versions__delta": 2}})
 	case "/eureka/apps/delta":
 		_ = json.NewEncoder(w).Encode(map[string]any{"applications": map[string]any{
 			"application": []any{}, "apps__hashcode": "app_hashcode", "versions__delta": 2}})
