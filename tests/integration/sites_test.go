@@ -18,8 +18,8 @@ import (
 // across two sites: worker A polls the run's own queue (the workflow and the
 // steps of no site), worker B polls site b's queue for activities only. The
 // steps the config puts in site b wait, shown as waiting for site b's worker
-// (not failed), while that worker is down; once it starts they run there and
-// the run completes. History's ActivityTaskStarted identities show which
+// (not failed), while that worker is down (not started yet, then killed at
+// the gate); once it starts they run there and the run completes. History's ActivityTaskStarted identities show which
 // worker ran what: nothing of site b ran on A, nothing else on B.
 func TestStepsRunOnTheirSitesWorker(t *testing.T) {
 	l := newLab(t, "sites", 1)
@@ -65,9 +65,26 @@ func TestStepsRunOnTheirSitesWorker(t *testing.T) {
 
 	// Site b's worker starts (same config file, its own queue and site,
 	// activities only): the waiting step runs there, then the rest.
-	startSiteWorker(t, l.workerCfg, queueB, "b", "DEMO_DB_PASSWORD="+secretValue)
+	workerB := startSiteWorker(t, l.workerCfg, queueB, "b", "DEMO_DB_PASSWORD="+secretValue)
 	eventually(t, 60*time.Second, "the gate", func() bool { return status(t, id).State == runbook.RunWaitingApproval })
+
+	// Site b's worker stops (killed) while the run waits at the gate; the
+	// site's next step waits for it again, the other site's goes on.
+	workerB.kill(t)
 	mustStarterAs(t, "alice", l.workerCfg, "approve", id, "approve/delete-old-releases", "--comment", "two sites")
+	eventually(t, 60*time.Second, "upgrade/hzero-gateway waiting for site b's worker after it stopped", func() bool {
+		out, _ = starter(t, l.workerCfg, "status", id)
+		return strings.Contains(lineWith(out, "upgrade/hzero-gateway"), "waiting for a worker on queue "+queueB+" (site b)")
+	})
+	t.Logf("starter status after site b's worker stopped:\n%s", out)
+	require.Contains(t, lineWith(out, "upgrade/hzero-gateway"), "running", out)
+	st = status(t, id)
+	require.Equal(t, runbook.RunRunning, st.State)
+	eventually(t, 30*time.Second, "site a's upgrade done", func() bool {
+		st := status(t, id)
+		return st.Step("upgrade/hzero-iam") != nil && st.Step("upgrade/hzero-iam").State == runbook.StepDone
+	})
+	startSiteWorker(t, l.workerCfg, queueB, "b", "DEMO_DB_PASSWORD="+secretValue)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
