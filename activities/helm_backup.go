@@ -33,11 +33,14 @@ type HelmBackupInput struct {
 }
 
 // BackupFile is one written backup: where and its checksum, never content
-// (values hold passwords).
+// (values hold passwords), and the chart the release ran, which a
+// re-install from this backup needs (Reinstall).
 type BackupFile struct {
-	Release string `json:"release"`
-	Path    string `json:"path"`
-	SHA256  string `json:"sha256"`
+	Release      string `json:"release"`
+	Path         string `json:"path"`
+	SHA256       string `json:"sha256"`
+	Chart        string `json:"chart,omitempty"`
+	ChartVersion string `json:"chartVersion,omitempty"`
 }
 
 // HelmBackupResult lists the files written.
@@ -104,7 +107,11 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		if err != nil {
 			return res, err
 		}
-		res.Files = append(res.Files, BackupFile{Release: name, Path: p, SHA256: sum})
+		f := BackupFile{Release: name, Path: p, SHA256: sum}
+		if rel, err := action.NewGet(cfg).Run(name); err == nil && rel.Chart != nil && rel.Chart.Metadata != nil {
+			f.Chart, f.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
+		}
+		res.Files = append(res.Files, f)
 		activity.RecordHeartbeat(ctx, len(res.Files))
 	}
 	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
@@ -112,12 +119,17 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		res.Summary += fmt.Sprintf(" (%d read from Tiller's records in %s)", len(helm2), in.TillerNamespace)
 	}
 	// Each file's path and checksum as outputs (path.<release>,
-	// sha256.<release>): the run's report lists them among its backups.
+	// sha256.<release>): the run's report lists them among its backups. The
+	// chart and its version (chart.<release>, version.<release>) are what an
+	// undo re-installs the release from, with these values.
 	for _, f := range res.Files {
 		if res.Outputs == nil {
 			res.Outputs = map[string]string{}
 		}
 		res.Outputs["path."+f.Release], res.Outputs["sha256."+f.Release] = f.Path, f.SHA256
+		if f.Chart != "" {
+			res.Outputs["chart."+f.Release], res.Outputs["version."+f.Release] = f.Chart, f.ChartVersion
+		}
 	}
 	if len(res.Missing) > 0 {
 		res.Summary += fmt.Sprintf("; not installed: %s", strings.Join(res.Missing, ", "))

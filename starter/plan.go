@@ -276,6 +276,12 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	if s.Site != "" {
 		needs = append(needs, "site:"+s.Site)
 	}
+	if len(s.Undo) > 0 {
+		needs = append(needs, "undo")
+	}
+	if s.NoReturn != "" {
+		needs = append(needs, "no-way-back")
+	}
 	kind := string(s.Kind)
 	if s.Expand != nil && kind == "" {
 		kind = "expand"
@@ -286,6 +292,12 @@ func printPlanStep(tw io.Writer, num string, s runbook.Step, verbose bool) {
 	}
 	if s.Required != nil {
 		fmt.Fprintf(tw, "\t\t\t\t\t  required: %s (skipped only with --ack %s)\n", s.Required.Text, s.Required.ID)
+	}
+	if s.NoReturn != "" {
+		fmt.Fprintf(tw, "\t\t\t\t\t  POINT OF NO RETURN: once this step starts, abort --rollback is refused: %s\n", s.NoReturn)
+	}
+	for _, u := range s.Undo {
+		fmt.Fprintf(tw, "\t\t\t\t\t  undo (abort --rollback): %s: %s\n", u.Name, u.Summary)
 	}
 	paths := make([]string, 0, len(s.Inputs))
 	for p := range s.Inputs {

@@ -240,6 +240,9 @@ func printNext(w io.Writer, id string, st runbook.RunStatus) {
 			}
 			fmt.Fprintf(w, "\n%s failed: %s\n  retry: %s decide %s %s retry [--config FIXED.yaml]\n  skip:  %s decide %s %s skip%s --comment \"why\"\n  abort: %s decide %s %s abort --comment \"why\"\n",
 				s.Name, s.LastError, self(), id, s.Name, self(), id, s.Name, skip, self(), id, s.Name)
+			if why := rollbackRefusal(st); why == "" && st.State != runbook.RunRollingBack && hasUndo(st) {
+				fmt.Fprintf(w, "  abort and roll back: %s decide %s %s abort --rollback --comment \"why\"\n", self(), id, s.Name)
+			}
 			if s.Required != nil {
 				fmt.Fprintf(w, "  (required: %s)\n", s.Required.Text)
 			}
@@ -454,20 +457,61 @@ lands in the run's history.`,
 	return cmd
 }
 
+// hasUndo says whether any step of the run has undo steps.
+func hasUndo(st runbook.RunStatus) bool {
+	for _, s := range st.Steps {
+		if len(s.Undo) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// rollbackRefusal is why the run refuses --rollback now, as its status
+// shows it (the run's own check decides; this one saves a round trip and
+// covers signals): the point of no return has started.
+func rollbackRefusal(st runbook.RunStatus) string {
+	at := -1
+	for i, s := range st.Steps {
+		if s.NoReturn != "" && s.Undoes == "" {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return ""
+	}
+	for i, s := range st.Steps[at:] {
+		if s.Undoes != "" || s.State == runbook.StepPending || s.State == runbook.StepNotRunAfterAbort {
+			continue
+		}
+		where := fmt.Sprintf("%s, the point of no return, is %s", s.Name, s.State)
+		if i > 0 {
+			where = fmt.Sprintf("%s is %s, past the point of no return (%s)", s.Name, s.State, st.Steps[at].Name)
+		}
+		return where + "; the guide warns: " + st.Steps[at].NoReturn
+	}
+	return ""
+}
+
 func newDecideCmd(g *globals) *cobra.Command {
 	var comment, file, ack string
-	var yes bool
+	var yes, rollback bool
 	cmd := &cobra.Command{
-		Use:   "decide ID STEP retry|skip|abort [--comment TEXT] [--ack WARNING] [--config FILE]",
+		Use:   "decide ID STEP retry|skip|abort [--comment TEXT] [--ack WARNING] [--config FILE] [--rollback]",
 		Short: "Answer a failed step: run it again (optionally with a corrected config), go on without it, or end the run",
 		Long: `decide answers a failed step as you (see approve). skip and abort need --comment: why.
 A step the guide marks as required (plan shows "required:ID") is skipped only with
---ack ID in the same call: you have read the guide's warning.`,
+--ack ID in the same call: you have read the guide's warning. abort --rollback, before
+the plan's point of no return (plan shows "no-way-back"), runs the undo steps of every
+step done, latest first (plan shows them under each step marked "undo"), then ends
+the run rolled back; after that point it is refused.`,
 		Example: `  starter decide upgrade/demo/lab wait-up/hzero-iam retry
   starter decide upgrade/demo/lab upgrade/hzero-iam retry --config fixed.yaml
   starter decide upgrade/demo/lab wait-up/hzero-iam skip --comment "checked by hand: UP"
   starter decide upgrade/c7n/prod follow-log/data-migration skip --ack data-migration-exception --comment "vendor: harmless"
-  starter decide upgrade/demo/lab upgrade/hzero-iam abort --comment "chart broken, rolling back"`,
+  starter decide upgrade/demo/lab upgrade/hzero-iam abort --comment "chart broken, rolling back"
+  starter decide upgrade/c7n/prod create-databases/hzero abort --rollback --comment "DB not ready; back to 0.21"`,
 		Args:      cobra.ExactArgs(3),
 		ValidArgs: []string{"retry", "skip", "abort"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -487,7 +531,15 @@ A step the guide marks as required (plan shows "required:ID") is skipped only wi
 			if file != "" && action != runbook.ActionRetry {
 				return fmt.Errorf("--config goes with retry only, not %s", action)
 			}
-			d := runbook.Decision{Step: args[1], Action: action, Comment: comment, Ack: ack}
+			if rollback && action != runbook.ActionAbort {
+				return fmt.Errorf("--rollback goes with abort only, not %s", action)
+			}
+			if rollback {
+				if err := checkRollback(cmd, g, args[0]); err != nil {
+					return err
+				}
+			}
+			d := runbook.Decision{Step: args[1], Action: action, Comment: comment, Ack: ack, Rollback: rollback}
 			if ok, err := withConfig(cmd, g, args[0], file, yes, func(raw json.RawMessage) { d.Config = raw }); !ok || err != nil {
 				return err
 			}
@@ -501,7 +553,27 @@ A step the guide marks as required (plan shows "required:ID") is skipped only wi
 	cmd.Flags().StringVar(&ack, "ack", "", "with skip of a step the guide marks required: the ID of its warning, acknowledged")
 	cmd.Flags().StringVar(&file, "config", "", "with retry: a corrected upgrade config for this step and the ones after it (shows the diff first)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send the corrected config without asking")
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "with abort, before the plan's point of no return: run the undo steps of every step done "+
+		"(latest first: re-install deleted releases from their backups), then end the run rolled back")
 	return cmd
+}
+
+// checkRollback refuses --rollback before anything is sent when the run's
+// status shows it past its point of no return.
+func checkRollback(cmd *cobra.Command, g *globals, id string) error {
+	c, _, err := g.dial(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := queryStatus(cmd.Context(), c, id)
+	if err != nil {
+		return nil // the run's own check decides
+	}
+	if why := rollbackRefusal(st); why != "" {
+		return fmt.Errorf("--rollback refused, nothing sent: %s. Abort without --rollback, and restore from the backups by hand if you must", why)
+	}
+	return nil
 }
 
 func newListCmd(g *globals) *cobra.Command {

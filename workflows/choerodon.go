@@ -176,7 +176,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	checkKeys("releases", sortedKeys(s.Releases), all)
 	checkKeys("versions", sortedKeys(s.Versions), upgraded)
 	checkKeys("values", sortedKeys(s.Values), upgraded)
-	checkKeys("probe.ports", sortedKeys(s.Probe.Ports), upgraded)
+	checkKeys("probe.ports", sortedKeys(s.Probe.Ports), all) // old releases: the undo's wait-up
 	// Every release ends up under one name, and no two share it: one
 	// release upgraded with another's chart would complete without a word.
 	target := map[string]string{}
@@ -336,6 +336,18 @@ func (p *c7nPlan) required(name, id, text string) {
 		}
 	}
 	panic("guide bug: no step " + name + " to mark required")
+}
+
+// noReturn marks the step named name, added before, as the plan's point of
+// no return: once it has started, `abort --rollback` is refused with text.
+func (p *c7nPlan) noReturn(name, text string) {
+	for i := range p.steps {
+		if p.steps[i].Name == name {
+			p.steps[i].NoReturn = text
+			return
+		}
+	}
+	panic("guide bug: no step " + name + " to mark the point of no return")
 }
 
 // destructive marks the gate named name, added before, as one before a
@@ -787,7 +799,10 @@ func flattenKeys(prefix string, v map[string]any, out *[]string) {
 }
 
 // waitUp adds the guide's verify command for svc: curl … | jq -r .status.
-func (p *c7nPlan) waitUp(svc c7nService) {
+func (p *c7nPlan) waitUp(svc c7nService) { p.add(p.waitUpStep(svc)) }
+
+// waitUpStep is waitUp's step, for a plan or an undo.
+func (p *c7nPlan) waitUpStep(svc c7nService) runbook.Step {
 	port := svc.Port
 	if v, ok := p.site.Probe.Ports[svc.Release]; ok {
 		port = v
@@ -805,15 +820,44 @@ func (p *c7nPlan) waitUp(svc c7nService) {
 		what = fmt.Sprintf("a page containing %s", expect.BodyContains)
 	}
 	rel := p.name(svc.Release)
-	p.add(runbook.Step{
-		Name: "wait-up/" + svc.Release, Kind: runbook.KindWait,
+	return runbook.Step{
+		Section: p.section,
+		Name:    "wait-up/" + svc.Release, Kind: runbook.KindWait,
 		Summary:  fmt.Sprintf("wait until a pod of %s answers %s on :%d%s", rel, what, port, svc.Path),
 		Activity: kube.WaitUp,
 		Input: activities.WaitUpInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
 			LabelKey: p.site.Probe.LabelKey, Port: port, Path: svc.Path, Via: p.site.Probe.Via, Expect: expect,
 			NewRevisionOnly: true},
 		Timeout: p.site.Probe.Timeout,
-	})
+	}
+}
+
+// undoDelete is the undo of delete-release/<release>: the release
+// installed again at the chart version it ran, with the values
+// backup-values/all saved (its outputs chart.X, version.X, path.X and
+// sha256.X, X the site's name), then, when svc has a port (the site's
+// probe.ports win), a wait until it is up as the guide's verify commands
+// check a service.
+func (p *c7nPlan) undoDelete(svc c7nService) []runbook.Step {
+	rel := p.name(svc.Release)
+	backup := "backup-values/all"
+	undo := []runbook.Step{{Section: p.section,
+		Name: runbook.UndoPrefix + "delete-release/" + svc.Release, Kind: runbook.KindHelm,
+		Summary:  fmt.Sprintf("helm install %s at the chart version it ran, with the values backup-values/all saved", rel),
+		Activity: helm.Reinstall,
+		Input: activities.HelmReinstallInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
+			Chart: activities.ChartRef{Repo: p.site.ChartRepo}, Timeout: p.site.HelmTimeout},
+		Inputs: map[string]runbook.From{
+			"chart.name": {Step: backup, Output: "chart." + rel}, "chart.version": {Step: backup, Output: "version." + rel},
+			"valuesFile": {Step: backup, Output: "path." + rel}, "valuesSHA256": {Step: backup, Output: "sha256." + rel}},
+		Timeout: p.site.HelmTimeout + 5*time.Minute,
+	}}
+	if _, ok := p.site.Probe.Ports[svc.Release]; ok || svc.Port != 0 {
+		w := p.waitUpStep(svc)
+		w.Name = runbook.UndoPrefix + w.Name
+		undo = append(undo, w)
+	}
+	return undo
 }
 
 // service upgrades svc and, when the guide verifies it, waits until it is up.

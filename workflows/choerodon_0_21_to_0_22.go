@@ -252,7 +252,8 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		old[i] = p.name(r)
 	}
 	p.gate(approve, fmt.Sprintf("Delete the old framework's releases %s from %s? Their values are saved by backup-values/all "+
-		"and the databases by %s. The framework is replaced by hzero; this cannot be undone.", strings.Join(old, ", "), ns, dbBackup), false)
+		"and the databases by %s. The framework is replaced by hzero. Until the data migration starts, `decide … abort --rollback` "+
+		"re-installs them from those backups; after it, there is no way back.", strings.Join(old, ", "), ns, dbBackup), false)
 	requires := []string{"backup-values/all", dbBackup, approve}
 	if p.dumps() {
 		requires = append(requires, p.verifyBackup(dbBackup))
@@ -262,7 +263,9 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			Summary:  fmt.Sprintf("helm delete --purge %s", p.name(r)),
 			Activity: helm.Uninstall,
 			Input:    activities.HelmUninstallInput{Cluster: in.Cluster, Namespace: ns, Release: p.name(r)},
-			Requires: requires})
+			Requires: requires,
+			// Before the data migration, `abort --rollback` puts it back.
+			Undo: p.undoDelete(choerodon021OldHealth(r))})
 	}
 
 	// 创建数据库.
@@ -301,6 +304,10 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	}
 	p.upgrade(c7nService{Release: "data-migration", Install: true,
 		Values: map[string]any{"env": map[string]any{"open": migration}}, Secrets: migrationSecrets})
+	// 升级后可能数据库结构会发生改变，故不能进行版本回退: once the migration
+	// starts, the old framework's data is being rewritten.
+	p.noReturn("install/data-migration", "升级后可能数据库结构会发生改变，故不能进行版本回退 (after the upgrade the database "+
+		"structure may have changed, so there is no going back: the data migration is where that starts)")
 	p.followLog("data-migration", "修复完成，正常退出",
 		"an exception means the upgrade cannot go on (the guide: 如果出现异常信息，不能再继续升级)", in.Probe.logFailure("data-migration"))
 	p.required("follow-log/data-migration", "data-migration-exception", "此次升级更换底层框架，数据迁移逻辑较为复杂，请注意迁移服务日志，"+
@@ -434,6 +441,24 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.finishPreflight()
 	p.finishHelm2()
 	return p.steps, nil
+}
+
+// choerodon021OldHealth is how an old framework release is checked up
+// after an undo puts it back: the 0.21 charts' management port (the
+// service's port + 1) and Spring Boot 2's /actuator/health; register-server
+// (chart go-register-server) is a Eureka server, up when it lists itself UP
+// (GET /eureka/apps, as wait-up/register-server of the 0.8 guide reads it).
+// A release the table does not know is re-installed without a wait unless
+// probe.ports names its port.
+func choerodon021OldHealth(release string) c7nService {
+	ports := map[string]int{"base-service": 8031, "api-gateway": 8081, "file-service": 9091, "manager-service": 8964,
+		"notify-service": 18086, "oauth-server": 8021, "asgard-service": 18081}
+	if release == "register-server" {
+		return c7nService{Release: release, Port: 8000, Path: "/eureka/apps", Expect: activities.WaitHTTPInput{
+			Element: &activities.JSONElement{Path: "applications.application.*.instance.*",
+				Where: map[string]string{"app": "go-register-server", "status": "UP"}}}}
+	}
+	return c7nService{Release: release, Port: ports[release], Path: "/actuator/health"}
 }
 
 // choerodon021Charts are the guide's charts, in the guide's order.

@@ -104,9 +104,16 @@ var C7N021OldReleases = []string{"base-service", "api-gateway", "file-service", 
 func (s *C7NSite) PackageC7N021(migrationLog []string, iamUpAfter time.Duration) error {
 	var errs []error
 	pkg := func(name, version string, b PodBehaviour) { errs = append(errs, s.Package(name, version, b)) }
-	oldPorts := []int{8031, 8080, 9091, 8964, 18086, 8021, 8000, 18081}
+	// The old framework's management ports (service port + 1, where an
+	// undo's wait-up checks /actuator/health); register-server is
+	// go-register-server, a Eureka server listing itself.
+	oldPorts := []int{8031, 8081, 9091, 8964, 18086, 8021, 8000, 18081}
 	for i, name := range C7N021OldReleases {
-		pkg(name, "0.21.0", PodBehaviour{Port: oldPorts[i]})
+		b := PodBehaviour{Port: oldPorts[i]}
+		if name == "register-server" {
+			b = PodBehaviour{Port: 8000, Serve: "eureka", EurekaApp: "go-register-server"}
+		}
+		pkg(name, "0.21.0", b)
 	}
 	for _, c := range []struct {
 		name, version string

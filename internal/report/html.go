@@ -18,6 +18,8 @@ var stateColor = map[string]string{
 	"failed-awaiting-decision": "#c62828",
 	"rejected":                 "#6a1b9a",
 	"aborted":                  "#c62828",
+	"rolling-back":             "#ef6c00",
+	"rolled-back":              "#ef6c00",
 	"not-run":                  "#bdbdbd",
 	"pending":                  "#e0e0e0",
 }

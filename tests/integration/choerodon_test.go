@@ -413,6 +413,13 @@ func TestChoerodon021MigrationExceptionPausesAndAbortsCleanly(t *testing.T) {
 	out, err = starter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "skip")
 	require.Error(t, err)
 	require.Contains(t, out, "skip needs a comment", "refused by the starter before anything is sent")
+	// Past the point of no return: --rollback is refused with the guide's
+	// warning, by the starter before anything is sent.
+	out, err = starter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "abort", "--rollback", "--comment", "back to 0.21")
+	require.Error(t, err)
+	require.Contains(t, out, "--rollback refused, nothing sent: install/data-migration, the point of no return")
+	require.Contains(t, out, "升级后可能数据库结构会发生改变，故不能进行版本回退")
+	require.NotContains(t, mustStarter(t, l.workerCfg, "status", id), "--rollback")
 	mustStarter(t, l.workerCfg, "decide", id, "follow-log/data-migration", "abort", "--comment", "migration failed; asking the forum")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

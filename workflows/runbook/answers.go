@@ -208,6 +208,14 @@ func (r *runner) checkDecision(d Decision) error {
 	if identityOf(d.By, d.Who).Name == "" {
 		return errors.New("say who decides (by)")
 	}
+	if d.Rollback {
+		if d.Action != ActionAbort {
+			return fmt.Errorf("--rollback goes with abort only, not %s", d.Action)
+		}
+		if err := r.checkRollback(); err != nil {
+			return err
+		}
+	}
 	if err := r.checkAck(r.index[d.Step], d.Ack, d.Action == ActionSkip, string(d.Action)); err != nil {
 		return err
 	}
@@ -242,7 +250,8 @@ func (r *runner) acceptDecision(ctx workflow.Context, d Decision, via string) An
 	if len(d.Config) > 0 {
 		ans.Config = r.applyConfig(ctx, d.Config, ans, d.Step)
 	}
-	r.answers[d.Step] = pendingAnswer{answer: ans, action: d.Action}
+	ans.Rollback = d.Rollback
+	r.answers[d.Step] = pendingAnswer{answer: ans, action: d.Action, rollback: d.Rollback}
 	r.logger.Info("failed step decided", "step", d.Step, "action", d.Action, "by", ans.By, "via", via)
 	r.record(ctx, ans)
 	return ans
@@ -290,6 +299,9 @@ func (a Answer) String() string {
 	}
 	if a.Ack != "" {
 		line += " acknowledging " + a.Ack
+	}
+	if a.Rollback {
+		line += " with --rollback"
 	}
 	if a.Comment != "" {
 		line += ": " + a.Comment

@@ -31,7 +31,7 @@ func (r *runner) setState(ctx workflow.Context, i int, s StepState) {
 // upserts the search attributes and the Web UI's current details.
 func (r *runner) publish(ctx workflow.Context, initial bool) error {
 	state, current := r.status.State, ""
-	if state != RunCompleted && state != RunAborted && state != RunRejected {
+	if state != RunCompleted && state != RunAborted && state != RunRejected && state != RunRolledBack {
 		state = RunRunning
 		for _, st := range r.status.Steps {
 			switch st.State {
@@ -50,6 +50,9 @@ func (r *runner) publish(ctx workflow.Context, initial bool) error {
 			if state == RunFailedAwaiting {
 				break
 			}
+		}
+		if r.rollingBack && state == RunRunning {
+			state = RunRollingBack
 		}
 	}
 	r.status.State, r.status.CurrentStep = state, current

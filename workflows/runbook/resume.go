@@ -86,6 +86,10 @@ func newStepStatus(s Step) StepStatus {
 		st.Prompt = s.Gate.Prompt
 		st.Destructive = s.Gate.Destructive
 	}
+	for _, u := range s.Undo {
+		st.Undo = append(st.Undo, u.Name)
+	}
+	st.NoReturn = s.NoReturn
 	return st
 }
 
@@ -114,7 +118,7 @@ func (r *runner) restore(res Resume) error {
 	// Copies a map; order does not matter.
 	//workflowcheck:ignore
 	for k, a := range res.Answers {
-		r.answers[k] = pendingAnswer{answer: a.Answer, reject: a.Reject, action: a.Action}
+		r.answers[k] = pendingAnswer{answer: a.Answer, reject: a.Reject, action: a.Action, rollback: a.Rollback}
 	}
 	byName := map[string]Step{}
 	for _, s := range r.plan {
@@ -158,7 +162,7 @@ func planName(plan []Step, i int) string {
 // shouldContinue says whether the history is long enough to continue as
 // new; only a run that holds its input can.
 func (r *runner) shouldContinue(ctx workflow.Context) bool {
-	if r.input == nil || r.continuing {
+	if r.input == nil || r.continuing || r.rollingBack {
 		return false
 	}
 	limit := r.opts.HistoryLimit
@@ -210,7 +214,7 @@ func (r *runner) continueAsNew(ctx workflow.Context) (RunStatus, error) {
 			if answers == nil {
 				answers = map[string]CarriedAnswer{}
 			}
-			answers[st.Name] = CarriedAnswer{Answer: a.answer, Reject: a.reject, Action: a.action}
+			answers[st.Name] = CarriedAnswer{Answer: a.answer, Reject: a.reject, Action: a.action, Rollback: a.rollback}
 		}
 	}
 	info := workflow.GetInfo(dctx)

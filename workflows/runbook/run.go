@@ -57,6 +57,9 @@ const (
 	ErrAborted  = "UpgradeAborted"  // an operator chose abort on a failed step
 	ErrRejected = "UpgradeRejected" // a person rejected a required gate
 	ErrBadPlan  = "InvalidPlan"     // the guide's steps or target are wrong
+	// ErrRolledBack: an operator aborted with --rollback and every undo
+	// step ran (or was skipped by an operator): the run ended rolled back.
+	ErrRolledBack = "UpgradeRolledBack"
 )
 
 // Input is a guide's decoded config, the argument of its workflow: it
@@ -130,9 +133,10 @@ func RunInput(ctx workflow.Context, g Guide, in Input, o Options) (RunStatus, er
 }
 
 type pendingAnswer struct {
-	answer Answer
-	reject bool
-	action Action
+	answer   Answer
+	reject   bool
+	action   Action
+	rollback bool
 }
 
 type runner struct {
@@ -161,6 +165,9 @@ type runner struct {
 	// continuing is set once the run decided to continue as new: steps cut
 	// short by it keep their state.
 	continuing bool
+	// rollingBack is set while the undo steps of an abort with --rollback
+	// run (rollback.go); the run does not continue as new then.
+	rollingBack bool
 
 	lastState RunState
 	lastStep  string
@@ -226,6 +233,8 @@ func (r *runner) runGroup(ctx workflow.Context, start, end int) error {
 type stopError struct {
 	kind    string // ErrAborted or ErrRejected
 	message string
+	// rollback: the abort asks for the undo steps to run (rollback.go).
+	rollback bool
 }
 
 func (e *stopError) Error() string { return e.message }
@@ -242,6 +251,9 @@ func (r *runner) finish(ctx workflow.Context, err error) (RunStatus, error) {
 		}
 	}
 	var stop *stopError
+	if errors.As(err, &stop) && stop.rollback && stop.kind == ErrAborted {
+		return r.rollback(ctx, stop)
+	}
 	if errors.As(err, &stop) {
 		r.status.State = RunAborted
 		if stop.kind == ErrRejected {

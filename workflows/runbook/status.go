@@ -73,6 +73,10 @@ const (
 	RunCompleted       RunState = "completed"
 	RunAborted         RunState = "aborted"
 	RunRejected        RunState = "rejected"
+	// RunRollingBack: an operator aborted with --rollback and the undo
+	// steps run; RunRolledBack: they all ran, the site is as before the run.
+	RunRollingBack RunState = "rolling-back"
+	RunRolledBack  RunState = "rolled-back"
 )
 
 // Target names what is being upgraded; every guide's input embeds it.
@@ -113,6 +117,8 @@ type CarriedAnswer struct {
 	Answer Answer `json:"answer"`
 	Reject bool   `json:"reject,omitempty"`
 	Action Action `json:"action,omitempty"`
+	// Rollback: the answer is an abort with --rollback.
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // Approval answers a gate. Reject with a comment to stop (or, for an
@@ -160,6 +166,10 @@ type Decision struct {
 	// every later one use it, steps already done keep their results. It is
 	// refused when it would change a step that has started.
 	Config json.RawMessage `json:"config,omitempty"`
+	// Rollback, with abort, runs the undo steps of every step done (latest
+	// first) before the run ends, rolled back. It is refused once the
+	// plan's point of no return (Step.NoReturn) has started.
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // Answer is what a person said and when, as the run recorded it.
@@ -176,6 +186,8 @@ type Answer struct {
 	Ack  string    `json:"ack,omitempty"`
 	// Config lists the keys a corrected config sent with the answer changed.
 	Config []string `json:"config,omitempty"`
+	// Rollback: an abort that rolls the run back (Decision.Rollback).
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // ConfigChange records a corrected config the run took: who sent it, with
@@ -232,13 +244,21 @@ type StepStatus struct {
 	// Required is the guide's warning against skipping the step.
 	Required *Warning `json:"required,omitempty"`
 	// Destructive: the step's gate guards a change that cannot be undone.
-	Destructive bool      `json:"destructive,omitempty"`
-	Prompt      string    `json:"prompt,omitempty"`
-	State       StepState `json:"state"`
-	Attempts    int       `json:"attempts"`
-	StartedAt   time.Time `json:"startedAt,omitempty"`
-	EndedAt     time.Time `json:"endedAt,omitempty"`
-	LastError   string    `json:"lastError,omitempty"`
+	Destructive bool `json:"destructive,omitempty"`
+	// Undo names the step's undo steps (Step.Undo), run by an abort with
+	// --rollback once the step is done; Undoes, on an undo step, names the
+	// step it reverses.
+	Undo   []string `json:"undo,omitempty"`
+	Undoes string   `json:"undoes,omitempty"`
+	// NoReturn, on the plan's point of no return, is the guide's warning:
+	// once this step has started, --rollback is refused.
+	NoReturn  string    `json:"noReturn,omitempty"`
+	Prompt    string    `json:"prompt,omitempty"`
+	State     StepState `json:"state"`
+	Attempts  int       `json:"attempts"`
+	StartedAt time.Time `json:"startedAt,omitempty"`
+	EndedAt   time.Time `json:"endedAt,omitempty"`
+	LastError string    `json:"lastError,omitempty"`
 	// Result is the activity's one-line outcome (its Summary field).
 	Result string `json:"result,omitempty"`
 	// Outputs and Items are what the activity published for later steps

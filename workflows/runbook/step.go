@@ -108,7 +108,23 @@ type Step struct {
 	// earlier step's list output (Outcome.Items), built when the list is
 	// known. A placeholder has no Activity or Gate of its own.
 	Expand *Expand
+	// Undo lists the steps that reverse this one (re-install a deleted
+	// release, then wait for it up). `decide … abort --rollback` before the
+	// point of no return runs the undo steps of every step that is done,
+	// latest step first, each as a step of its own in status and the Web UI.
+	// Their names start with "undo/"; they may take Inputs from this step and
+	// earlier ones (the backup they restore from). An undo step must be safe
+	// to run again after a lost worker, as any step.
+	Undo []Step
+	// NoReturn marks the point of no return: once this step has started,
+	// nothing can be undone and --rollback is refused with this text (the
+	// guide's warning). At most one step of a plan has it, and no step from
+	// it on has an Undo.
+	NoReturn string
 }
+
+// UndoPrefix starts the name of every undo step ("undo/delete-release/x").
+const UndoPrefix = "undo/"
 
 // Display is how the Web UI names the step: its section, then its name
 // ("§1.6 follow-log/data-migration"). Temporal does not compare summaries
@@ -221,6 +237,7 @@ func ValidatePlan(steps []Step) error {
 		v.group[s.Name] = s.Parallel
 	}
 	v.lanes(steps)
+	v.undos(steps)
 	if len(v.problems) > 0 {
 		return fmt.Errorf("invalid plan:\n  - %s", strings.Join(v.problems, "\n  - "))
 	}
@@ -338,5 +355,64 @@ func (v *planCheck) producer(where, what, name, group string) {
 	}
 	if group != "" && v.group[name] == group {
 		v.add(fmt.Sprintf("%s: %s %q, which runs side by side with it (parallel %s), not before it", where, what, name, group))
+	}
+}
+
+// undos checks each step's undo steps and the point of no return: undo
+// names start with UndoPrefix and are unique in the plan; an undo step is a
+// plain step (no undo, expansion, group, requirement or marker of its own)
+// whose inputs come from its step or earlier ones; at most one step is the
+// point of no return, and no step from it on has an undo (it could never run).
+func (v *planCheck) undos(steps []Step) {
+	names := map[string]bool{}
+	for _, s := range steps {
+		names[s.Name] = true
+	}
+	seen := map[string]int{}
+	group := map[string]string{}
+	noReturn := -1
+	for i, s := range steps {
+		where := fmt.Sprintf("step %d (%s)", i+1, s.Name)
+		seen[s.Name], group[s.Name] = i, ""
+		if s.NoReturn != "" {
+			if noReturn >= 0 {
+				v.add(fmt.Sprintf("%s: a second point of no return (step %d is one); a plan has at most one", where, noReturn+1))
+			} else {
+				noReturn = i
+			}
+		}
+		if strings.HasPrefix(s.Name, UndoPrefix) {
+			v.add(where + ": a plan step's name may not start with " + UndoPrefix + "; that names undo steps")
+		}
+		undo, template := s.Undo, len(s.Undo)
+		if s.Expand != nil && s.Expand.Build != nil {
+			t := s.Expand.Build(ItemPlaceholder)
+			if t.NoReturn != "" {
+				v.add(where + ": its expanded steps cannot be the point of no return; mark the placeholder")
+			}
+			undo = append(append([]Step{}, undo...), t.Undo...)
+		}
+		if len(undo) > 0 && noReturn >= 0 {
+			v.add(fmt.Sprintf("%s: has undo steps but comes after the point of no return (step %d); they could never run", where, noReturn+1))
+		}
+		for j, u := range undo {
+			uw := fmt.Sprintf("%s: undo step %d (%s)", where, j+1, u.Name)
+			switch {
+			case !strings.HasPrefix(u.Name, UndoPrefix):
+				v.add(uw + ": name must start with " + UndoPrefix)
+			case j < template && !stepName.MatchString(u.Name):
+				v.add(uw + ": name must be lower-case letters, digits and . _ / @ -")
+			case names[u.Name]:
+				v.add(uw + ": same name as another step")
+			}
+			names[u.Name] = true
+			if len(u.Undo) > 0 || u.Expand != nil || u.Parallel != "" || u.Lane != nil || len(u.Requires) > 0 ||
+				u.OnlyIfSkipped != "" || u.NoReturn != "" {
+				v.add(uw + ": an undo step is a plain step: no undo, expand, parallel, lane, requires, onlyIfSkipped or point of no return")
+			}
+			c := planCheck{seen: seen, group: group}
+			c.checkStep(uw, u, "")
+			v.problems = append(v.problems, c.problems...)
+		}
 	}
 }

@@ -232,7 +232,7 @@ func (r *runner) decide(ctx workflow.Context, i int) (bool, error) {
 		return false, nil
 	default:
 		r.setState(ctx, i, StepAborted)
-		return false, &stopError{kind: ErrAborted, message: fmt.Sprintf(
+		return false, &stopError{kind: ErrAborted, rollback: ans.rollback, message: fmt.Sprintf(
 			"%s aborted the upgrade at step %s: %s (last error: %s)",
 			ans.answer.By, s.Name, ans.answer.Comment, st.LastError)}
 	}
