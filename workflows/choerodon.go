@@ -350,6 +350,17 @@ func (p *c7nPlan) noReturn(name, text string) {
 	panic("guide bug: no step " + name + " to mark the point of no return")
 }
 
+// undo gives the step named name, added before, its undo steps.
+func (p *c7nPlan) undo(name string, undo []runbook.Step) {
+	for i := range p.steps {
+		if p.steps[i].Name == name {
+			p.steps[i].Undo = undo
+			return
+		}
+	}
+	panic("guide bug: no step " + name + " to undo")
+}
+
 // destructive marks the gate named name, added before, as one before a
 // change that cannot be undone.
 func (p *c7nPlan) destructive(name string) {
@@ -832,18 +843,22 @@ func (p *c7nPlan) waitUpStep(svc c7nService) runbook.Step {
 	}
 }
 
-// undoDelete is the undo of delete-release/<release>: the release
-// installed again at the chart version it ran, with the values
-// backup-values/all saved (its outputs chart.X, version.X, path.X and
-// sha256.X, X the site's name), then, when svc has a port (the site's
-// probe.ports win), a wait until it is up as the guide's verify commands
-// check a service.
-func (p *c7nPlan) undoDelete(svc c7nService) []runbook.Step {
+// undoFromBackup is the undo of step verb/<release> (delete-release,
+// upgrade): the release installed again, or upgraded back, at the chart
+// version it ran, with the values backup-values/all saved (its outputs
+// chart.X, version.X, path.X and sha256.X, X the site's name), then, when
+// svc has a port (the site's probe.ports win), a wait until it is up as
+// the guide's verify commands check a service.
+func (p *c7nPlan) undoFromBackup(verb string, svc c7nService) []runbook.Step {
 	rel := p.name(svc.Release)
 	backup := "backup-values/all"
+	how := "helm install %s at the chart version it ran, with the values backup-values/all saved"
+	if verb != "delete-release" {
+		how = "helm upgrade %s back to the chart version it ran, with the values backup-values/all saved"
+	}
 	undo := []runbook.Step{{Section: p.section,
-		Name: runbook.UndoPrefix + "delete-release/" + svc.Release, Kind: runbook.KindHelm,
-		Summary:  fmt.Sprintf("helm install %s at the chart version it ran, with the values backup-values/all saved", rel),
+		Name: runbook.UndoPrefix + verb + "/" + svc.Release, Kind: runbook.KindHelm,
+		Summary:  fmt.Sprintf(how, rel),
 		Activity: helm.Reinstall,
 		Input: activities.HelmReinstallInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
 			Chart: activities.ChartRef{Repo: p.site.ChartRepo}, Timeout: p.site.HelmTimeout},

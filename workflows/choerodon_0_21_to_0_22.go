@@ -265,7 +265,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 			Input:    activities.HelmUninstallInput{Cluster: in.Cluster, Namespace: ns, Release: p.name(r)},
 			Requires: requires,
 			// Before the data migration, `abort --rollback` puts it back.
-			Undo: p.undoDelete(choerodon021OldHealth(r))})
+			Undo: p.undoFromBackup("delete-release", choerodon021OldHealth(r))})
 	}
 
 	// 创建数据库.

@@ -203,10 +203,19 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.waitUp(c7nService{Release: "register-server", Port: 8000, Path: "/eureka/apps",
 		Expect: activities.WaitHTTPInput{Element: &activities.JSONElement{Path: "applications.application.*.instance.*",
 			Where: map[string]string{"app": "go-register-server", "status": "UP", "metadata.VERSION": p.chart("register-server").Version}}}})
+	// Until manager-service's upgrade (its init job is the first to change
+	// a database), `abort --rollback` upgrades register-server and
+	// config-server back to the versions they ran, with their saved values.
+	p.undo("upgrade/register-server", p.undoFromBackup("upgrade", c7nService{Release: "register-server", Port: 8000, Path: "/eureka/apps",
+		Expect: activities.WaitHTTPInput{Element: &activities.JSONElement{Path: "applications.application.*.instance.*",
+			Where: map[string]string{"app": "go-register-server", "status": "UP"}}}}))
 	p.in("1.3")
 	p.service(health("config-server", 8011))
+	p.undo("upgrade/config-server", p.undoFromBackup("upgrade", health("config-server", 8011)))
 	p.in("1.4")
 	p.service(health("manager-service", 8964))
+	p.noReturn("upgrade/manager-service", "升级后可能数据库结构会发生改变，故不能进行版本回退 (after the upgrade the database "+
+		"structure may have changed, so there is no going back: manager-service's init job is the first to change a database)")
 	p.in("1.5")
 	p.service(health("iam-service", 8031))
 

@@ -40,7 +40,12 @@ type c7nHarness struct {
 var c7nActivities = []string{"FetchCharts", "PreflightMySQL", "BackupReleaseValues", "DumpMySQL", "Uninstall",
 	"EnsureDatabases", "UpgradeInstall", "FollowLog", "WaitUp", "Call", "VerifyReleases", "Apply", "WaitCRDsEstablished",
 	"PreflightSecretHosts", "VerifyBackup", "CheckInstalledVersion", "CheckReleases", "CheckKubeAccess", "CheckSecrets", "CheckMySQL",
-	"MarkCheckLog", "WaitCheckLog", "CheckHelm2Releases", "ConvertHelm2", "RemoveTillerRecords"}
+	"MarkCheckLog", "WaitCheckLog", "CheckHelm2Releases", "ConvertHelm2", "RemoveTillerRecords", "Reinstall"}
+
+// c7nBackedUp are the releases the harness's BackupReleaseValues says it
+// saved, each at chart <release> 0.21.0 (or 0.8.0 for the 0.8 guide's).
+var c7nBackedUp = []string{"base-service", "api-gateway", "file-service", "manager-service", "notify-service",
+	"oauth-server", "register-server", "asgard-service", "config-server"}
 
 func newC7nHarness(t *testing.T) *c7nHarness {
 	h := &c7nHarness{t: t, fail: map[string]func(int) error{}, count: map[string]int{}, decide: map[string]runbook.Decision{},
@@ -77,6 +82,20 @@ func newC7nHarness(t *testing.T) *c7nHarness {
 			}
 			if name == "VerifyBackup" && (in["path"] != "/artifacts/all-databases.sql" || in["sha256"] != strings.Repeat("ab", 32)) {
 				return out, fmt.Errorf("verify-backup got %v, not the dump's outputs", in)
+			}
+			if name == "BackupReleaseValues" {
+				out.Outputs = map[string]string{}
+				for _, r := range c7nBackedUp {
+					out.Outputs["path."+r], out.Outputs["sha256."+r] = "/artifacts/values/"+r+".yaml", strings.Repeat("cd", 32)
+					out.Outputs["chart."+r], out.Outputs["version."+r] = r, "0.old.0"
+				}
+			}
+			if name == "Reinstall" {
+				chart, _ := in["chart"].(map[string]any)
+				if r := in["release"]; in["valuesFile"] != fmt.Sprintf("/artifacts/values/%s.yaml", r) || chart["name"] != r ||
+					chart["version"] != "0.old.0" || chart["repo"] != "c7n" {
+					return out, fmt.Errorf("reinstall got %v, not the backup's outputs", in)
+				}
 			}
 			return out, nil
 		}, activity.RegisterOptions{Name: name})
@@ -411,4 +430,76 @@ func TestChoerodon08UpgradesNothingBeforeItsBackupsAndTheNoWayBackGate(t *testin
 			require.Less(t, order[w], order["upgrade/register-server"], w)
 		}
 	}
+}
+
+func TestChoerodon021RollbackBeforeTheMigrationReinstallsTheDeletedReleases(t *testing.T) {
+	h := newC7nHarness(t)
+	h.fail["EnsureDatabases hzero_platform"] = func(int) error {
+		return temporal.NewNonRetryableApplicationError("Access denied for user 'root'@'10.0.0.9'", "DBAuthFailed", nil)
+	}
+	h.decide["create-databases/hzero"] = runbook.Decision{Action: runbook.ActionAbort, Comment: "admin password rotated", Rollback: true}
+	_, err := h.run("ChoerodonUpgrade_0_21_to_0_22", c7n021Input())
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, runbook.ErrRolledBack, app.Type())
+	var st runbook.RunStatus
+	require.NoError(t, app.Details(&st))
+	require.Equal(t, runbook.RunRolledBack, st.State)
+	// Latest delete first; each release up before the next is put back.
+	prev := h.index("Uninstall asgard-service")
+	for _, r := range []string{"asgard-service", "register-server", "oauth-server", "notify-service", "manager-service",
+		"file-service", "api-gateway", "base-service"} {
+		re, up := h.index("Reinstall "+r), h.index("WaitUp "+r)
+		require.Less(t, prev, re, r)
+		require.Less(t, re, up, r)
+		prev = up
+		require.Equal(t, runbook.StepDone, st.Step("undo/wait-up/"+r).State)
+	}
+	require.NotContains(t, h.calls, "UpgradeInstall data-migration")
+	require.Equal(t, runbook.StepNotRunAfterAbort, st.Step("install/data-migration").State)
+}
+
+func TestChoerodon021RollbackRefusedOnceTheMigrationStarted(t *testing.T) {
+	h := newC7nHarness(t)
+	h.fail["FollowLog data-migration"] = func(int) error {
+		return temporal.NewNonRetryableApplicationError("line 42 matches Exception", activities.ErrLogFailure, nil)
+	}
+	refused := false
+	h.onWait = func(st runbook.RunStatus) bool {
+		if refused || st.CurrentStep != "follow-log/data-migration" {
+			return false
+		}
+		refused = true
+		h.env.UpdateWorkflow(runbook.UpdateDecide, "", &testsuite.TestUpdateCallback{OnAccept: func() { t.Error("--rollback accepted") },
+			OnReject: func(err error) {
+				require.ErrorContains(t, err, "install/data-migration, the point of no return, is done; the guide warns: 升级后可能数据库结构会发生改变，故不能进行版本回退")
+			}, OnComplete: func(any, error) {}},
+			runbook.Decision{Step: "follow-log/data-migration", Action: runbook.ActionAbort, By: "tester", Comment: "back", Rollback: true})
+		return true
+	}
+	h.decide["follow-log/data-migration"] = runbook.Decision{Action: runbook.ActionAbort, Comment: "migration failed"}
+	_, err := h.run("ChoerodonUpgrade_0_21_to_0_22", c7n021Input())
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, runbook.ErrAborted, app.Type())
+	require.True(t, refused)
+	require.NotContains(t, strings.Join(h.calls, ","), "Reinstall")
+}
+
+func TestChoerodon08RollbackBeforeManagerServiceUpgradesTheFrameworkBack(t *testing.T) {
+	h := newC7nHarness(t)
+	h.fail["WaitUp config-server"] = func(n int) error {
+		if n == 1 {
+			return temporal.NewNonRetryableApplicationError("config-server not up: HTTP 503", "NotReady", nil)
+		}
+		return nil
+	}
+	h.decide["wait-up/config-server"] = runbook.Decision{Action: runbook.ActionAbort, Comment: "0.9 config-server broken", Rollback: true}
+	_, err := h.run("ChoerodonUpgrade_0_8_to_0_9", c7n08Input())
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, runbook.ErrRolledBack, app.Type())
+	require.Less(t, h.index("Reinstall config-server"), h.index("Reinstall register-server"))
+	require.Equal(t, "WaitUp register-server", h.calls[len(h.calls)-1], "the registry checked up last")
+	require.NotContains(t, h.calls, "UpgradeInstall manager-service")
 }
