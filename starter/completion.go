@@ -34,7 +34,8 @@ func addCompletions(root *cobra.Command) {
 		if c.Flags().Lookup("state") != nil {
 			_ = c.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{string(runbook.RunRunning),
 				string(runbook.RunWaitingApproval), string(runbook.RunFailedAwaiting), string(runbook.RunCompleted),
-				string(runbook.RunAborted), string(runbook.RunRejected)}, cobra.ShellCompDirectiveNoFileComp))
+				string(runbook.RunAborted), string(runbook.RunRejected), string(runbook.RunRollingBack), string(runbook.RunRolledBack)},
+				cobra.ShellCompDirectiveNoFileComp))
 		}
 	}
 }
