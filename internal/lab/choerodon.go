@@ -113,7 +113,7 @@ func (s *C7NSite) PackageC7N021(migrationLog []string, iamUpAfter time.Duration)
 		if name == "register-server" {
 			b = PodBehaviour{Port: 8000, Serve: "eureka", EurekaApp: "go-register-server"}
 		}
-		pkg(name, "0.21.0", b)
+		pkg(c7n021OldChart(name), "0.21.0", b)
 	}
 	for _, c := range []struct {
 		name, version string
@@ -139,6 +139,15 @@ func (s *C7NSite) PackageC7N021(migrationLog []string, iamUpAfter time.Duration)
 		}
 	}
 	return nil
+}
+
+// c7n021OldChart is the chart an old framework release runs: the release
+// register-server is the chart go-register-server (guide-notes 1.4.8).
+func c7n021OldChart(release string) string {
+	if release == "register-server" {
+		return "go-register-server"
+	}
+	return release
 }
 
 // C7NService is a release the guide upgrades, from and to.
@@ -171,7 +180,7 @@ func (s *C7NSite) SeedC7N021(ns string, db *sql.DB, business bool) error {
 		}
 	}
 	for _, name := range C7N021OldReleases {
-		if err := s.Install(ns, name, name, "0.21.0", map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_DATASOURCE_PASSWORD": "old-pw"}}}); err != nil {
+		if err := s.Install(ns, name, c7n021OldChart(name), "0.21.0", map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_DATASOURCE_PASSWORD": "old-pw"}}}); err != nil {
 			return err
 		}
 	}
