@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -153,6 +152,30 @@ func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, e
 			continue
 		}
 		gvk := obj.GroupVersionKind()
+		if isCRDv1(obj) {
+			// A cluster before 1.16 serves CRDs as v1beta1 only (the 0.8
+			// guide's own C7NHelmRelease.yaml is v1beta1): found by discovery.
+			gvr, err := servedCRDResource(disc)
+			if err != nil {
+				return res, err
+			}
+			if gvr.Version == crdV1beta1.Version {
+				crd, err := CRDToV1beta1(obj)
+				if err != nil {
+					return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("document %d: cluster %s serves CRDs as v1beta1 only: %v",
+						doc, in.Cluster, err), ErrManifestReject, nil)
+				}
+				if err := applyV1beta1CRD(ctx, dyn, crd); err != nil {
+					if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) {
+						return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+							"cluster %s refused CustomResourceDefinition %s (as v1beta1): %v", in.Cluster, obj.GetName(), err), ErrManifestReject, nil)
+					}
+					return res, fmt.Errorf("unable to apply CustomResourceDefinition %s (as v1beta1) on %s: %w", obj.GetName(), in.Cluster, err)
+				}
+				res.Objects = append(res.Objects, "customresourcedefinition/"+obj.GetName()+" (as v1beta1: the cluster serves no apiextensions.k8s.io/v1)")
+				continue
+			}
+		}
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if meta.IsNoMatchError(err) {
 			mapper.Reset() // a CRD applied earlier in this call may serve it now
@@ -218,7 +241,15 @@ func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (contra
 	if err != nil {
 		return contract.Outcome{}, err
 	}
-	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return contract.Outcome{}, err
+	}
+	gvr, err := servedCRDResource(disc) // v1, or v1beta1 before Kubernetes 1.16
+	if err != nil {
+		return contract.Outcome{}, err
+	}
+	crds := dyn.Resource(gvr)
 	for {
 		var waiting []string
 		for _, n := range in.Names {

@@ -6,3 +6,6 @@ import "k8s.io/client-go/kubernetes"
 func PreflightKubeClientForTest(p *Preflight, cluster string) (kubernetes.Interface, error) {
 	return p.kubeClient(cluster)
 }
+
+// ServedCRDResourceForTest is the CRD resource Apply and WaitCRDsEstablished use.
+var ServedCRDResourceForTest = servedCRDResource
