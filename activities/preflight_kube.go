@@ -25,8 +25,11 @@ type KubeAccess struct {
 	Group    string   `json:"group,omitempty"`
 	Resource string   `json:"resource"`
 	// ClusterScoped: asked without a namespace (CRDs).
-	ClusterScoped bool   `json:"clusterScoped,omitempty"`
-	Why           string `json:"why,omitempty"`
+	ClusterScoped bool `json:"clusterScoped,omitempty"`
+	// Namespace, when set, is asked about instead of the run's (Tiller's
+	// records in kube-system).
+	Namespace string `json:"namespace,omitempty"`
+	Why       string `json:"why,omitempty"`
 }
 
 // One review per verb, each a short request: no heartbeat.
@@ -56,6 +59,9 @@ func (p *Preflight) checkKubeAccess(ctx context.Context, in KubeAccessInput) (co
 	var checks []contract.Check
 	for _, a := range in.Access {
 		ns := in.Namespace
+		if a.Namespace != "" {
+			ns = a.Namespace
+		}
 		if a.ClusterScoped {
 			ns = ""
 		}
@@ -92,7 +98,7 @@ func (p *Preflight) checkKubeAccess(ctx context.Context, in KubeAccessInput) (co
 			}
 			checks = append(checks, fail("kube-access", in.Cluster+": "+res, found,
 				fmt.Sprintf("bind the worker's account to a role that allows %s on %s (kubectl auth can-i %s %s -n %s)",
-					strings.Join(denied, ", "), res, denied[0], res, in.Namespace)))
+					strings.Join(denied, ", "), res, denied[0], res, ns)))
 			continue
 		}
 		checks = append(checks, pass("kube-access", in.Cluster+": "+res, fmt.Sprintf("may %s %s", strings.Join(a.Verbs, ", "), where)))

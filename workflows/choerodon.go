@@ -538,6 +538,9 @@ func (p *c7nPlan) finishPreflight() {
 	if p.site.Probe.Via == activities.ViaProxy {
 		access = append(access, activities.KubeAccess{Verbs: []string{"get"}, Resource: "pods/proxy", Why: "probe.via proxy reaches the pods through the API server"})
 	}
+	if tns := p.tillerNamespace(); tns != "" {
+		access = append(access, helm2Access(tns)...)
+	}
 	if crd {
 		access = append(access, activities.KubeAccess{Verbs: []string{"get", "create", "update"}, Group: "apiextensions.k8s.io",
 			Resource: "customresourcedefinitions", ClusterScoped: true, Why: "the guide applies the C7NHelmRelease CRD"})

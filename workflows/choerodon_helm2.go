@@ -162,3 +162,13 @@ func appendNew(list []string, s string) []string {
 	}
 	return append(list, s)
 }
+
+// helm2Access is what the Helm 2 steps do in Tiller's namespace: read its
+// records (ConfigMaps, or Secrets with --storage=secret) and, at
+// cleanup/tiller-records, delete them.
+func helm2Access(tns string) []activities.KubeAccess {
+	return []activities.KubeAccess{
+		{Verbs: []string{"get", "list", "delete"}, Resource: "configmaps", Namespace: tns, Why: "Tiller keeps its release records there"},
+		{Verbs: []string{"get", "list", "delete"}, Resource: "secrets", Namespace: tns, Why: "Tiller's records with --storage=secret"},
+	}
+}

@@ -57,6 +57,9 @@ func TestChoerodonHelm2SitesConvertFirstAndCleanUpLast(t *testing.T) {
 				}
 			case activities.HelmBackupInput:
 				require.NotEmpty(t, v.TillerNamespace, "the values backup reads Tiller's records")
+			case activities.KubeAccessInput:
+				require.Contains(t, v.Access, activities.KubeAccess{Verbs: []string{"get", "list", "delete"}, Resource: "configmaps",
+					Namespace: "tiller", Why: "Tiller keeps its release records there"}, "preflight asks whether the worker may read and delete Tiller's records")
 			}
 		}
 	}
