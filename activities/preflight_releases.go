@@ -126,8 +126,17 @@ func releaseRow(in ReleasesCheckInput, need ReleaseNeeds, newest map[string]*rel
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return fail("release", need.Name, fmt.Sprintf("not installed in %s/%s%s; %s; installed there: %s", in.Cluster, in.Namespace, mapped,
-			need.Why, strings.Join(names, ", ")),
+		helm2 := ""
+		if len(tiller) > 0 {
+			v2 := make([]string, 0, len(tiller))
+			for n := range tiller {
+				v2 = append(v2, n)
+			}
+			sort.Strings(v2)
+			helm2 = "; Helm 2 (Tiller's records): " + strings.Join(v2, ", ")
+		}
+		return fail("release", need.Name, fmt.Sprintf("not installed in %s/%s%s; %s; installed there: %s%s", in.Cluster, in.Namespace, mapped,
+			need.Why, strings.Join(names, ", "), helm2),
 			fmt.Sprintf("if the site calls it otherwise, map it in the config (releases: {%s: <its name>}); check cluster and namespace", need.Guide))
 	}
 	v := ""
