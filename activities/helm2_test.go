@@ -67,6 +67,10 @@ func TestHelm2ReleasesReadConvertedAndCleanedUp(t *testing.T) {
 		Releases: []activities.ReleaseNeeds{{Name: "base-service", Guide: "base-service", AtFrom: true}, {Name: "agile-service", Guide: "agile-service"}}})
 	require.NoError(t, err)
 	require.Contains(t, row(t, rows, "release", "agile-service").Found, "Helm 2 revision 2 DEPLOYED, chart 0.21.1")
+	rows, err = preflightRows(t, env, p.CheckReleases, activities.ReleasesCheckInput{Cluster: "lab", Namespace: ns, From: "0.21", Helm2: true,
+		Releases: []activities.ReleaseNeeds{{Name: "agile", Guide: "agile-service"}}})
+	require.Error(t, err, "missing from both stores")
+	require.Contains(t, row(t, rows, "release", "agile").Found, "Helm 2 (Tiller's records): agile-service, base-service")
 	rows, err = preflightRows(t, env, p.CheckReleases, activities.ReleasesCheckInput{Cluster: "lab", Namespace: ns, From: "0.21",
 		Releases: []activities.ReleaseNeeds{{Name: "base-service", Guide: "base-service", AtFrom: true}}})
 	require.Error(t, err, "without helm2.convert a Helm 2 site is refused")
