@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"sort"
@@ -105,6 +106,7 @@ func (m *MySQL) ensureDatabases(ctx context.Context, in EnsureDatabasesInput) (E
 		return nil
 	}
 	userHost := ""
+	var granted map[string]bool
 	if in.User != nil {
 		host := in.User.Host
 		if host == "" {
@@ -115,8 +117,16 @@ func (m *MySQL) ensureDatabases(ctx context.Context, in EnsureDatabasesInput) (E
 			return res, err
 		}
 		userHost = fmt.Sprintf("'%s'@'%s'", in.User.Name, host)
-		if err := exec("CREATE USER IF NOT EXISTS "+userHost+" IDENTIFIED BY ?", pw); err != nil {
-			return res, err
+		// A new try after a lost worker runs no statement for what the
+		// lost one already did: the user, a database, a grant that is
+		// there is left alone (the kill sweep counts every statement).
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?", in.User.Name, host).Scan(&n); err != nil || n == 0 {
+			if err := exec("CREATE USER IF NOT EXISTS "+userHost+" IDENTIFIED BY ?", pw); err != nil {
+				return res, err
+			}
+		} else {
+			granted = m.grantedDatabases(ctx, db, userHost)
 		}
 	}
 	for _, d := range in.Databases {
@@ -131,15 +141,17 @@ func (m *MySQL) ensureDatabases(ctx context.Context, in EnsureDatabasesInput) (E
 			}
 			q += " COLLATE " + co
 		}
-		if err := exec(q); err != nil {
-			return res, err
+		if !existing[d.Name] {
+			if err := exec(q); err != nil {
+				return res, err
+			}
 		}
 		if existing[d.Name] {
 			res.Existed = append(res.Existed, d.Name)
 		} else {
 			res.Created = append(res.Created, d.Name)
 		}
-		if userHost != "" {
+		if userHost != "" && !granted[d.Name] {
 			if err := exec(fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO %s", d.Name, userHost)); err != nil {
 				return res, err
 			}
@@ -153,6 +165,30 @@ func (m *MySQL) ensureDatabases(ctx context.Context, in EnsureDatabasesInput) (E
 		res.Summary += ", all privileges granted to " + userHost
 	}
 	return res, nil
+}
+
+// grantedDatabases are the databases on which user (as 'name'@'host') holds
+// all privileges, from SHOW GRANTS; none when it cannot tell.
+func (m *MySQL) grantedDatabases(ctx context.Context, db *sql.DB, user string) map[string]bool {
+	out := map[string]bool{}
+	rows, err := db.QueryContext(ctx, "SHOW GRANTS FOR "+user)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		if rows.Scan(&g) != nil {
+			continue
+		}
+		// GRANT ALL PRIVILEGES ON `hzero_platform`.* TO `choerodon`@`%`
+		if rest, ok := strings.CutPrefix(g, "GRANT ALL PRIVILEGES ON `"); ok {
+			if name, _, ok := strings.Cut(rest, "`.* TO "); ok {
+				out[name] = true
+			}
+		}
+	}
+	return out
 }
 
 // userDatabases lists the databases a dump of "everything" holds: all but

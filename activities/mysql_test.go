@@ -128,11 +128,29 @@ func TestEnsureDatabasesIsIdempotent(t *testing.T) {
 	require.Equal(t, []string{"hzero_platform", "hzero_message", "hzero_file", "hzero_monitor"}, res.Created)
 	require.Equal(t, []string{"hzero_admin"}, res.Existed)
 
+	// A second try (after a lost worker) runs no CREATE or GRANT again.
+	writes := func() string {
+		var out []string
+		rows, err := sql.Open("mysql", f.maria.DSN("root", f.maria.RootPassword, ""))
+		require.NoError(t, err)
+		defer rows.Close()
+		r, err := rows.Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_create_db','Com_create_user','Com_grant')")
+		require.NoError(t, err)
+		defer r.Close()
+		for r.Next() {
+			var k, v string
+			require.NoError(t, r.Scan(&k, &v))
+			out = append(out, k+"="+v)
+		}
+		return strings.Join(out, " ")
+	}
+	before := writes()
 	val, err = f.env.ExecuteActivity(f.m.EnsureDatabases, in)
 	require.NoError(t, err)
 	require.NoError(t, val.Get(&res))
 	require.Empty(t, res.Created)
 	require.Len(t, res.Existed, 5)
+	require.Equal(t, before, writes())
 
 	// The new user logs in with the secret's password and sees its databases.
 	db, err := sql.Open("mysql", f.maria.DSN("choerodon", "c7n-User-pw-2209", "hzero_platform"))
