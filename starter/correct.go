@@ -43,6 +43,7 @@ func correctedConfig(ctx context.Context, c client.Client, id, file string, yes 
 	}
 	// Who started the run is the run's, not the file's.
 	next.GetTarget().StartedBy = now.GetTarget().StartedBy
+	next.GetTarget().Webhooks = now.GetTarget().Webhooks
 	changes, err := runbook.DiffConfig(now, next)
 	if err != nil {
 		return nil, err

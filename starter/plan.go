@@ -375,6 +375,10 @@ func startUpgrade(ctx context.Context, c client.Client, cfg config.Worker, spec 
 		return nil, err
 	}
 	t.StartedBy = &who
+	// The worker reads the same config: without webhooks, no gate
+	// schedules a notification that would post nothing.
+	hooks := len(cfg.Notify) > 0
+	t.Webhooks = &hooks
 	id := runbook.WorkflowID(spec.Name, t.Environment)
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,

@@ -50,6 +50,7 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	// is fixed at start: an approver cannot widen the list, or allow
 	// themselves, in the answer they send.
 	t.StartedBy = r.target.StartedBy
+	t.Webhooks = r.target.Webhooks
 	if was, now := mustJSON(r.target.Approvers), mustJSON(t.Approvers); !bytes.Equal(was, now) {
 		return nil, fmt.Errorf("corrected config refused: approvers cannot change within a run (the run has %s, the config %s); "+
 			"abort and start a new run to change them", was, now)

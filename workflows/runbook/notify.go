@@ -47,6 +47,11 @@ func (r *runner) notifyStep(ctx workflow.Context, st *StepStatus, prev, s StepSt
 	default:
 		return
 	}
+	if r.target.Webhooks != nil && !*r.target.Webhooks {
+		// The worker has no webhooks: an activity that posts nothing would
+		// only lengthen the history (and the Web UI's list) at every gate.
+		return
+	}
 	if workflow.GetVersion(ctx, versionNotify, workflow.DefaultVersion, 1) != 1 {
 		return
 	}

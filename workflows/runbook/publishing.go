@@ -72,12 +72,14 @@ func (r *runner) publish(ctx workflow.Context, initial bool) error {
 			AttrFrom.ValueSet(r.target.From),
 			AttrTo.ValueSet(r.target.To))
 	}
-	workflow.SetCurrentDetails(ctx, r.details())
+	workflow.SetCurrentDetails(ctx, r.details(workflow.GetInfo(ctx).WorkflowExecution.ID))
 	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
 }
 
-// details renders the run for the Web UI's "current details" panel.
-func (r *runner) details() string {
+// details renders the run for the Web UI's "current details" panel: where
+// the run is and, for each step waiting for a person, what they must do
+// next, with the command that does it (id is the run's workflow ID).
+func (r *runner) details(id string) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("**%s** (%s → %s, %s): %s\n\n", r.guide.Title, r.target.From, r.target.To,
 		r.target.Environment, r.status.State))
@@ -115,8 +117,22 @@ func (r *runner) details() string {
 		switch st.State {
 		case StepWaitingApproval:
 			b.WriteString(fmt.Sprintf("\n* %s waits for approval: %s\n", name, st.Prompt))
+			if i, ok := r.index[st.Name]; ok && i < len(r.steps) {
+				if who, key := r.target.Approvers.list(r.steps[i], st.Parent); len(who) > 0 {
+					b.WriteString(fmt.Sprintf("  Who may answer (%s): %s.\n", key, strings.Join(who, ", ")))
+				}
+				if g := r.steps[i].Gate; g != nil && g.Destructive && r.target.StartedBy != nil &&
+					(r.target.Approvers == nil || !r.target.Approvers.AllowSelfApproval) {
+					b.WriteString(fmt.Sprintf("  Destructive: someone other than %s, who started the run, approves.\n",
+						r.target.StartedBy.Name))
+				}
+			}
+			b.WriteString(fmt.Sprintf("  Approve: `starter approve %s %s --comment \"…\"`; "+
+				"reject: add `--reject` (a comment is required).\n", id, st.Name))
 		case StepFailedAwaiting:
-			b.WriteString(fmt.Sprintf("\n* %s failed: %s. Decide: retry, skip or abort.\n", name, st.LastError))
+			b.WriteString(fmt.Sprintf("\n* %s failed: %s\n  Decide: `starter decide %s %s retry` "+
+				"(after fixing the cause; `--config FILE` for a corrected config), `skip --comment \"…\"` or "+
+				"`abort --comment \"…\"`.\n", name, st.LastError, id, st.Name))
 		}
 	}
 	return b.String()

@@ -97,6 +97,11 @@ type Target struct {
 	// StartedBy is who started the run, as the starter found it (its mTLS
 	// certificate, or the OS user, unverified); configs never set it.
 	StartedBy *Identity `json:"startedBy,omitempty" yaml:"-" mapstructure:"-"`
+	// Webhooks says whether the worker has webhooks to post to (its
+	// config's notify: list, as the starter read it); false schedules no
+	// notification at gates. Nil (runs started before it was set) notifies
+	// as those runs did. Configs never set it.
+	Webhooks *bool `json:"webhooks,omitempty" yaml:"-" mapstructure:"-"`
 	// Resume carries a run's progress into the run it continues as; guides
 	// and configs never set it.
 	Resume *Resume `json:"resume,omitempty" yaml:"-" mapstructure:"-"`
