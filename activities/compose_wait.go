@@ -30,7 +30,7 @@ type WaitContainerInput struct {
 	// StableFor is how long the container must have been running, without
 	// a restart, before it counts as up (a service that dies on a bad
 	// database password lives a moment first); zero means 5 s.
-	StableFor time.Duration `json:"stableFor,omitempty"`
+	StableFor contract.Duration `json:"stableFor,omitempty"`
 	// FailAfterRestarts: this many restarts seen during the wait mean a
 	// restart loop (restart: always hides a crash); zero means 2.
 	FailAfterRestarts int `json:"failAfterRestarts,omitempty"`
@@ -38,7 +38,7 @@ type WaitContainerInput struct {
 	// loop reports; zero means 20.
 	LogLines int `json:"logLines,omitempty"`
 	// Interval between probes; zero uses DefaultPollInterval.
-	Interval time.Duration `json:"interval,omitempty"`
+	Interval contract.Duration `json:"interval,omitempty"`
 }
 
 // WaitContainerResult is how the container was found.
@@ -71,7 +71,7 @@ func (c *Compose) WaitContainer(ctx context.Context, in WaitContainerInput) (Wai
 	if in.Container == "" || in.Address == "" {
 		return WaitContainerResult{}, invalid("wait: a container name and an address are needed")
 	}
-	stable := in.StableFor
+	stable := in.StableFor.D()
 	if stable <= 0 {
 		stable = 5 * time.Second
 	}
@@ -79,7 +79,7 @@ func (c *Compose) WaitContainer(ctx context.Context, in WaitContainerInput) (Wai
 	if maxRestarts <= 0 {
 		maxRestarts = 2
 	}
-	interval := in.Interval
+	interval := in.Interval.D()
 	if interval <= 0 {
 		interval = DefaultPollInterval
 	}

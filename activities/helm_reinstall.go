@@ -26,9 +26,9 @@ type HelmReinstallInput struct {
 	// name and version from the backup's outputs (chart.X, version.X).
 	Chart ChartRef `json:"chart"`
 	// ValuesFile and ValuesSHA256 are the backup's path.X and sha256.X.
-	ValuesFile   string        `json:"valuesFile"`
-	ValuesSHA256 string        `json:"valuesSHA256"`
-	Timeout      time.Duration `json:"timeout,omitempty"`
+	ValuesFile   string            `json:"valuesFile"`
+	ValuesSHA256 string            `json:"valuesSHA256"`
+	Timeout      contract.Duration `json:"timeout,omitempty"`
 }
 
 // Reinstall heartbeats while helm installs (the chart's hook Jobs), as

@@ -14,10 +14,10 @@ import (
 
 // HelmUninstallInput removes a release (the guide's helm delete --purge).
 type HelmUninstallInput struct {
-	Cluster   string        `json:"cluster"`
-	Namespace string        `json:"namespace"`
-	Release   string        `json:"release"`
-	Timeout   time.Duration `json:"timeout,omitempty"`
+	Cluster   string            `json:"cluster"`
+	Namespace string            `json:"namespace"`
+	Release   string            `json:"release"`
+	Timeout   contract.Duration `json:"timeout,omitempty"`
 }
 
 // Uninstall heartbeats while helm deletes the release's resources and runs
@@ -42,7 +42,7 @@ func (h *Helm) uninstall(in HelmUninstallInput) (HelmReleaseResult, error) {
 		return HelmReleaseResult{}, err
 	}
 	u := action.NewUninstall(cfg)
-	u.Timeout = in.Timeout
+	u.Timeout = in.Timeout.D()
 	if u.Timeout == 0 {
 		u.Timeout = 5 * time.Minute
 	}

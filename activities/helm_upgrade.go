@@ -45,10 +45,10 @@ type HelmUpgradeInput struct {
 	// MustExist refuses to install a missing release: the guide upgrades
 	// it (`helm upgrade`, no --install), so a missing one means the config
 	// names the wrong release or namespace.
-	MustExist       bool          `json:"mustExist,omitempty"`
-	CreateNamespace bool          `json:"createNamespace,omitempty"`
-	Wait            bool          `json:"wait,omitempty"`
-	Timeout         time.Duration `json:"timeout,omitempty"`
+	MustExist       bool              `json:"mustExist,omitempty"`
+	CreateNamespace bool              `json:"createNamespace,omitempty"`
+	Wait            bool              `json:"wait,omitempty"`
+	Timeout         contract.Duration `json:"timeout,omitempty"`
 }
 
 // UpgradeInstall heartbeats while helm blocks (pre-upgrade hook Jobs,
@@ -164,7 +164,7 @@ func (h *Helm) upgradeInstall(ctx context.Context, in HelmUpgradeInput, progress
 			Chart: in.Chart.Version, Status: string(current.Info.Status)}, nil
 	}
 
-	timeout := in.Timeout
+	timeout := in.Timeout.D()
 	if timeout == 0 {
 		timeout = 10 * time.Minute
 	}

@@ -38,7 +38,7 @@ type WaitHTTPInput struct {
 	// (a registry's instance of one app, UP, at one version).
 	Element *JSONElement `json:"element,omitempty"`
 	// Interval between probes; zero uses the activity's default.
-	Interval time.Duration `json:"interval,omitempty"`
+	Interval contract.Duration `json:"interval,omitempty"`
 }
 
 // WaitHTTPResult reports how the wait ended.
@@ -60,7 +60,7 @@ func (h *HTTP) WaitUntil(ctx context.Context, in WaitHTTPInput) (WaitHTTPResult,
 	if _, err := checkURL("wait", in.URL); err != nil {
 		return WaitHTTPResult{}, err
 	}
-	interval := in.Interval
+	interval := in.Interval.D()
 	if interval <= 0 {
 		interval = h.PollInterval
 	}

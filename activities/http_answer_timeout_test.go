@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"upgrader/activities"
+	"upgrader/internal/contract"
 )
 
 // A repeatable call to a service that works before it answers (wiki-service
@@ -36,7 +37,7 @@ func TestHTTPCallWaitsForASlowAnswerWhenToldTo(t *testing.T) {
 	require.Error(t, err, "the client's own limit cuts the answer")
 
 	calls.Store(0)
-	call.AnswerTimeout = 5 * time.Second
+	call.AnswerTimeout = contract.Duration(5 * time.Second)
 	v, err := env.ExecuteActivity(h.Call, call)
 	require.NoError(t, err)
 	var res activities.HTTPCallResult

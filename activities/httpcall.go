@@ -67,7 +67,7 @@ type HTTPCallInput struct {
 	// synchronously before it answers (wiki-service rewriting every space's
 	// home page) needs longer; the step's timeout must leave room for it. A
 	// call that is not repeatable already waits until the try's deadline.
-	AnswerTimeout time.Duration `json:"answerTimeout,omitempty"`
+	AnswerTimeout contract.Duration `json:"answerTimeout,omitempty"`
 
 	// Repeatable says whether sending the call twice is harmless. Nil
 	// follows the method: GET, HEAD, OPTIONS, PUT and DELETE are, POST and
@@ -284,7 +284,7 @@ func (h *HTTP) send(ctx context.Context, pc *preparedCall, method string, u *url
 	c := *h.client()
 	c.CheckRedirect = g.check
 	if pc.in.AnswerTimeout > 0 {
-		c.Timeout = pc.in.AnswerTimeout
+		c.Timeout = pc.in.AnswerTimeout.D()
 	}
 	if fresh {
 		if _, ok := ctx.Deadline(); ok {

@@ -66,7 +66,7 @@ func (k *Kube) WaitUp(ctx context.Context, in WaitUpInput) (WaitHTTPResult, erro
 	if via == ViaURL && in.URL == "" || via != ViaURL && (in.Port == 0 || in.Release == "") {
 		return WaitHTTPResult{}, invalid("wait-up of %q: give a URL (via url) or a release and a port", in.Release)
 	}
-	interval := in.Expect.Interval
+	interval := in.Expect.Interval.D()
 	if interval <= 0 {
 		interval = k.interval()
 	}

@@ -22,7 +22,7 @@ type CheckLogInput struct {
 	// "lastID" of MarkCheckLog, taken before the call.
 	AfterID string `json:"afterID,omitempty"`
 	// Interval is the pause between two reads (WaitCheckLog).
-	Interval time.Duration `json:"interval,omitempty"`
+	Interval contract.Duration `json:"interval,omitempty"`
 }
 
 // MarkCheckLog reads the id of devops_check_log's last row before the

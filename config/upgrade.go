@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"upgrader/internal/contract"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -46,6 +47,7 @@ func LoadUpgrade(path, guide string, out any) error {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationNeedsUnit,
 			mapstructure.StringToTimeDurationHookFunc(),
+			stringToDuration,
 			mapstructure.StringToSliceHookFunc(","),
 		),
 		MatchName: func(mapKey, fieldName string) bool { return strings.EqualFold(mapKey, fieldName) },
@@ -62,7 +64,7 @@ func LoadUpgrade(path, guide string, out any) error {
 // durationNeedsUnit refuses a bare number for a duration: `timeout: 20`
 // would otherwise be 20 nanoseconds, and every wait would time out at once.
 func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
-	if to != reflect.TypeOf(time.Duration(0)) {
+	if to != reflect.TypeOf(time.Duration(0)) && to != reflect.TypeOf(contract.Duration(0)) {
 		return data, nil
 	}
 	switch from.Kind() {
@@ -71,4 +73,18 @@ func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("%v is a number without a unit; write a duration such as %vs or %vm", data, data, data)
 	}
 	return data, nil
+}
+
+// stringToDuration reads "90s" into the inputs' contract.Duration (the
+// duration whose JSON form is a string), as mapstructure does for
+// time.Duration.
+func stringToDuration(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(contract.Duration(0)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	d, err := time.ParseDuration(reflect.ValueOf(data).String())
+	if err != nil {
+		return nil, err
+	}
+	return contract.Duration(d), nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/internal/lab"
 	"upgrader/workflows"
 )
@@ -60,7 +61,7 @@ func blueKingDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *work
 	in.MySQL = workflows.BlueKingDB{Address: db.Addr, User: "root", PasswordRef: "bk-mysql-root"}
 	in.MongoDB = workflows.BlueKingMongo{BlueKingDB: workflows.BlueKingDB{Address: site.MongoAddr}} // FerretDB: no users, no replica set
 	in.IAMMigrateScriptURL = site.MigrateScriptURL
-	in.CommandTimeout, in.JobUpgradeTimeout, in.DumpTimeout = 5*time.Minute, 5*time.Minute, 5*time.Minute
+	in.CommandTimeout, in.JobUpgradeTimeout, in.DumpTimeout = contract.Duration(5*time.Minute), contract.Duration(5*time.Minute), contract.Duration(5*time.Minute)
 	started = true
 	return in, h.Stop, nil
 }

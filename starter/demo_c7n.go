@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/internal/lab"
 	"upgrader/workflows"
 )
@@ -78,7 +79,7 @@ func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows
 	c.Domains = workflows.Choerodon021Domains{API: "api.lab.example", Register: "register.lab.example",
 		Notify: "notify.lab.example", Hzero: "hzero.lab.example", Front: "lab.example"}
 	c.MinIO = workflows.ChoerodonMinIO{Endpoint: "https://minio.lab.example", AccessKeyRef: "c7n-minio-access-key", SecretKeyRef: "c7n-minio-secret-key"}
-	c.Probe.Timeout, c.Probe.Interval, c.Probe.LogTimeout = 3*time.Minute, time.Second, 3*time.Minute
+	c.Probe.Timeout, c.Probe.Interval, c.Probe.LogTimeout = contract.Duration(3*time.Minute), contract.Duration(time.Second), contract.Duration(3*time.Minute)
 	c.Probe.Ports = map[string]int{"choerodon-front": 8080, "hzero-front": 8080}
 	started = true
 	return &c, h.Stop, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/internal/lab"
 	"upgrader/workflows"
 )
@@ -59,7 +60,7 @@ func skoalaDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workfl
 	s.Environment, s.From, s.To = "lab", "0.18", "0.19.2"
 	s.ControlPlane, s.Workers, s.Parallelism = names[0], names[1:], 2
 	s.DBUpgrade.JobFile = job
-	s.DBUpgrade.Timeout, s.HelmTimeout = 3*time.Minute, 3*time.Minute
+	s.DBUpgrade.Timeout, s.HelmTimeout = contract.Duration(3*time.Minute), contract.Duration(3*time.Minute)
 	started = true
 	return &s, h.Stop, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/internal/lab"
 	"upgrader/workflows"
 )
@@ -61,7 +62,7 @@ func weCubeDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workfl
 	w.DDL.Auth = workflows.WeCubeScript{Path: site.DDLAuth, SHA256: site.DDLAuthSum}
 	w.DDL.WeCube = workflows.WeCubeScript{Path: site.DDLCore, SHA256: site.DDLCoreSum}
 	w.Login = workflows.WeCubeAccount{Username: site.AdminUser, PasswordRef: "wecube-admin-password"}
-	w.Waits.StableFor, w.Waits.Timeout = 3*time.Second, 2*time.Minute
+	w.Waits.StableFor, w.Waits.Timeout = contract.Duration(3*time.Second), contract.Duration(2*time.Minute)
 	started = true
 	return &w, h.Stop, nil
 }

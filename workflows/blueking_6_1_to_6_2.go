@@ -12,6 +12,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows/runbook"
 )
 
@@ -121,13 +122,13 @@ type BlueKingInput struct {
 	// CMDBAdminPort is CMDB's admin server port (the topology unlock call).
 	CMDBAdminPort int `mapstructure:"cmdbAdminPort" json:"cmdbAdminPort"`
 	// JobUpgradeTimeout bounds `bkcli upgrade job` (「upgrade 需要较长的时间」).
-	JobUpgradeTimeout time.Duration `mapstructure:"jobUpgradeTimeout" json:"jobUpgradeTimeout"`
+	JobUpgradeTimeout contract.Duration `mapstructure:"jobUpgradeTimeout" json:"jobUpgradeTimeout"`
 	// CommandTimeout bounds every other host command.
-	CommandTimeout time.Duration `mapstructure:"commandTimeout" json:"commandTimeout"`
+	CommandTimeout contract.Duration `mapstructure:"commandTimeout" json:"commandTimeout"`
 	// DumpTimeout bounds each backup.
-	DumpTimeout time.Duration `mapstructure:"dumpTimeout" json:"dumpTimeout"`
+	DumpTimeout contract.Duration `mapstructure:"dumpTimeout" json:"dumpTimeout"`
 	// GateRemindAfter, when set, reminds about an unanswered gate this often.
-	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	GateRemindAfter contract.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
 }
 
 // BlueKingPaths are the guide's folders.
@@ -180,9 +181,9 @@ func NewBlueKingInput() BlueKingInput {
 		MongoDB:             BlueKingMongo{BlueKingDB: BlueKingDB{User: "admin"}, Oplog: true},
 		IAMMigrateScriptURL: "https://bkopen-1252002024.file.myqcloud.com/ce/3c2955e/migrate_subject_system_group.py",
 		CMDBAdminPort:       9000,
-		JobUpgradeTimeout:   2 * time.Hour,
-		CommandTimeout:      30 * time.Minute,
-		DumpTimeout:         2 * time.Hour,
+		JobUpgradeTimeout:   contract.Duration(2 * time.Hour),
+		CommandTimeout:      contract.Duration(30 * time.Minute),
+		DumpTimeout:         contract.Duration(2 * time.Hour),
 	}
 }
 
@@ -279,10 +280,10 @@ func (in *BlueKingInput) Validate() error {
 		checkURL(&p, "iamMigrateScriptURL", in.IAMMigrateScriptURL, nil)
 	}
 	checkPort(&p, "cmdbAdminPort", in.CMDBAdminPort)
-	checkTimeout(&p, "jobUpgradeTimeout", in.JobUpgradeTimeout, "2h")
-	checkTimeout(&p, "commandTimeout", in.CommandTimeout, "30m")
-	checkTimeout(&p, "dumpTimeout", in.DumpTimeout, "2h")
-	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter)
+	checkTimeout(&p, "jobUpgradeTimeout", in.JobUpgradeTimeout.D(), "2h")
+	checkTimeout(&p, "commandTimeout", in.CommandTimeout.D(), "30m")
+	checkTimeout(&p, "dumpTimeout", in.DumpTimeout.D(), "2h")
+	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter.D())
 	return finish(&p, in)
 }
 
@@ -399,7 +400,7 @@ func (p *bkPlan) hostStep(host string, c bkCmd, prologue string) runbook.Step {
 	}
 	timeout := c.timeout
 	if timeout == 0 {
-		timeout = p.in.CommandTimeout
+		timeout = p.in.CommandTimeout.D()
 	}
 	script := prologue + c.script
 	return runbook.Step{
@@ -470,7 +471,7 @@ func (p *bkPlan) bkcli(args string, c bkCmd) {
 // gate adds a step that only asks a person.
 func (p *bkPlan) gate(name, summary, prompt string, skipOnReject bool) {
 	p.add(runbook.Step{Name: name, Kind: runbook.KindGate, Summary: summary,
-		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter, SkipOnReject: skipOnReject}})
+		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter.D(), SkipOnReject: skipOnReject}})
 }
 
 // guarded appends lines to an env file once: only when its first key is
@@ -561,7 +562,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.section = "5.1"
 	mysqlHost, mongoHost := in.first("mysql"), in.first("mongodb")
 	dump := path.Join(P.MySQLBackup, "bk_mysql_alldata.sql")
-	p.add(runbook.Step{Name: "backup/mysql", Kind: runbook.KindBackup, Timeout: in.DumpTimeout,
+	p.add(runbook.Step{Name: "backup/mysql", Kind: runbook.KindBackup, Timeout: in.DumpTimeout.D(),
 		Summary:  "on " + mysqlHost + ": mysqldump (the guide's options) of every database but the ignored ones into " + dump + ", every CREATE DATABASE checked",
 		Activity: mysqlA.DumpMySQL,
 		Input: activities.DumpInput{DB: activities.DBTarget{Name: "mysql", Address: in.MySQL.Address, User: in.MySQL.User, PasswordRef: in.MySQL.PasswordRef},
@@ -571,7 +572,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		Inputs: map[string]runbook.From{"path": {Step: "backup/mysql", Output: "path"}, "sha256": {Step: "backup/mysql", Output: "sha256"}}})
 
 	p.section = "5.2"
-	p.add(runbook.Step{Name: "backup/mongodb", Kind: runbook.KindBackup, Timeout: in.DumpTimeout,
+	p.add(runbook.Step{Name: "backup/mongodb", Kind: runbook.KindBackup, Timeout: in.DumpTimeout.D(),
 		Summary:  "on " + mongoHost + ": mongodump --oplog --gzip --out " + P.MongoBackup + ", every collection checked",
 		Activity: mongoA.DumpMongo,
 		Input: activities.MongoDumpInput{DB: activities.MongoTarget{Name: "mongodb", Address: in.MongoDB.Address, User: in.MongoDB.User, PasswordRef: in.MongoDB.PasswordRef},
@@ -610,11 +611,11 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.ctrl(bkCmd{name: "show/install-config", kind: runbook.KindCheck, summary: "the current install.config", script: "cat install.config", repeatable: true})
 	p.add(runbook.Step{Name: "approve/install-config", Kind: runbook.KindHost,
 		Summary: "write install.config with the new modules (redis_cluster, auth, etcd, apigw, iam_search_engine)",
-		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter, SkipOnReject: true, Show: []string{"show/install-config"},
+		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter.D(), SkipOnReject: true, Show: []string{"show/install-config"},
 			Prompt: "Proposed " + P.CtrlDir + "/install.config (from the inventory; 请合理评估机器资源):\n" + layout +
 				"Approve to write it (the current one is kept as install.config.bak-6.1). Reject, with a comment, when you edited install.config by hand instead; " +
 				"check/install-config then checks your file."},
-		Activity: hostA.Run, Timeout: in.CommandTimeout,
+		Activity: hostA.Run, Timeout: in.CommandTimeout.D(),
 		Input: activities.HostCommandInput{Host: p.target(ctl), Shell: "bash", Repeatable: true,
 			Command: fmt.Sprintf("set -e\ncd %s\n[ -e install.config.bak-6.1 ] || cp -a install.config install.config.bak-6.1\ncat > install.config.new <<'__INSTALL_CONFIG__'\n%s__INSTALL_CONFIG__\nmv install.config.new install.config\ncat install.config", P.CtrlDir, layout)}})
 	var grepNew []string
@@ -723,7 +724,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.ctrl(bkCmd{name: "migrate/iam-subject-system-group", utils: true,
 		summary: "migrate_subject_system_group.py migrate (re-entrant per bk-iam: CREATE TABLE IF NOT EXISTS, INSERT … ON DUPLICATE KEY, INSERT IGNORE)",
 		script:  migrate("migrate"), failure: []string{`Traceback`, `Exception`}})
-	p.steps[len(p.steps)-1].Gate = &runbook.Gate{RemindAfter: in.GateRemindAfter, Show: []string{"check/iam-before-migrate"},
+	p.steps[len(p.steps)-1].Gate = &runbook.Gate{RemindAfter: in.GateRemindAfter.D(), Show: []string{"check/iam-before-migrate"},
 		Prompt: "先执行 check 观察输出无异常后再执行 migrate: read check/iam-before-migrate's output (below, and its log). Before the first migrate it reports data " +
 			"not migrated yet (\"… not exists\" / \"… not match\"); anything else is a problem. Do not grant group permissions in the IAM SaaS while it runs. " +
 			"Approve to migrate; reject to stop the run here."}
@@ -778,7 +779,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		script: "yq '.job.features.gseV2.enabled' " + appYml, success: []string{`^false$`}, failure: []string{`^(true|null)$`}})
 	p.section = "7.10.2"
 	// Not repeatable: a retry after a lost worker reattaches to the running upgrade.
-	p.bkcli("upgrade job", bkCmd{timeout: in.JobUpgradeTimeout})
+	p.bkcli("upgrade job", bkCmd{timeout: in.JobUpgradeTimeout.D()})
 	p.bkcli("check job", bkCmd{repeatable: true})
 	p.section = "7.10.3"
 	p.ctrl(bkCmd{name: "job/versions", kind: runbook.KindCheck, summary: "from_version = " + P.SrcDir + ".bak/job/VERSION, to_version = " + P.SrcDir + "/job/VERSION", repeatable: true,
@@ -875,7 +876,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		shown = append(shown, "show/installed-module/"+h)
 	}
 	p.add(runbook.Step{Name: "signal/hosts-to-idle-pool", Kind: runbook.KindGate, Summary: "a person moved every host of the 蓝鲸 business to its idle pool",
-		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter, Show: shown,
+		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter.D(), Show: shown,
 			Prompt: "In the CMDB UI, move every host of the 蓝鲸 business to the business's idle pool (转移主机至空闲机). Each host's " + P.InstallPath +
 				"/.installed_module (below) lists the modules it goes back to when initdata topo rebuilds the topology. Approve when done."}})
 	p.section = "7.17.2"
@@ -885,7 +886,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		script:  fmt.Sprintf("curl -sS -H 'BK_USER:admin' -H 'BK_SUPPLIER_ID:0' -H 'HTTP_BLUEKING_SUPPLIER_ID:0' -X POST $BK_CMDB_IP0:%d/migrate/v3/migrate/system/user_config/blueking_modify/true; echo", in.CMDBAdminPort),
 		success: []string{`"result":\s*true`}})
 	p.add(runbook.Step{Name: "signal/clusters-deleted", Kind: runbook.KindGate, Summary: "a person deleted every cluster of the 蓝鲸 business in the CMDB UI",
-		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter,
+		Gate: &runbook.Gate{RemindAfter: in.GateRemindAfter.D(),
 			Prompt: "In the CMDB UI, delete every cluster (集群) of the 蓝鲸 business: 节点信息 → 删除节点 on each. The unlock of cmdb/allow-blueking-modify lasts 6 hours; " +
 				"if it ran longer ago, run it again first (decide … retry is not needed: it is repeatable by hand with the same curl). Approve when every cluster is gone; " +
 				"your name and comment are recorded."}})

@@ -12,6 +12,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/internal/text"
 	"upgrader/workflows/runbook"
 )
@@ -42,9 +43,9 @@ type ChoerodonSite struct {
 	// API is the platform's gateway, for the API calls the guides make by hand.
 	API ChoerodonAPI `mapstructure:"api" json:"api"`
 	// HelmTimeout bounds one helm install or upgrade.
-	HelmTimeout time.Duration `mapstructure:"helmTimeout" json:"helmTimeout,omitempty"`
+	HelmTimeout contract.Duration `mapstructure:"helmTimeout" json:"helmTimeout,omitempty"`
 	// GateRemindAfter makes a gate log a reminder this often while nobody answers.
-	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	GateRemindAfter contract.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
 	// Helm2 converts a Helm 2 site's releases first (choerodon_helm2.go).
 	Helm2 ChoerodonHelm2 `mapstructure:"helm2" json:"helm2"`
 }
@@ -57,12 +58,12 @@ type ChoerodonProbe struct {
 	// LabelKey selects a release's pods (choerodon.io/release).
 	LabelKey string `mapstructure:"labelKey" json:"labelKey,omitempty"`
 	// Timeout bounds each wait; Interval is the pause between probes.
-	Timeout  time.Duration `mapstructure:"timeout" json:"timeout"`
-	Interval time.Duration `mapstructure:"interval" json:"interval,omitempty"`
+	Timeout  contract.Duration `mapstructure:"timeout" json:"timeout"`
+	Interval contract.Duration `mapstructure:"interval" json:"interval,omitempty"`
 	// Ports overrides the guide's health ports, by the guide's release name.
 	Ports map[string]int `mapstructure:"ports" json:"ports,omitempty"`
 	// LogTimeout bounds each wait for a log line (data migration, data fix).
-	LogTimeout time.Duration `mapstructure:"logTimeout" json:"logTimeout"`
+	LogTimeout contract.Duration `mapstructure:"logTimeout" json:"logTimeout"`
 	// LogFailure are the patterns that, in a migration log, stop the
 	// upgrade (the guide: "if an exception appears you cannot continue").
 	LogFailure []string `mapstructure:"logFailure" json:"logFailure,omitempty"`
@@ -130,12 +131,12 @@ func defaultChoerodonSite(namespace string) ChoerodonSite {
 		Namespace: namespace,
 		ChartRepo: "c7n",
 		Probe: ChoerodonProbe{Via: activities.ViaPodIP, LabelKey: activities.DefaultReleaseLabel,
-			Timeout: 20 * time.Minute, Interval: time.Second, LogTimeout: 30 * time.Minute,
+			Timeout: contract.Duration(20 * time.Minute), Interval: contract.Duration(time.Second), LogTimeout: contract.Duration(30 * time.Minute),
 			LogFailure:   []string{`Exception`, `\bERROR\b`},
 			LogFailureBy: map[string][]string{"knowledgebase-service": {}, "devops-service": {}}},
 		DB:              ChoerodonDB{Port: 3306, User: "choerodon"},
-		HelmTimeout:     15 * time.Minute,
-		GateRemindAfter: time.Hour,
+		HelmTimeout:     contract.Duration(15 * time.Minute),
+		GateRemindAfter: contract.Duration(time.Hour),
 	}
 }
 
@@ -209,10 +210,10 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	if s.Probe.LabelKey == "" {
 		p.Add("probe.labelKey", "is empty; the guides select pods by %s", activities.DefaultReleaseLabel)
 	}
-	checkTimeout(p, "probe.timeout", s.Probe.Timeout, "20m")
-	checkTimeout(p, "probe.logTimeout", s.Probe.LogTimeout, "30m")
-	checkTimeout(p, "helmTimeout", s.HelmTimeout, "15m")
-	validateInterval(p, "probe.interval", s.Probe.Interval, s.Probe.Timeout)
+	checkTimeout(p, "probe.timeout", s.Probe.Timeout.D(), "20m")
+	checkTimeout(p, "probe.logTimeout", s.Probe.LogTimeout.D(), "30m")
+	checkTimeout(p, "helmTimeout", s.HelmTimeout.D(), "15m")
+	validateInterval(p, "probe.interval", s.Probe.Interval.D(), s.Probe.Timeout.D())
 	if len(s.Probe.LogFailure) == 0 {
 		p.Add("probe.logFailure", "is empty: a migration log that prints an exception would not stop the run; the guide's are [Exception, '\\bERROR\\b']")
 	}
@@ -236,7 +237,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 		}
 		checkPatterns("probe.logFailureBy."+r, s.Probe.LogFailureBy[r])
 	}
-	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter)
+	validateRemindAfter(p, "gateRemindAfter", s.GateRemindAfter.D())
 	s.Helm2.validate(p)
 	if s.DB.Host == "" {
 		p.Add("db.host", "is empty; give the MySQL host as the pods reach it (c7n-mysql.c7n-system)")
@@ -677,7 +678,7 @@ func (p *c7nPlan) verify(absent []string) {
 
 func (p *c7nPlan) gate(name, prompt string, skipOnReject bool) {
 	p.add(runbook.Step{Name: name, Kind: runbook.KindGate, Summary: "a person confirms: " + firstSentence(prompt),
-		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.site.GateRemindAfter, SkipOnReject: skipOnReject}})
+		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.site.GateRemindAfter.D(), SkipOnReject: skipOnReject}})
 }
 
 var sentenceEnd = regexp.MustCompile(`[.;:?](\s|$)`)
@@ -729,7 +730,7 @@ func (p *c7nPlan) upgrade(svc c7nService) {
 			Values: withSetPaths(svc.Values, svc.Set), SetSecrets: svc.Secrets, Overrides: p.site.Values[svc.Release],
 			ReuseValues: svc.Reuse, MustExist: !svc.Install, CreateNamespace: svc.Install,
 			Timeout: p.site.HelmTimeout},
-		Timeout: p.site.HelmTimeout + 5*time.Minute,
+		Timeout: p.site.HelmTimeout.D() + 5*time.Minute,
 	})
 }
 
@@ -842,7 +843,7 @@ func (p *c7nPlan) waitUpStep(svc c7nService) runbook.Step {
 		Input: activities.WaitUpInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
 			LabelKey: p.site.Probe.LabelKey, Port: port, Path: svc.Path, Via: p.site.Probe.Via, Expect: expect,
 			NewRevisionOnly: true},
-		Timeout: p.site.Probe.Timeout,
+		Timeout: p.site.Probe.Timeout.D(),
 	}
 }
 
@@ -868,7 +869,7 @@ func (p *c7nPlan) undoFromBackup(verb string, svc c7nService) []runbook.Step {
 		Inputs: map[string]runbook.From{
 			"chart.name": {Step: backup, Output: "chart." + rel}, "chart.version": {Step: backup, Output: "version." + rel},
 			"valuesFile": {Step: backup, Output: "path." + rel}, "valuesSHA256": {Step: backup, Output: "sha256." + rel}},
-		Timeout: p.site.HelmTimeout + 5*time.Minute,
+		Timeout: p.site.HelmTimeout.D() + 5*time.Minute,
 	}}
 	if _, ok := p.site.Probe.Ports[svc.Release]; ok || svc.Port != 0 {
 		w := p.waitUpStep(svc)
@@ -895,7 +896,7 @@ func (p *c7nPlan) followLog(release, success, why string, failure []string) {
 		Activity: kube.FollowLog,
 		Input: activities.FollowLogInput{Cluster: p.site.Cluster, Namespace: p.site.Namespace, Release: rel,
 			LabelKey: p.site.Probe.LabelKey, Success: success, Failure: failure, NewRevisionOnly: true},
-		Timeout: p.site.Probe.LogTimeout,
+		Timeout: p.site.Probe.LogTimeout.D(),
 	})
 }
 
@@ -908,7 +909,7 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 		s.Kind = runbook.KindGate
 		s.Summary = "a person makes an API call by hand: " + firstSentence(byHand)
 		s.Gate = &runbook.Gate{Prompt: byHand + " Approve once it is done; reject to skip it (with a comment).",
-			RemindAfter: p.site.GateRemindAfter, SkipOnReject: true}
+			RemindAfter: p.site.GateRemindAfter.D(), SkipOnReject: true}
 		p.add(s)
 		return
 	}
@@ -922,14 +923,14 @@ func (p *c7nPlan) apiCall(name, byHand string, call activities.HTTPCallInput, on
 	call.SecretHosts, call.SecretHostsKey = p.platform, "api.url"
 	if call.AnswerTimeout > 0 {
 		// One try: room for the whole answer (Call's own limit is 5 min).
-		s.Timeout = call.AnswerTimeout + time.Minute
+		s.Timeout = call.AnswerTimeout.D() + time.Minute
 	}
 	s.Summary = fmt.Sprintf("%s %s, once a person approves", call.Method, call.URL)
 	s.Activity = web.Call
 	s.Input = call
 	s.Gate = &runbook.Gate{Prompt: fmt.Sprintf("%s The worker will call %s %s with the admin token. Approve to call it now; "+
 		"reject (with a comment) if you made the call by hand.", byHand, call.Method, call.URL),
-		RemindAfter: p.site.GateRemindAfter, SkipOnReject: true}
+		RemindAfter: p.site.GateRemindAfter.D(), SkipOnReject: true}
 	p.add(s)
 }
 
@@ -965,7 +966,7 @@ func (p *c7nPlan) waitCheckLog() {
 		Activity: mysqlA.WaitCheckLog,
 		Input:    activities.CheckLogInput{DB: p.dbTarget(), Database: devopsDatabase, Interval: p.site.Probe.Interval},
 		Inputs:   map[string]runbook.From{"afterID": {Step: "mark/devops-check-log", Output: "lastID"}},
-		Timeout:  p.site.Probe.LogTimeout,
+		Timeout:  p.site.Probe.LogTimeout.D(),
 	})
 }
 

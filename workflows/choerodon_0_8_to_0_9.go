@@ -10,6 +10,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows/runbook"
 )
 
@@ -335,7 +336,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 		// so the answer is waited for (10 min), not cut at the client's 10 s
 		// and sent again.
 		activities.HTTPCallInput{Method: "POST", URL: "/wiki/v1/wiki/page", ExpectStatus: []int{http.StatusCreated},
-			Repeatable: activities.Repeat(true), AnswerTimeout: wikiRefreshAnswer}, "")
+			Repeatable: activities.Repeat(true), AnswerTimeout: contract.Duration(wikiRefreshAnswer)}, "")
 
 	// 整合前端升级.
 	p.in("6")

@@ -93,7 +93,7 @@ func (p *c7nPlan) convertHelm2() {
 			"Convert the releases listed below to Helm 3 (each written as a Helm 3 release in %s with the same name, revisions, chart, values "+
 			"and manifest, as helm 2to3 convert does)? The workloads are not touched and Tiller's records are kept until %s, after the "+
 			"upgrade is verified. Reject to stop the run here, before anything is deleted or upgraded.", p.tillerNamespace(), p.site.Namespace, helm2Cleanup),
-			RemindAfter: p.site.GateRemindAfter, Show: []string{helm2Preflight}},
+			RemindAfter: p.site.GateRemindAfter.D(), Show: []string{helm2Preflight}},
 		Requires: []string{"backup-values/all"}})
 }
 
@@ -111,7 +111,7 @@ func (p *c7nPlan) cleanupTiller() {
 		Gate: &runbook.Gate{Prompt: fmt.Sprintf("The upgrade is verified on Helm 3. Delete Tiller's records in %s of the releases %s converted "+
 			"(helm 2to3 cleanup, for these releases only)? Helm 2 will no longer list them; Tiller itself and other releases' records are left. "+
 			"Reject to keep them (the run completes either way).", p.tillerNamespace(), helm2Convert),
-			RemindAfter: p.site.GateRemindAfter, SkipOnReject: true},
+			RemindAfter: p.site.GateRemindAfter.D(), SkipOnReject: true},
 		Requires: []string{helm2Convert, "verify/releases"}})
 }
 

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"upgrader/activities"
+	"upgrader/internal/contract"
 	"upgrader/workflows"
 	"upgrader/workflows/runbook"
 )
@@ -309,8 +310,8 @@ func TestChoerodon021ConfigProblemsAreListedTogether(t *testing.T) {
 func TestChoerodonConfigCheckedBeforeAnyStep(t *testing.T) {
 	in := workflows.NewChoerodon021Input()
 	in.Probe.LogFailure = []string{`Exception`, `(unclosed`}
-	in.Probe.Interval = time.Minute
-	in.GateRemindAfter = time.Second
+	in.Probe.Interval = contract.Duration(time.Minute)
+	in.GateRemindAfter = contract.Duration(time.Second)
 	err := in.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"probe.logFailure[1]", "probe.interval", "heartbeat", "gateRemindAfter", "at least 5m0s"} {
@@ -319,7 +320,7 @@ func TestChoerodonConfigCheckedBeforeAnyStep(t *testing.T) {
 	require.NotContains(t, err.Error(), "probe.logFailure[0]")
 
 	in08 := workflows.NewChoerodon08Input()
-	in08.Probe.Interval = -time.Second
+	in08.Probe.Interval = contract.Duration(-time.Second)
 	in08.GateRemindAfter = 0 // no reminders is fine
 	err = in08.Validate()
 	require.Error(t, err)

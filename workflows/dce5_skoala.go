@@ -12,6 +12,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows/runbook"
 )
 
@@ -108,9 +109,9 @@ type SkoalaInput struct {
 	// a managed worker the config forgot is seen at the first gate.
 	CheckKpanda bool `mapstructure:"checkKpanda" json:"checkKpanda"`
 	// HelmTimeout bounds one upgrade, its workloads' readiness included.
-	HelmTimeout time.Duration `mapstructure:"helmTimeout" json:"helmTimeout"`
+	HelmTimeout contract.Duration `mapstructure:"helmTimeout" json:"helmTimeout"`
 	// GateRemindAfter makes a gate log a reminder this often while nobody answers.
-	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	GateRemindAfter contract.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
 }
 
 // SkoalaImageTags are the value keys set to the target's image tag.
@@ -129,7 +130,7 @@ type SkoalaDBUpgrade struct {
 	JobFile string `mapstructure:"jobFile" json:"jobFile,omitempty"`
 	JobName string `mapstructure:"jobName" json:"jobName,omitempty"`
 	// Timeout bounds the wait for the Job to complete.
-	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	Timeout contract.Duration `mapstructure:"timeout" json:"timeout"`
 }
 
 // NewSkoalaInput returns the guide's defaults.
@@ -142,11 +143,11 @@ func NewSkoalaInput() SkoalaInput {
 			Skoala:     []string{"hive.image.tag", "sesame.image.tag"},
 			SkoalaInit: []string{"nacos-operator.image.tag", "skoala-agent.image.tag", "sentinel-operator.image.tag"},
 		},
-		DBUpgrade:       SkoalaDBUpgrade{When: "auto", JobName: "skoala-db-upgrade", Timeout: 30 * time.Minute},
+		DBUpgrade:       SkoalaDBUpgrade{When: "auto", JobName: "skoala-db-upgrade", Timeout: contract.Duration(30 * time.Minute)},
 		ApplyCRDs:       true,
 		CheckKpanda:     true,
-		HelmTimeout:     15 * time.Minute,
-		GateRemindAfter: time.Hour,
+		HelmTimeout:     contract.Duration(15 * time.Minute),
+		GateRemindAfter: contract.Duration(time.Hour),
 	}
 }
 
@@ -227,10 +228,10 @@ func (in *SkoalaInput) Validate() error {
 			p.Add("dbUpgrade.jobFile", "%q: give an absolute path on the worker", in.DBUpgrade.JobFile)
 		}
 		checkLabel(&p, "dbUpgrade.jobName", in.DBUpgrade.JobName, "Job")
-		checkTimeout(&p, "dbUpgrade.timeout", in.DBUpgrade.Timeout, "30m")
+		checkTimeout(&p, "dbUpgrade.timeout", in.DBUpgrade.Timeout.D(), "30m")
 	}
-	checkTimeout(&p, "helmTimeout", in.HelmTimeout, "15m")
-	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter)
+	checkTimeout(&p, "helmTimeout", in.HelmTimeout.D(), "15m")
+	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter.D())
 	return finish(&p, in)
 }
 
@@ -288,7 +289,7 @@ func (p *skoalaPlan) chart(name string) activities.ChartRef {
 
 func (p *skoalaPlan) gate(name, section, prompt string, show ...string) {
 	p.add(runbook.Step{Name: name, Kind: runbook.KindGate, Section: section, Summary: "a person confirms: " + firstSentence(prompt),
-		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter, Show: show}})
+		Gate: &runbook.Gate{Prompt: prompt, RemindAfter: p.in.GateRemindAfter.D(), Show: show}})
 }
 
 // Plan implements Input: the guide's steps, in the guide's order.
@@ -374,7 +375,7 @@ func (in *SkoalaInput) Plan() ([]runbook.Step, error) {
 		p.add(runbook.Step{Name: "db-upgrade/wait-job", Kind: runbook.KindWait, Section: "cp1",
 			Summary:  fmt.Sprintf("wait until Job %s/%s completes on %s (its log is shown if it fails)", ns, in.DBUpgrade.JobName, cp),
 			Activity: kube.WaitJob, Input: activities.WaitJobInput{Cluster: cp, Namespace: ns, Name: in.DBUpgrade.JobName},
-			Timeout: in.DBUpgrade.Timeout})
+			Timeout: in.DBUpgrade.Timeout.D()})
 	}
 	// 2.–5. back up, then upgrade with the backup and the version's tags.
 	var after []string
@@ -444,7 +445,7 @@ func (p *skoalaPlan) component(cluster, release, backupSec, upgradeSec string, t
 		Input: activities.HelmUpgradeInput{Cluster: cluster, Namespace: in.Namespace, Release: release, Chart: ref,
 			Set: set, ReuseValues: true, CreateNamespace: true, Wait: true, Timeout: in.HelmTimeout},
 		Requires: append([]string{backup}, after...),
-		Timeout:  in.HelmTimeout + 5*time.Minute})
+		Timeout:  in.HelmTimeout.D() + 5*time.Minute})
 	if in.ApplyCRDs {
 		p.add(runbook.Step{Name: "apply-crds/" + release + "@" + cluster, Kind: runbook.KindKube, Section: "w5", Parallel: group, Lane: lane,
 			Summary:  fmt.Sprintf("server-side apply the CRDs of %s that %s lacks or serves differently, and wait until Established", ref, cluster),

@@ -9,6 +9,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows/runbook"
 )
 
@@ -58,7 +59,7 @@ type DemoInput struct {
 	// Work is how many ticks each upgrade takes (it heartbeats every tick).
 	Work int `mapstructure:"work" json:"work"`
 	// GateRemindAfter makes the approval gate log a reminder this often.
-	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	GateRemindAfter contract.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
 }
 
 // NewDemoInput returns the demo's defaults.
@@ -69,7 +70,7 @@ func NewDemoInput() DemoInput {
 		Releases:        []string{"hzero-iam", "hzero-gateway"},
 		PasswordRef:     "demo-db-password",
 		Work:            5,
-		GateRemindAfter: 30 * time.Minute,
+		GateRemindAfter: contract.Duration(30 * time.Minute),
 	}
 }
 
@@ -105,7 +106,7 @@ func (in *DemoInput) Validate() error {
 	if in.PasswordRef == "" {
 		p.Add("passwordRef", "is empty; name the secret (configured on the worker) that holds the DB password")
 	}
-	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter)
+	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter.D())
 	if in.HealthURL != "" && !strings.HasPrefix(in.HealthURL, "http://") && !strings.HasPrefix(in.HealthURL, "https://") {
 		p.Add("healthURL", "%q is not an http(s) URL", in.HealthURL)
 	}
@@ -155,7 +156,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 			Gate: &runbook.Gate{
 				Prompt: fmt.Sprintf("Delete %s? Their values are backed up in the run's artifact folder; "+
 					"confirm the databases are backed up too. This cannot be undone.", strings.Join(in.OldReleases, ", ")),
-				RemindAfter: in.GateRemindAfter,
+				RemindAfter: in.GateRemindAfter.D(),
 				Destructive: true,
 			},
 		})
@@ -188,7 +189,7 @@ func (in *DemoInput) Plan() ([]runbook.Step, error) {
 				Summary:  "wait until " + r + " answers status UP",
 				Activity: web.WaitUntil,
 				Input: activities.WaitHTTPInput{URL: strings.ReplaceAll(in.HealthURL, "{release}", r),
-					JSONField: "status", Equals: "UP", Interval: time.Second},
+					JSONField: "status", Equals: "UP", Interval: contract.Duration(time.Second)},
 				Timeout:   2 * time.Minute,
 				Heartbeat: 10 * time.Second,
 			})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"time"
+	"upgrader/internal/contract"
 
 	"github.com/invopop/jsonschema"
 )
@@ -23,7 +24,7 @@ func Schema(s Spec, comments map[string]string) ([]byte, error) {
 		DoNotReference:             true,
 		CommentMap:                 comments,
 		Mapper: func(t reflect.Type) *jsonschema.Schema {
-			if t == reflect.TypeOf(time.Duration(0)) {
+			if t == reflect.TypeOf(time.Duration(0)) || t == reflect.TypeOf(contract.Duration(0)) {
 				return &jsonschema.Schema{Type: "string", Pattern: durationPattern,
 					Description: "a duration with a unit: 90s, 20m, 1h30m"}
 			}

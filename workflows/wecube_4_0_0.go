@@ -13,6 +13,7 @@ import (
 
 	"upgrader/activities"
 	"upgrader/config"
+	"upgrader/internal/contract"
 	"upgrader/workflows/runbook"
 )
 
@@ -121,7 +122,7 @@ type WeCube400Input struct {
 	// Waits bound the waits for each container.
 	Waits WeCubeWaits `mapstructure:"waits" json:"waits"`
 	// GateRemindAfter makes the gates log a reminder this often (0: none).
-	GateRemindAfter time.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
+	GateRemindAfter contract.Duration `mapstructure:"gateRemindAfter" json:"gateRemindAfter,omitempty"`
 }
 
 // WeCubeSSH is how the worker reaches the host.
@@ -198,11 +199,11 @@ type WeCubeReplace struct {
 // WeCubeWaits bound the wait for each container.
 type WeCubeWaits struct {
 	// Timeout bounds one wait.
-	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	Timeout contract.Duration `mapstructure:"timeout" json:"timeout"`
 	// StableFor is how long a container must run without restarting.
-	StableFor time.Duration `mapstructure:"stableFor" json:"stableFor"`
+	StableFor contract.Duration `mapstructure:"stableFor" json:"stableFor"`
 	// Interval is the pause between probes (below the waits' heartbeat).
-	Interval time.Duration `mapstructure:"interval" json:"interval"`
+	Interval contract.Duration `mapstructure:"interval" json:"interval"`
 	// FailAfterRestarts: this many restarts during a wait are a restart loop.
 	FailAfterRestarts int `mapstructure:"failAfterRestarts" json:"failAfterRestarts"`
 }
@@ -218,7 +219,7 @@ func NewWeCube400Input() WeCube400Input {
 		PrivateKey:     WeCubeKey{File: "key.pem"},
 		MySQL:          WeCubeMySQL{WeCube: WeCubeDB{User: "root"}, Auth: WeCubeDB{User: "root"}},
 		StaticResource: WeCubeAccount{Username: "root"},
-		Waits:          WeCubeWaits{Timeout: 5 * time.Minute, StableFor: 10 * time.Second, Interval: time.Second, FailAfterRestarts: 2},
+		Waits:          WeCubeWaits{Timeout: contract.Duration(5 * time.Minute), StableFor: contract.Duration(10 * time.Second), Interval: contract.Duration(time.Second), FailAfterRestarts: 2},
 	}
 }
 
@@ -327,15 +328,15 @@ func (in *WeCube400Input) Validate() error {
 	if in.Images.LoadFrom != "" {
 		checkDeployPath(&p, "images.loadFrom", in.Images.LoadFrom)
 	}
-	checkTimeout(&p, "waits.timeout", in.Waits.Timeout, "5m")
+	checkTimeout(&p, "waits.timeout", in.Waits.Timeout.D(), "5m")
 	if in.Waits.StableFor < 0 || (in.Waits.Timeout > 0 && in.Waits.StableFor >= in.Waits.Timeout) {
 		p.Add("waits.stableFor", "%s must be zero or more and shorter than waits.timeout", in.Waits.StableFor)
 	}
-	validateInterval(&p, "waits.interval", in.Waits.Interval, in.Waits.Timeout)
+	validateInterval(&p, "waits.interval", in.Waits.Interval.D(), in.Waits.Timeout.D())
 	if in.Waits.FailAfterRestarts < 0 || in.Waits.FailAfterRestarts > 100 {
 		p.Add("waits.failAfterRestarts", "%d: give 1 to 100 (0 keeps the default, 2)", in.Waits.FailAfterRestarts)
 	}
-	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter)
+	validateRemindAfter(&p, "gateRemindAfter", in.GateRemindAfter.D())
 	return finish(&p, in)
 }
 
@@ -449,7 +450,7 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 	host := in.target()
 	gate := func(name, section, prompt string) runbook.Step {
 		return runbook.Step{Name: name, Kind: runbook.KindGate, Section: section, Summary: "a person: " + firstSentence(prompt),
-			Gate: &runbook.Gate{Prompt: prompt, RemindAfter: in.GateRemindAfter}}
+			Gate: &runbook.Gate{Prompt: prompt, RemindAfter: in.GateRemindAfter.D()}}
 	}
 	portal := fmt.Sprintf("http://%s:8080", in.HostIP)
 	account := activities.WeCubeAccount{URL: portal, Username: in.Login.Username, PasswordRef: in.Login.PasswordRef}
@@ -594,7 +595,7 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 			Input: activities.WaitContainerInput{Host: host, DockerHost: in.DockerHost, Container: c.Service + "-" + in.Version,
 				Address: net.JoinHostPort(in.HostIP, strconv.Itoa(c.Port)), StableFor: in.Waits.StableFor,
 				FailAfterRestarts: in.Waits.FailAfterRestarts, Interval: in.Waits.Interval},
-			Timeout: in.Waits.Timeout})
+			Timeout: in.Waits.Timeout.D()})
 	}
 	add(runbook.Step{Name: "check-login/portal", Kind: runbook.KindCheck, Section: "start",
 		Summary:  fmt.Sprintf("WeCube主页 %s: %s (an old account) logs in through the new portal, and platform-core takes its token", portal, in.Login.Username),

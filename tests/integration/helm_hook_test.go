@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"upgrader/activities"
+	"upgrader/internal/contract"
 	labsrv "upgrader/tests/lab"
 	"upgrader/workflows/runbook"
 )
@@ -113,7 +114,7 @@ func (l *hookLab) start(t *testing.T, env string) client.WorkflowRun {
 	in := map[string]any{
 		"target": runbook.Target{Environment: env, From: "1.0.0", To: "1.0.1"},
 		"upgrade": activities.HelmUpgradeInput{Cluster: "lab", Namespace: l.ns, Release: "hzero-iam", MustExist: true, Wait: true,
-			Timeout: 3 * time.Minute, Chart: activities.ChartRef{Repo: "c7n", Name: "hzero-iam", Version: "1.0.1"}},
+			Timeout: contract.Duration(3 * time.Minute), Chart: activities.ChartRef{Repo: "c7n", Name: "hzero-iam", Version: "1.0.1"}},
 		"heartbeat": hookHeartbeat,
 	}
 	run, err := temporalClient().ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
