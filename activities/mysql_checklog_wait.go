@@ -48,7 +48,7 @@ func (m *MySQL) WaitCheckLog(ctx context.Context, in CheckLogInput) (CheckLogRes
 	if err != nil {
 		return CheckLogResult{}, invalid("afterID %q: the last row id read before the call", in.AfterID)
 	}
-	interval := in.Interval
+	interval := in.Interval.D()
 	if interval <= 0 {
 		interval = contract.Duration(DefaultPollInterval)
 	}
