@@ -91,6 +91,10 @@ type Metrics struct {
 type Cluster struct {
 	Kubeconfig string `mapstructure:"kubeconfig"`
 	Context    string `mapstructure:"context"`
+	// InCluster reaches the cluster the worker runs in with its pod's
+	// ServiceAccount (the Helm chart deploy/helm/upgrader-worker), instead
+	// of a kubeconfig file.
+	InCluster bool `mapstructure:"inCluster"`
 }
 
 // SSH configures how the worker verifies hosts.
@@ -304,8 +308,14 @@ func (c Worker) Validate() error {
 		p.Add("logLevel", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	for _, n := range sortedKeys(c.Clusters) {
-		if c.Clusters[n].Kubeconfig == "" {
-			p.Add("clusters."+n+".kubeconfig", "is empty")
+		if c.Clusters[n].InCluster {
+			if c.Clusters[n].Kubeconfig != "" || c.Clusters[n].Context != "" {
+				p.Add("clusters."+n+".inCluster", "is true but kubeconfig or context is set too; use one or the other")
+			} else if os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+				p.Add("clusters."+n+".inCluster", "is true but the worker does not run in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
+			}
+		} else if c.Clusters[n].Kubeconfig == "" {
+			p.Add("clusters."+n+".kubeconfig", "is empty (or set inCluster: true in a pod)")
 		} else if _, err := os.Stat(c.Clusters[n].Kubeconfig); err != nil {
 			p.Add("clusters."+n+".kubeconfig", "cannot read %s: %v", c.Clusters[n].Kubeconfig, errors.Unwrap(err))
 		}

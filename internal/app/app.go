@@ -177,16 +177,18 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 	}
 
 	var with []func(*client.Options)
+	probes := &health{}
 	if cfg.Metrics.Address != "" {
 		m, err := metrics.New(logger)
 		if err != nil {
 			return err
 		}
-		addr, err := m.Serve(ctx, cfg.Metrics.Address)
+		addr, err := m.Serve(ctx, cfg.Metrics.Address, probes.routes()...)
 		if err != nil {
 			return err
 		}
-		logger.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
+		logger.Info("serving metrics and health checks", "url", "http://"+addr.String()+"/metrics",
+			"liveness", "/healthz", "readiness", "/readyz")
 		with = append(with, func(o *client.Options) { o.MetricsHandler = m.Handler })
 	}
 	if cfg.Site != "" {
@@ -201,6 +203,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 		return err
 	}
 	defer c.Close()
+	probes.client.Store(&c)
 	opts := WorkerOptions(secrets)
 	// A site's worker runs the steps sent to its queue, not workflows.
 	opts.DisableWorkflowWorker = cfg.ActivitiesOnly
@@ -212,7 +215,9 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger tlog.Logger) error
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("unable to start the worker: %w", err)
 	}
+	probes.started.Store(true)
 	<-ctx.Done()
+	probes.stopping.Store(true)
 	logger.Info("worker stopping")
 	w.Stop()
 	return nil

@@ -55,16 +55,26 @@ func New(logger tlog.Logger) (*Metrics, error) {
 	return &Metrics{Handler: h, HTTP: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), provider: provider}, nil
 }
 
-// Serve listens on addr and serves /metrics until ctx ends. It returns once
-// the listener is open (an address in use is an error at start), serving in
-// the background.
-func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
+// Route is one more path served beside /metrics (the worker's health
+// checks: a Kubernetes probe reaches the same port Prometheus scrapes).
+type Route struct {
+	Path    string
+	Handler http.Handler
+}
+
+// Serve listens on addr and serves /metrics, and routes, until ctx ends. It
+// returns once the listener is open (an address in use is an error at
+// start), serving in the background.
+func (m *Metrics) Serve(ctx context.Context, addr string, routes ...Route) (net.Addr, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("unable to serve metrics on %s (metrics.address): %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.HTTP)
+	for _, r := range routes {
+		mux.Handle(r.Path, r.Handler)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
