@@ -62,9 +62,10 @@ func chartValues() map[string]any {
 // process started on that config answers /healthz and /readyz.
 func TestWorkerHelmChartInstallsIntoTheLabCluster(t *testing.T) {
 	vals := chartValues()
-	linter := lint.All(chartDir, vals, "upgrader", false)
-	for _, m := range linter.Messages {
-		require.LessOrEqual(t, m.Severity, support.InfoSev, "helm lint: %s", m)
+	for _, v := range []map[string]any{nil, vals} { // the chart's defaults, and a site's values
+		for _, m := range lint.All(chartDir, v, "upgrader", false).Messages {
+			require.LessOrEqual(t, m.Severity, support.InfoSev, "helm lint: %s", m)
+		}
 	}
 
 	cp := labsrv.StartControlPlane(t)
@@ -206,12 +207,15 @@ func TestWorkerHelmChartInstallsIntoTheLabCluster(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfgPath, []byte(localText), 0o600))
 	t.Setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1") // as in a pod: inCluster is accepted
 	t.Setenv("UPGRADER_TEMPORAL_ADDRESS", server.FrontendHostPort())
+	// The codec ring as the chart passes it (UPGRADER_CODEC_KEYS from its
+	// Secret), in place of the key file these tests' processes share.
+	t.Setenv("UPGRADER_CODEC_KEYS", mustRead(t, os.Getenv(config.EnvPrefix+"_TEMPORAL_CODEC_KEYFILE")))
+	t.Setenv(config.EnvPrefix+"_TEMPORAL_CODEC_KEYFILE", "")
 	_, err = config.LoadWorker(cfgPath)
 	require.NoError(t, err, "the chart's worker.yaml:\n%s", text)
 
 	// A worker on it answers its probes once it polls.
-	startWorker(t, cfgPath, "UPGRADER_CODEC_KEYS="+mustRead(t, os.Getenv(config.EnvPrefix+"_TEMPORAL_CODEC_KEYFILE")),
-		config.EnvPrefix+"_TEMPORAL_CODEC_KEYFILE=")
+	startWorker(t, cfgPath)
 	base := "http://127.0.0.1:" + port
 	eventually(t, 30*time.Second, "the worker ready", func() bool { return httpStatus(base+"/readyz") == http.StatusOK })
 	require.Equal(t, http.StatusOK, httpStatus(base+"/healthz"))
