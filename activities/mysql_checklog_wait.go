@@ -50,7 +50,7 @@ func (m *MySQL) WaitCheckLog(ctx context.Context, in CheckLogInput) (CheckLogRes
 	}
 	interval := in.Interval.D()
 	if interval <= 0 {
-		interval = contract.Duration(DefaultPollInterval)
+		interval = DefaultPollInterval
 	}
 	db, err := m.open(ctx, in.DB, "")
 	if err != nil {
@@ -60,7 +60,7 @@ func (m *MySQL) WaitCheckLog(ctx context.Context, in CheckLogInput) (CheckLogRes
 	var res CheckLogResult
 	var logText string
 	q := "SELECT id, log FROM " + quoteIdent(in.Database) + ".devops_check_log WHERE id > ? ORDER BY id LIMIT 1"
-	_, err = pollUntil(ctx, in.Database+".devops_check_log", "has the upgrade task's row", interval.D(), func() (bool, string) {
+	_, err = pollUntil(ctx, in.Database+".devops_check_log", "has the upgrade task's row", interval, func() (bool, string) {
 		var text sql.NullString
 		err := db.QueryRowContext(ctx, q, after).Scan(&res.ID, &text)
 		switch {
