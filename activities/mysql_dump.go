@@ -41,8 +41,8 @@ type DumpResult struct {
 	SHA256    string   `json:"sha256"`
 	Databases []string `json:"databases"`
 	Adapted   []string `json:"adapted,omitempty"` // what was changed in the options, and why
-	// Tables and Rows the dump holds (CREATE TABLE statements; INSERT rows,
-	// -1 when not counted).
+	// Tables and Rows the dump holds (CREATE TABLE statements; the value
+	// tuples of its INSERTs, -1 when not counted).
 	Tables int `json:"tables"`
 	Rows   int `json:"rows"`
 }
@@ -179,6 +179,9 @@ func (m *MySQL) dump(ctx context.Context, in DumpInput, p *Progress) (DumpResult
 	// What VerifyBackup re-checks right before the first destructive step.
 	res.Outputs = map[string]string{"path": res.Path, "sha256": res.SHA256, "bytes": strconv.FormatInt(res.Bytes, 10),
 		"tables": strconv.Itoa(res.Tables)}
+	if res.Rows >= 0 {
+		res.Outputs["rows"] = strconv.Itoa(res.Rows)
+	}
 	return res, nil
 }
 
@@ -195,7 +198,7 @@ func rowsNote(rows int) string {
 	if rows < 0 {
 		return ""
 	}
-	return fmt.Sprintf(", %d INSERT statements", rows)
+	return fmt.Sprintf(", %d rows", rows)
 }
 
 // baseTables counts the base tables of each database (what mysqldump

@@ -12,15 +12,16 @@ import (
 )
 
 // dumpScan is what a mysqldump file holds, read line by line: the
-// databases it creates, the tables of each, the rows of each table (one
-// INSERT per row with --skip-opt or --skip-extended-insert, which the
-// guides' options use; otherwise INSERT statements), and whether it ends
+// databases it creates, the tables of each, the rows of each table (the
+// value tuples of its INSERT statements: one per statement with
+// --skip-extended-insert, many with extended inserts, which MariaDB's
+// mysqldump writes even under --skip-opt when -e is given), and whether it ends
 // with mysqldump's "-- Dump completed" trailer, which a dump cut short
 // (a full disk, a killed mysqldump, a truncated copy) lacks.
 type dumpScan struct {
 	databases []string
 	tables    map[string][]string       // database → tables, in dump order
-	rows      map[string]map[string]int // database → table → INSERT lines
+	rows      map[string]map[string]int // database → table → rows (value tuples)
 	completed bool
 }
 
@@ -66,6 +67,7 @@ func scanDump(path string, out io.Writer, rename func(string) string) (*dumpScan
 	r := bufio.NewReaderSize(f, 1<<20)
 	cur := ""
 	last := ""
+	var tuples *valueTuples // the INSERT being read, across a long line's chunks
 	for {
 		line, err := r.ReadSlice('\n')
 		full := err != bufio.ErrBufferFull
@@ -73,6 +75,10 @@ func scanDump(path string, out io.Writer, rename func(string) string) (*dumpScan
 			last = ""
 		}
 		switch {
+		case tuples != nil:
+			// The rows of an INSERT that goes on over lines (MariaDB's
+			// mysqldump: "INSERT INTO `t` VALUES\n(1,'a'),\n(2,'b');").
+			tuples.feed(line)
 		case bytes.HasPrefix(line, []byte("CREATE DATABASE")):
 			if m := createDBRe.FindSubmatch(line); m != nil {
 				cur = string(m[1])
@@ -97,7 +103,14 @@ func scanDump(path string, out io.Writer, rename func(string) string) (*dumpScan
 				if s.rows[cur] == nil {
 					s.rows[cur] = map[string]int{}
 				}
-				s.rows[cur][string(m[1])]++
+				tuples = &valueTuples{rows: s.rows[cur], table: string(m[1])}
+				rest := line[len(m[0]):]
+				if i := bytes.Index(rest, []byte(") VALUES")); i >= 0 { // --complete-insert's column list
+					rest = rest[i+1:]
+				}
+				if i := bytes.Index(rest, []byte("VALUES")); i >= 0 {
+					tuples.feed(rest[i+len("VALUES"):])
+				}
 			}
 		case bytes.HasPrefix(line, []byte(dumpCompleted)):
 			last = dumpCompleted
@@ -111,11 +124,17 @@ func scanDump(path string, out io.Writer, rename func(string) string) (*dumpScan
 		for !full {
 			line, err = r.ReadSlice('\n')
 			full = err != bufio.ErrBufferFull
+			if tuples != nil {
+				tuples.feed(line)
+			}
 			if out != nil {
 				if _, werr := out.Write(line); werr != nil {
 					return s, werr
 				}
 			}
+		}
+		if tuples != nil && tuples.done {
+			tuples = nil
 		}
 		if err == io.EOF {
 			break
@@ -157,4 +176,49 @@ func (s *dumpScan) incomplete(dbs []string, want map[string]int) []string {
 		problems = append(problems, "tables are missing: "+strings.Join(short, ", "))
 	}
 	return problems
+}
+
+// valueTuples counts the rows of one INSERT statement as mysqldump writes
+// it: VALUES (…),(…),…; on one line or one row a line — a '(' at depth 0
+// outside a quoted string starts a row, a ';' there ends the statement. Strings are '…' with backslash escapes (a doubled quote under
+// NO_BACKSLASH_ESCAPES, which reads the same here); binary data is 0x… with
+// --hex-blob or an escaped string. The state survives a line read in
+// chunks.
+type valueTuples struct {
+	rows  map[string]int
+	table string
+	depth int
+	str   bool
+	esc   bool
+	done  bool // the statement's ';' was read
+}
+
+func (v *valueTuples) feed(b []byte) {
+	for _, c := range b {
+		switch {
+		case v.esc:
+			v.esc = false
+		case v.str:
+			switch c {
+			case '\\':
+				v.esc = true
+			case '\'':
+				v.str = false
+			}
+		case c == '\'':
+			v.str = true
+		case c == '(':
+			if v.depth == 0 {
+				v.rows[v.table]++
+			}
+			v.depth++
+		case c == ')':
+			if v.depth > 0 {
+				v.depth--
+			}
+		case c == ';' && v.depth == 0:
+			v.done = true
+			return
+		}
+	}
 }

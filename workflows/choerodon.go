@@ -364,10 +364,15 @@ func (p *c7nPlan) undo(name string, undo []runbook.Step) {
 
 // destructive marks the gate named name, added before, as one before a
 // change that cannot be undone.
+//
+// The gate shows the proof of every backup restored before it (the
+// restore drills' "backup verified: N tables, M rows, sha256 …"): what the
+// person approves on the strength of.
 func (p *c7nPlan) destructive(name string) {
 	for i := range p.steps {
 		if p.steps[i].Name == name && p.steps[i].Gate != nil {
 			p.steps[i].Gate.Destructive = true
+			p.steps[i].Gate.Show = append(p.steps[i].Gate.Show, drillsBefore(p.steps[:i])...)
 			return
 		}
 	}
@@ -434,6 +439,7 @@ func (p *c7nPlan) backupDB(prompt string) string {
 		p.add(runbook.Step{Name: name, Kind: runbook.KindBackup,
 			Summary:  "mysqldump every database into the run's artifact folder, then check each CREATE DATABASE is in the dump",
 			Activity: mysqlA.DumpMySQL, Input: activities.DumpInput{DB: p.dbTarget()}})
+		p.add(restoreDrill(name, p.dbTarget(), p.section))
 	} else {
 		p.gate(name, prompt, false)
 	}
@@ -447,17 +453,19 @@ func (p *c7nPlan) dumps() bool { return p.site.DB.Admin != nil && p.site.DB.Admi
 // verifyBackup adds a check of the dump made by step backup, right before
 // the first destructive step: its SHA-256 is computed again on the file in
 // place, which must be the one the dump recorded (read-only, and no late
-// writer from a lost try can have changed it). It returns the step's name,
-// for the destructive steps' Requires.
-func (p *c7nPlan) verifyBackup(backup string) string {
+// writer from a lost try can have changed it). It returns the names of
+// the proofs of that dump (its restore drill, added by backupDB, and this
+// check), for the destructive steps' Requires.
+func (p *c7nPlan) verifyBackup(backup string) []string {
 	name := "verify-backup/mysql"
+	drill := drillName(backup)
 	p.add(runbook.Step{Name: name, Kind: runbook.KindCheck,
 		Summary:  fmt.Sprintf("hash the dump of %s again: it must be the one that step recorded, before anything is deleted", backup),
 		Activity: mysqlA.VerifyBackup,
 		Input:    activities.VerifyBackupInput{},
 		Inputs:   map[string]runbook.From{"path": {Step: backup, Output: "path"}, "sha256": {Step: backup, Output: "sha256"}},
-		Requires: []string{backup}})
-	return name
+		Requires: []string{backup, drill}})
+	return []string{drill, name}
 }
 
 // preflightFrom adds the read-only checks of the site itself, before

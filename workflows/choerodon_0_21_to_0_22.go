@@ -256,7 +256,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 		"re-installs them from those backups; after it, there is no way back.", strings.Join(old, ", "), ns, dbBackup), false)
 	requires := []string{"backup-values/all", dbBackup, approve}
 	if p.dumps() {
-		requires = append(requires, p.verifyBackup(dbBackup))
+		requires = append(requires, p.verifyBackup(dbBackup)...)
 	}
 	for _, r := range in.OldReleases {
 		p.add(runbook.Step{Name: "delete-release/" + r, Kind: runbook.KindHelm,

@@ -190,7 +190,7 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.destructive(noWayBack)
 	requires := []string{"backup-values/all", dbBackup, noWayBack}
 	if p.dumps() {
-		requires = append(requires, p.verifyBackup(dbBackup))
+		requires = append(requires, p.verifyBackup(dbBackup)...)
 	}
 	p.in("1.2")
 	p.upgrade(c7nService{Release: "register-server", Reuse: true})

@@ -419,8 +419,12 @@ func TestChoerodon08UpgradesNothingBeforeItsBackupsAndTheNoWayBackGate(t *testin
 		}
 		want := []string{"backup-values/all", "backup-db/mysql", "approve/no-way-back"}
 		if dump {
-			want = append(want, "verify-backup/mysql")
+			want = append(want, "verify-restore/mysql", "verify-backup/mysql")
 			require.Equal(t, runbook.KindBackup, byName["backup-db/mysql"].Kind)
+			// The dump is restored right after it is made, and the gate shows what the drill found.
+			require.Equal(t, order["backup-db/mysql"]+1, order["verify-restore/mysql"])
+			require.NotNil(t, byName["verify-restore/mysql"].Input.(activities.VerifyBackupInput).Drill)
+			require.Equal(t, []string{"verify-restore/mysql"}, byName["approve/no-way-back"].Gate.Show)
 		} else {
 			require.NotNil(t, byName["backup-db/mysql"].Gate, "no dump by the worker: a person confirms one")
 		}

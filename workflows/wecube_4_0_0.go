@@ -531,6 +531,7 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 			Summary:  fmt.Sprintf("mysqldump %s from %s into the run's artifact folder, verified", s.db.Name, s.db.Address),
 			Activity: mysqlA.DumpMySQL,
 			Input:    activities.DumpInput{DB: s.db, Databases: []string{s.db.Name}, Options: []string{"--single-transaction", "-R", "-E", "--hex-blob"}}})
+		add(restoreDrill("backup-db/"+s.db.Name, s.db, "run-ddl"))
 	}
 	for _, s := range []struct {
 		db      activities.DBTarget
@@ -545,7 +546,7 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 			Activity: mysqlA.RunScript,
 			Input: activities.SQLScriptInput{DB: s.db, Database: s.db.Name, Name: s.file + " on " + s.db.Name,
 				ScriptPath: s.script.Path, ScriptSHA256: s.script.SHA256},
-			Requires: []string{"backup-db/" + s.db.Name, "preflight/ddl-" + s.db.Name}})
+			Requires: []string{"backup-db/" + s.db.Name, drillName("backup-db/" + s.db.Name), "preflight/ddl-" + s.db.Name}})
 		add(runbook.Step{Name: "check-schema/" + s.db.Name, Kind: runbook.KindCheck, Section: "run-ddl",
 			Summary:  fmt.Sprintf("%s holds what %s adds (%s)", s.db.Name, s.file, strings.Join(append(append([]string{}, s.tables...), s.columns...), ", ")),
 			Activity: mysqlA.CheckSchema,

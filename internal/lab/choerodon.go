@@ -173,7 +173,9 @@ var C7N021Business = []C7NService{
 // an admin connection to the site's MySQL.
 func (s *C7NSite) SeedC7N021(ns string, db *sql.DB, business bool) error {
 	for _, d := range []string{"base_service", "manager_service", "notify_service", "asgard_service"} {
-		for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + d, "CREATE TABLE IF NOT EXISTS " + d + ".t (id INT PRIMARY KEY)"} {
+		// A few rows, so a restore drill has rows to count.
+		for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + d, "CREATE TABLE IF NOT EXISTS " + d + ".t (id INT PRIMARY KEY)",
+			"INSERT IGNORE INTO " + d + ".t VALUES (1), (2), (3)"} {
 			if _, err := db.Exec(q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}

@@ -294,7 +294,14 @@ func TestChoerodon021To022EndToEndOnTheLab(t *testing.T) {
 	require.Equal(t, "approve/delete-old-releases", st.CurrentStep)
 	require.Equal(t, runbook.StepDone, st.Step("backup-db/mysql").State)
 	require.Contains(t, st.Step("backup-db/mysql").Result, "mysqldump's trailer")
+	require.Regexp(t, `\d+ rows dumped to .* \(\d+ bytes, sha256 [0-9a-f]{64}, read-only\)`, st.Step("backup-db/mysql").Result)
 	require.Equal(t, 1, l.revisions(t, ns, "base-service"))
+	// The dump was restored into a scratch database, and the gate shows what that proved.
+	require.Equal(t, runbook.StepDone, st.Step("verify-restore/mysql").State)
+	require.Regexp(t, `--- verify-restore/mysql \(done\): backup verified: \d+ tables, \d+ rows, sha256 [0-9a-f]{64} \(\d+ bytes\); restored into upgrader_verify_`,
+		st.Step("approve/delete-old-releases").Prompt)
+	require.Empty(t, queryStrings(t, db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'upgrader\\_verify\\_%'"),
+		"the scratch databases are dropped")
 
 	// Kill the worker while it waits for hzero-iam and while it follows
 	// knowledgebase's log; a new worker carries on.

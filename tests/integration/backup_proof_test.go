@@ -1,0 +1,67 @@
+package integration_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"upgrader/workflows/runbook"
+)
+
+// brokenMysqldump is a mysqldump that runs the real one and spoils its
+// output with filter (a shell pipeline stage), as a full disk or a damaged
+// copy would.
+func brokenMysqldump(t *testing.T, filter string) string {
+	real, err := lookPath("mysqldump")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "mysqldump"), fmt.Sprintf(`#!/bin/bash
+case "$1" in --version) exec %[1]s --version ;; esac
+set -o pipefail
+%[1]s "$@" | %[2]s
+`, real, filter))
+	require.NoError(t, os.Chmod(filepath.Join(dir, "mysqldump"), 0o755))
+	return dir
+}
+
+// A broken dump pauses the run before anything is destroyed: one cut short
+// (no mysqldump trailer) at the dump itself, one damaged in the middle with
+// its trailer intact at its restore drill (it does not load into the
+// scratch database). Either way nothing is deleted, the gate before the
+// deletes is never asked, and no scratch database is left.
+func TestBrokenDumpPausesTheRunBeforeAnyDelete(t *testing.T) {
+	l := newC7nLab(t)
+	require.NoError(t, l.site.PackageC7N021(nil, 0))
+	db := l.sql(t)
+	for _, c := range []struct {
+		env, filter, step, err string
+	}{
+		{"cut", "head -c -300", "backup-db/mysql", `does not end with mysqldump's "-- Dump completed" line`},
+		{"damaged", `sed '0,/^INSERT INTO /s//INSERT INTO INTO /'`, "verify-restore/mysql", "does not load into a scratch database"},
+	} {
+		ns := "c7n-" + c.env
+		// Every release the guide upgrades: preflight/releases refuses a site without them.
+		require.NoError(t, l.site.SeedC7N021(ns, db, true))
+		w := startWorker(t, l.workerCfg, "PATH="+brokenMysqldump(t, c.filter)+":"+os.Getenv("PATH"))
+		id := runbook.WorkflowID("choerodon-0.21-0.22", c.env)
+		mustStarter(t, l.workerCfg, "start", "choerodon-0.21-0.22", "-c", c7n021Config(t, l, c.env, ns))
+		eventually(t, 2*time.Minute, c.env+": the run to pause at "+c.step, func() bool {
+			st := status(t, id)
+			return st.State == runbook.RunFailedAwaiting && st.CurrentStep == c.step
+		})
+		st := status(t, id)
+		require.Contains(t, st.Step(c.step).LastError, c.err, c.env)
+		require.Contains(t, st.Step(c.step).LastError, "do not go on", c.env)
+		require.Equal(t, runbook.StepPending, st.Step("approve/delete-old-releases").State, c.env)
+		require.Equal(t, runbook.StepPending, st.Step("delete-release/base-service").State, c.env)
+		require.Equal(t, 1, l.revisions(t, ns, "base-service"), "%s: nothing deleted", c.env)
+		require.Empty(t, queryStrings(t, db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'upgrader\\_verify\\_%'"),
+			"%s: no scratch database left", c.env)
+		mustStarter(t, l.workerCfg, "decide", id, c.step, "abort", "--comment", "the backup is broken; checking the disk")
+		w.kill(t)
+	}
+}
