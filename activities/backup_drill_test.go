@@ -51,7 +51,9 @@ func TestRestoreDrillProvesADumpAndRefusesABrokenOne(t *testing.T) {
 	require.Equal(t, 5, res.Restored.Rows)
 	require.Contains(t, res.Summary, "backup verified: 3 tables, 5 rows, sha256 "+dump.SHA256)
 	require.Contains(t, res.Summary, "the source holds the same rows")
-	require.Equal(t, []string{"upgrader_verify_local_1", "upgrader_verify_local_2"}, res.Restored.Scratch)
+	require.Len(t, res.Restored.Scratch, 2) // upgrader_verify_<run>_<n>, one per database
+	require.Regexp(t, `^upgrader_verify_[a-z0-9]{1,12}_1$`, res.Restored.Scratch[0])
+	require.Regexp(t, `^upgrader_verify_[a-z0-9]{1,12}_2$`, res.Restored.Scratch[1])
 	noScratch(t, f)
 
 	// The platform writes after the dump: reported, not failed.
