@@ -31,8 +31,9 @@ type VerifyBackupInput struct {
 	// Drill, when set, proves a mysqldump file restores: after the hash,
 	// the dump is loaded into scratch databases on this server
 	// (upgrader_verify_<run>_<n>, dropped after) and their tables and rows
-	// compared with the dump's and the source's (backup_drill.go). Only
-	// for a dump on the worker.
+	// compared with the dump's and the source's (backup_drill.go). A dump
+	// on a host (Via) is copied to the worker for it, and the copy's
+	// SHA-256 checked, then removed.
 	Drill *DBTarget `json:"drill,omitempty"`
 }
 
@@ -106,15 +107,23 @@ if [ -z "$(find "$p" -perm /222 | head -n1)" ]; then echo UPGRADER-RO; fi
 		res.Summary += "; note: it is writable again"
 	}
 	if in.Drill != nil {
-		if in.Via != nil {
-			return res, invalid("the restore drill needs the dump on the worker; %s is on %s", in.Path, in.Via)
-		}
-		if st, err := os.Stat(in.Path); err == nil {
-			res.Bytes = st.Size()
-		}
+		local := in
 		err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+			if in.Via != nil {
+				// The dump stays on its host: a copy on the worker, checked
+				// against the recorded SHA-256, is what gets loaded.
+				copyPath, done, err := m.fetchDump(ctx, in)
+				if err != nil {
+					return err
+				}
+				defer done()
+				local.Path = copyPath
+			}
+			if st, err := os.Stat(local.Path); err == nil {
+				res.Bytes = st.Size()
+			}
 			var err error
-			res.Restored, err = m.drill(ctx, in)
+			res.Restored, err = m.drill(ctx, local)
 			return err
 		})
 		if err != nil {
@@ -123,7 +132,10 @@ if [ -z "$(find "$p" -perm /222 | head -n1)" ]; then echo UPGRADER-RO; fi
 		d := res.Restored
 		res.Summary = fmt.Sprintf("backup verified: %d tables, %d rows, sha256 %s (%d bytes); restored into %s on %s and dropped; %s",
 			d.Tables, d.Rows, res.SHA256, res.Bytes, strings.Join(d.Scratch, ", "), in.Drill, d.SourceNote)
-		res.Outputs = map[string]string{"sha256": res.SHA256, "tables": fmt.Sprint(d.Tables), "rows": fmt.Sprint(d.Rows)}
+		if in.Via != nil {
+			res.Summary = strings.Replace(res.Summary, "; restored into", "; copied from "+in.Via.String()+", restored into", 1)
+		}
+		res.Outputs = map[string]string{"sha256": res.SHA256, "bytes": fmt.Sprint(res.Bytes), "tables": fmt.Sprint(d.Tables), "rows": fmt.Sprint(d.Rows)}
 	}
 	return res, nil
 }
@@ -167,4 +179,48 @@ func backupDigest(path string) (sum string, readOnly bool, err error) {
 		fmt.Fprintf(h, "%s  %s\n", s, f)
 	}
 	return hex.EncodeToString(h.Sum(nil)), readOnly, nil
+}
+
+// fetchDump copies a dump from the host that holds it to the worker (the
+// run's artifact folder, else the temp folder) and checks the copy is the
+// dump that was recorded. done removes the copy.
+func (m *MySQL) fetchDump(ctx context.Context, in VerifyBackupInput) (string, func(), error) {
+	if m.Host == nil {
+		return "", nil, invalid("no SSH configured on this worker to reach %s", in.Via)
+	}
+	dir := os.TempDir()
+	if m.Artifacts != nil {
+		if d, err := m.Artifacts.RunDir(ctx); err == nil {
+			dir = d
+		}
+	}
+	// What a lost try left (one try runs at a time).
+	old, _ := filepath.Glob(filepath.Join(dir, "."+filepath.Base(in.Path)+".*.drill-*.tmp"))
+	for _, o := range old {
+		_ = os.Remove(o)
+	}
+	_, tag := tryTag(ctx)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(in.Path)+"."+tag+".drill-*.tmp")
+	if err != nil {
+		return "", nil, fmt.Errorf("unable to make room for a copy of %s on the worker: %w", in.Path, err)
+	}
+	done := func() { _ = os.Remove(f.Name()) }
+	err = m.Host.stream(ctx, *in.Via, "cat -- "+shellescape.Quote(in.Path), f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		done()
+		return "", nil, fmt.Errorf("unable to copy %s from %s to the worker for the restore drill: %w", in.Path, in.Via, err)
+	}
+	sum, err := FileSHA256(f.Name())
+	if err != nil {
+		done()
+		return "", nil, err
+	}
+	if !strings.EqualFold(sum, in.SHA256) {
+		done()
+		return "", nil, fmt.Errorf("the copy of %s from %s has sha256 %s, not the %s recorded (a short read?); retry", in.Path, in.Via, sum, in.SHA256)
+	}
+	return f.Name(), done, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,8 @@ type MongoDumpResult struct {
 	// VerifyBackup checks again.
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+	// Bytes is the size of every file of the dump together.
+	Bytes int64 `json:"bytes"`
 }
 
 // mongodump of a real BlueKing CMDB takes minutes: the try heartbeats while
@@ -166,9 +169,9 @@ echo "UPGRADER-BYTES $(find . -type f -exec cat {} + | wc -c)"
 	if in.Oplog {
 		n--
 	}
-	r := MongoDumpResult{Collections: n, Path: in.OutDir, SHA256: out.sha256}
-	r.Summary = fmt.Sprintf("%d collections of %d databases dumped to %s on %s, all present (read-only, manifest sha256 %s…)",
-		n, len(pre.Databases), in.OutDir, in.Via, out.sha256[:12])
-	r.Outputs = map[string]string{"path": r.Path, "sha256": r.SHA256}
+	r := MongoDumpResult{Collections: n, Path: in.OutDir, SHA256: out.sha256, Bytes: out.bytes}
+	r.Summary = fmt.Sprintf("%d collections of %d databases dumped to %s on %s, all present (%d bytes, read-only, manifest sha256 %s)",
+		n, len(pre.Databases), in.OutDir, in.Via, out.bytes, out.sha256)
+	r.Outputs = map[string]string{"path": r.Path, "sha256": r.SHA256, "bytes": strconv.FormatInt(r.Bytes, 10), "collections": strconv.Itoa(n)}
 	return r, nil
 }

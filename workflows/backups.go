@@ -29,12 +29,33 @@ const DrillTimeout = 30 * time.Minute
 // table and its rows compared with the dump's and the source's
 // (activities/backup_drill.go). A truncated or damaged dump fails it
 // (BackupUnusable) and the run pauses before anything is destroyed.
-func restoreDrill(backup string, db activities.DBTarget, section string) runbook.Step {
+//
+// via is the host the dump was written on (nil: the worker); the drill
+// copies it to the worker and checks the copy's SHA-256 first.
+func restoreDrill(backup string, db activities.DBTarget, section string, via *activities.SSHTarget) runbook.Step {
+	copied := ""
+	if via != nil {
+		copied = "copy the dump of " + backup + " from " + via.Name + " to the worker, "
+	}
 	return runbook.Step{Name: drillName(backup), Kind: runbook.KindCheck, Section: section, Timeout: DrillTimeout,
-		Summary: fmt.Sprintf("restore the dump of %s into a scratch database on %s (upgrader_verify_<run>, dropped after) "+
-			"and compare its tables and rows with the dump's and the source's", backup, db.Address),
+		Summary: fmt.Sprintf("%srestore the dump of %s into a scratch database on %s (upgrader_verify_<run>, dropped after) "+
+			"and compare its tables and rows with the dump's and the source's", copied, backup, db.Address),
 		Activity: mysqlA.VerifyBackup,
-		Input:    activities.VerifyBackupInput{Drill: &db},
+		Input:    activities.VerifyBackupInput{Drill: &db, Via: via},
+		Inputs:   map[string]runbook.From{"path": {Step: backup, Output: "path"}, "sha256": {Step: backup, Output: "sha256"}},
+		Requires: []string{backup}}
+}
+
+// mongoRestoreDrill is restoreDrill for a mongodump folder on a host
+// (activities' DrillMongo): copied to the worker, its manifest SHA-256
+// checked, every document read and inserted into scratch databases on db
+// (dropped after), and counted against the dump's and the source's.
+func mongoRestoreDrill(backup string, db activities.MongoTarget, section string, via activities.SSHTarget) runbook.Step {
+	return runbook.Step{Name: drillName(backup), Kind: runbook.KindCheck, Section: section, Timeout: DrillTimeout,
+		Summary: fmt.Sprintf("copy the dump of %s from %s to the worker, read every document and restore them into scratch databases on %s "+
+			"(upgrader_verify_<run>, dropped after); compare the counts with the dump's and the source's", backup, via.Name, db.Address),
+		Activity: mongoA.DrillMongo,
+		Input:    activities.MongoDrillInput{DB: db, Via: via},
 		Inputs:   map[string]runbook.From{"path": {Step: backup, Output: "path"}, "sha256": {Step: backup, Output: "sha256"}},
 		Requires: []string{backup}}
 }

@@ -562,21 +562,27 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.section = "5.1"
 	mysqlHost, mongoHost := in.first("mysql"), in.first("mongodb")
 	dump := path.Join(P.MySQLBackup, "bk_mysql_alldata.sql")
+	mysqlDB := activities.DBTarget{Name: "mysql", Address: in.MySQL.Address, User: in.MySQL.User, PasswordRef: in.MySQL.PasswordRef}
 	p.add(runbook.Step{Name: "backup/mysql", Kind: runbook.KindBackup, Timeout: in.DumpTimeout.D(),
 		Summary:  "on " + mysqlHost + ": mysqldump (the guide's options) of every database but the ignored ones into " + dump + ", every CREATE DATABASE checked",
 		Activity: mysqlA.DumpMySQL,
-		Input: activities.DumpInput{DB: activities.DBTarget{Name: "mysql", Address: in.MySQL.Address, User: in.MySQL.User, PasswordRef: in.MySQL.PasswordRef},
-			Via: ptr(p.target(mysqlHost)), OutPath: dump, Options: activities.GuideDumpOptions}})
+		Input:    activities.DumpInput{DB: mysqlDB, Via: ptr(p.target(mysqlHost)), OutPath: dump, Options: activities.GuideDumpOptions}})
+	drill := restoreDrill("backup/mysql", mysqlDB, p.section, ptr(p.target(mysqlHost)))
+	drill.Timeout = in.DumpTimeout.D()
+	p.add(drill)
 	p.add(runbook.Step{Name: "verify-backup/mysql", Kind: runbook.KindCheck, Summary: "the dump on " + mysqlHost + " is still the one written (sha256)",
 		Activity: mysqlA.VerifyBackup, Input: activities.VerifyBackupInput{Via: ptr(p.target(mysqlHost))},
 		Inputs: map[string]runbook.From{"path": {Step: "backup/mysql", Output: "path"}, "sha256": {Step: "backup/mysql", Output: "sha256"}}})
 
 	p.section = "5.2"
+	mongoDB := activities.MongoTarget{Name: "mongodb", Address: in.MongoDB.Address, User: in.MongoDB.User, PasswordRef: in.MongoDB.PasswordRef}
 	p.add(runbook.Step{Name: "backup/mongodb", Kind: runbook.KindBackup, Timeout: in.DumpTimeout.D(),
 		Summary:  "on " + mongoHost + ": mongodump --oplog --gzip --out " + P.MongoBackup + ", every collection checked",
 		Activity: mongoA.DumpMongo,
-		Input: activities.MongoDumpInput{DB: activities.MongoTarget{Name: "mongodb", Address: in.MongoDB.Address, User: in.MongoDB.User, PasswordRef: in.MongoDB.PasswordRef},
-			Via: p.target(mongoHost), OutDir: P.MongoBackup, Oplog: in.MongoDB.Oplog, Gzip: true}})
+		Input:    activities.MongoDumpInput{DB: mongoDB, Via: p.target(mongoHost), OutDir: P.MongoBackup, Oplog: in.MongoDB.Oplog, Gzip: true}})
+	drill = mongoRestoreDrill("backup/mongodb", mongoDB, p.section, p.target(mongoHost))
+	drill.Timeout = in.DumpTimeout.D()
+	p.add(drill)
 	p.add(runbook.Step{Name: "verify-backup/mongodb", Kind: runbook.KindCheck, Summary: "the dump on " + mongoHost + " is still the one written (manifest sha256)",
 		Activity: mysqlA.VerifyBackup, Input: activities.VerifyBackupInput{Via: ptr(p.target(mongoHost))},
 		Inputs: map[string]runbook.From{"path": {Step: "backup/mongodb", Output: "path"}, "sha256": {Step: "backup/mongodb", Output: "sha256"}}})
@@ -589,8 +595,8 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	// 7.10.3 reads: run once, and a retry that finds it done says so.
 	p.ctrl(bkCmd{name: "move/src-aside", summary: "mv " + P.SrcDir + " " + P.SrcDir + ".bak (once)",
 		script:   fmt.Sprintf("if [ -d %[1]s.bak ] && [ ! -e %[1]s ]; then echo '%[1]s.bak already holds the old tree'; else mv %[1]s %[1]s.bak; fi", P.SrcDir),
-		requires: []string{"backup/mysql", "verify-backup/mysql", "backup/mongodb", "verify-backup/mongodb", "backup/install"}})
-	backups := []string{"backup/mysql", "verify-backup/mysql", "backup/mongodb", "verify-backup/mongodb", "backup/install", "move/src-aside"}
+		requires: []string{"backup/mysql", "verify-restore/mysql", "verify-backup/mysql", "backup/mongodb", "verify-restore/mongodb", "verify-backup/mongodb", "backup/install"}})
+	backups := []string{"backup/mysql", "verify-restore/mysql", "verify-backup/mysql", "backup/mongodb", "verify-restore/mongodb", "verify-backup/mongodb", "backup/install", "move/src-aside"}
 
 	// 6.1 New deploy scripts and packages.
 	p.section = "6.1"
@@ -724,7 +730,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.ctrl(bkCmd{name: "migrate/iam-subject-system-group", utils: true,
 		summary: "migrate_subject_system_group.py migrate (re-entrant per bk-iam: CREATE TABLE IF NOT EXISTS, INSERT … ON DUPLICATE KEY, INSERT IGNORE)",
 		script:  migrate("migrate"), failure: []string{`Traceback`, `Exception`}})
-	p.steps[len(p.steps)-1].Gate = &runbook.Gate{RemindAfter: in.GateRemindAfter.D(), Show: []string{"check/iam-before-migrate"},
+	p.steps[len(p.steps)-1].Gate = &runbook.Gate{RemindAfter: in.GateRemindAfter.D(), Show: append([]string{"check/iam-before-migrate"}, drillsBefore(p.steps)...),
 		Prompt: "先执行 check 观察输出无异常后再执行 migrate: read check/iam-before-migrate's output (below, and its log). Before the first migrate it reports data " +
 			"not migrated yet (\"… not exists\" / \"… not match\"); anything else is a problem. Do not grant group permissions in the IAM SaaS while it runs. " +
 			"Approve to migrate; reject to stop the run here."}
@@ -863,6 +869,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 		"升级拓扑 deletes every topology, service template and set template of the 蓝鲸 business and rebuilds them. It applies only when that business has "+
 			"no custom levels and no custom service templates (otherwise handle it by hand: reject, with a comment, to skip 7.17's automatic steps and stop). "+
 			"Approve to go on.", false)
+	p.steps[len(p.steps)-1].Gate.Show = drillsBefore(p.steps) // what the databases' backups proved
 	p.section = "7.17.1"
 	for _, h := range in.installConfigHosts() {
 		s := p.hostStep(h, bkCmd{name: "show/installed-module/" + h, kind: runbook.KindCheck, summary: "cat " + P.InstallPath + "/.installed_module", repeatable: true,

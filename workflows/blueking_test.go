@@ -102,7 +102,7 @@ func TestBlueKingPlanFollowsTheGuide(t *testing.T) {
 	before("migrate/iam-subject-system-group", "check/iam-after-migrate")
 	mig := steps[idx["migrate/iam-subject-system-group"]]
 	require.NotNil(t, mig.Gate)
-	require.Equal(t, []string{"check/iam-before-migrate"}, mig.Gate.Show)
+	require.Equal(t, []string{"check/iam-before-migrate", "verify-restore/mysql", "verify-restore/mongodb"}, mig.Gate.Show, "the migrate gate shows what the backups proved")
 	require.False(t, mig.Input.(activities.HostCommandInput).Repeatable, "migrate runs once per try")
 	// GSE: new processes first, old ones off before the check.
 	before("install/gse", "stop-old/gse-v1/bk-1")

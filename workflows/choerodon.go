@@ -439,7 +439,7 @@ func (p *c7nPlan) backupDB(prompt string) string {
 		p.add(runbook.Step{Name: name, Kind: runbook.KindBackup,
 			Summary:  "mysqldump every database into the run's artifact folder, then check each CREATE DATABASE is in the dump",
 			Activity: mysqlA.DumpMySQL, Input: activities.DumpInput{DB: p.dbTarget()}})
-		p.add(restoreDrill(name, p.dbTarget(), p.section))
+		p.add(restoreDrill(name, p.dbTarget(), p.section, nil))
 	} else {
 		p.gate(name, prompt, false)
 	}

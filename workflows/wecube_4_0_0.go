@@ -531,7 +531,7 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 			Summary:  fmt.Sprintf("mysqldump %s from %s into the run's artifact folder, verified", s.db.Name, s.db.Address),
 			Activity: mysqlA.DumpMySQL,
 			Input:    activities.DumpInput{DB: s.db, Databases: []string{s.db.Name}, Options: []string{"--single-transaction", "-R", "-E", "--hex-blob"}}})
-		add(restoreDrill("backup-db/"+s.db.Name, s.db, "run-ddl"))
+		add(restoreDrill("backup-db/"+s.db.Name, s.db, "run-ddl", nil))
 	}
 	for _, s := range []struct {
 		db      activities.DBTarget

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -93,21 +94,43 @@ type BlueKingOptions struct {
 // blueKingCollections are the site's MongoDB collections, db/collection.
 var blueKingCollections = []string{"cmdb/cc_HostBase", "cmdb/cc_ObjectBase", "joblog/job_log_script"}
 
-func seedBlueKingMongo(addr string) error {
+// seedBlueKingMongo fills the site's collections and returns what the
+// mongodump stand-in writes for each, mongo-bson/<db>/<collection>.bson:
+// the collection's documents as the server returns them, raw BSON back to
+// back, which is mongodump's .bson format (mongodb/mongo-tools
+// mongodump/mongodump.go, dumpValidatedIterToWriter: each cursor
+// document's bytes, as they come, into the collection's file).
+func seedBlueKingMongo(addr string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := mongo.Connect(options.Client().SetHosts([]string{addr}).SetDirect(true))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = c.Disconnect(context.Background()) }()
-	for _, dc := range blueKingCollections {
+	files := map[string]string{}
+	for i, dc := range blueKingCollections {
 		db, coll, _ := strings.Cut(dc, "/")
-		if _, err := c.Database(db).Collection(coll).InsertOne(ctx, bson.D{{Key: "bk_host_id", Value: 1}}); err != nil {
-			return fmt.Errorf("seeding %s: %w", dc, err)
+		for id := 1; id <= i+1; id++ {
+			if _, err := c.Database(db).Collection(coll).InsertOne(ctx, bson.D{{Key: "bk_host_id", Value: id}, {Key: "note", Value: "a (quoted) \"value\""}}); err != nil {
+				return nil, fmt.Errorf("seeding %s: %w", dc, err)
+			}
 		}
+		cur, err := c.Database(db).Collection(coll).Find(ctx, bson.D{})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s back: %w", dc, err)
+		}
+		var b strings.Builder
+		for cur.Next(ctx) {
+			b.Write(cur.Current)
+		}
+		if err := cur.Err(); err != nil {
+			return nil, fmt.Errorf("reading %s back: %w", dc, err)
+		}
+		_ = cur.Close(ctx)
+		files["mongo-bson/"+dc+".bson"] = b.String()
 	}
-	return nil
+	return files, nil
 }
 
 // StartBlueKing builds the site and starts its hosts' sshd. It needs root
@@ -125,18 +148,21 @@ func StartBlueKing(l *Lab, o BlueKingOptions) (*BlueKingSite, error) {
 		return nil, err
 	}
 	s := &BlueKingSite{Dir: dir}
+	files := map[string]string{}
 	if o.Mongo != nil {
-		if err := seedBlueKingMongo(o.Mongo.Addr); err != nil {
+		bsonFiles, err := seedBlueKingMongo(o.Mongo.Addr)
+		if err != nil {
 			return nil, err
 		}
 		s.MongoAddr = o.Mongo.Addr
+		maps.Copy(files, bsonFiles)
 	}
-	files := map[string]string{
+	maps.Copy(files, map[string]string{
 		"bin/bkstand":       bkstand,
 		"control":           "bk-ctl\n",
 		"mongo-collections": strings.Join(blueKingCollections, "\n") + "\n",
 		"site.env":          fmt.Sprintf("LAB_MYSQL_HOST=%s\nLAB_MYSQL_PORT=%s\n", hostOf(o.MariaDB.Addr), portOf(o.MariaDB.Addr)),
-	}
+	})
 	hostsMap := "10.0.0.9 bk-ctl\n"
 	for _, h := range blueKingLayout {
 		hostsMap += h.ip + " " + h.name + "\n"

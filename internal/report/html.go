@@ -182,8 +182,8 @@ th{background:#f5f5f5} code{font:12px ui-monospace,monospace}
 {{end}}</table>{{end}}
 {{with .In.Backups}}
 <h2>Backups</h2>
-<table class="backups"><tr><th>step</th><th>path</th><th>SHA-256</th></tr>
-{{range .}}<tr><td><code>{{.Step}}</code></td><td><code>{{.Path}}</code></td><td><code>{{.SHA256}}</code></td></tr>
+<table class="backups"><tr><th>step</th><th>path</th><th>bytes</th><th>SHA-256</th><th>restore drill</th></tr>
+{{range .}}<tr><td><code>{{.Step}}</code></td><td><code>{{.Path}}</code></td><td>{{.Bytes}}</td><td><code>{{.SHA256}}</code></td><td>{{.Proof}}</td></tr>
 {{end}}</table>{{end}}
 {{with .In.Status.ConfigChanges}}
 <h2>Config corrected during the run</h2><ul>

@@ -140,6 +140,11 @@ type Backup struct {
 	Step   string
 	Path   string
 	SHA256 string
+	// Bytes is the size the step published (outputs bytes or bytes.X), if any.
+	Bytes string
+	// Proof is what the backup's restore drill (verify-restore/<what> of
+	// backup-db/<what> or backup/<what>) found, when the plan has one.
+	Proof string
 }
 
 // Backups lists every file a step published with its checksum (outputs
@@ -162,7 +167,17 @@ func (in *Input) Backups() []Backup {
 			if s.Outputs[k] == "" || sum == "" {
 				continue
 			}
-			out = append(out, Backup{Step: s.Name, Path: s.Outputs[k], SHA256: sum})
+			b := Backup{Step: s.Name, Path: s.Outputs[k], SHA256: sum, Bytes: s.Outputs["bytes"+strings.TrimPrefix(k, "path")]}
+			drill := "verify-restore/" + s.Name[strings.LastIndex(s.Name, "/")+1:]
+			for _, d := range in.Status.Steps {
+				if strings.HasPrefix(s.Name, "backup") && d.Name == drill {
+					b.Proof = fmt.Sprintf("%s %s: %s", d.Name, d.State, d.Result)
+					if d.LastError != "" && d.Result == "" {
+						b.Proof = fmt.Sprintf("%s %s: %s", d.Name, d.State, d.LastError)
+					}
+				}
+			}
+			out = append(out, b)
 		}
 	}
 	return out
@@ -342,9 +357,9 @@ func Markdown(in Input) string {
 		}
 	}
 	if bk := in.Backups(); len(bk) > 0 {
-		b.WriteString("\n## Backups\n\n| step | path | SHA-256 |\n|---|---|---|\n")
+		b.WriteString("\n## Backups\n\n| step | path | bytes | SHA-256 | restore drill |\n|---|---|---|---|---|\n")
 		for _, x := range bk {
-			fmt.Fprintf(&b, "| `%s` | `%s` | `%s` |\n", x.Step, x.Path, x.SHA256)
+			fmt.Fprintf(&b, "| `%s` | `%s` | %s | `%s` | %s |\n", x.Step, x.Path, x.Bytes, x.SHA256, mdCell(x.Proof))
 		}
 	}
 	if len(st.ConfigChanges) > 0 {

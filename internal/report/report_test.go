@@ -20,7 +20,7 @@ func sample() Input {
 		Status: Status{Guide: "demo", Title: "Demo upgrade", Target: Target{Environment: "lab", From: "0.21", To: "0.22"},
 			State: "completed", Steps: []Step{
 				{Name: "backup-values/a", Kind: "backup", Section: "1", State: "done", Attempts: 1, StartedAt: at(1), EndedAt: at(3),
-					Result: "saved", Outputs: map[string]string{"path": "/art/a.json", "sha256": "abc123"}},
+					Result: "saved", Outputs: map[string]string{"path": "/art/a.json", "sha256": "abc123", "bytes": "2048"}},
 				{Name: "approve/delete", Kind: "gate", Section: "2", State: "done", StartedAt: at(3), EndedAt: at(303),
 					Approval: &Answer{Action: "approve", By: "bob", Comment: "backup <checked> | ok", At: at(303)}},
 				{Name: "delete/a", Kind: "helm", Section: "2", State: "done", Attempts: 2, StartedAt: at(303), EndedAt: at(400),
@@ -40,8 +40,8 @@ func TestMarkdownHoldsEverythingAnOperatorAsksFor(t *testing.T) {
 		"| 1 | §1 Back up values | `backup-values/a` | backup | done | 1 | 01:00:01 | 2s |",
 		"| 2 | §2 Delete the old framework | `approve/delete` | gate | done | 0 | 01:00:03 | 5m0s | approve by bob: backup <checked> \\| ok |",
 		"retry by carol",
-		"| `backup-values/a` | `/art/a.json` | `abc123` |",
-		"| `delete/a` | `/art/x.json` | `def456` |",
+		"| `backup-values/a` | `/art/a.json` | 2048 | `abc123` |  |",
+		"| `delete/a` | `/art/x.json` |  | `def456` |  |",
 		"| `approve/delete` | 5m0s |  |",
 		"| `delete/a` |  | 1m37s |",
 		"| 4 |  | `verify/never` | check | not-run | 0 |",
@@ -71,4 +71,20 @@ func TestHTMLIsSelfContainedWithOneBarPerStartedStep(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	}
+}
+
+// A backup's row carries its size and what its restore drill found.
+func TestBackupsShowTheirRestoreDrill(t *testing.T) {
+	in := sample()
+	in.Status.Steps = []Step{
+		{Name: "backup-db/mysql", Kind: "backup", State: "done", Outputs: map[string]string{"path": "/art/all.sql", "sha256": "abc123", "bytes": "2048"}},
+		{Name: "verify-restore/mysql", Kind: "check", State: "done", Result: "backup verified: 2 tables, 5 rows, sha256 abc123 (2048 bytes)"},
+		{Name: "delete/mysql", Kind: "helm", State: "done", Outputs: map[string]string{"path": "/art/x.json", "sha256": "def456"}},
+	}
+	require.Equal(t, []Backup{
+		{Step: "backup-db/mysql", Path: "/art/all.sql", SHA256: "abc123", Bytes: "2048",
+			Proof: "verify-restore/mysql done: backup verified: 2 tables, 5 rows, sha256 abc123 (2048 bytes)"},
+		{Step: "delete/mysql", Path: "/art/x.json", SHA256: "def456"},
+	}, in.Backups())
+	require.Contains(t, Markdown(in), "| `backup-db/mysql` | `/art/all.sql` | 2048 | `abc123` | verify-restore/mysql done: backup verified: 2 tables, 5 rows, sha256 abc123 (2048 bytes) |")
 }

@@ -221,6 +221,17 @@ func TestBlueKing61To62EndToEndOnTheLab(t *testing.T) {
 	require.Contains(t, st.Step("approve/install-config").Prompt, "10.0.0.1 iam,ssm")
 	require.Contains(t, st.Step("migrate/iam-subject-system-group").Prompt, "check/iam-before-migrate")
 	require.Contains(t, st.Step("signal/hosts-to-idle-pool").Prompt, "cmdb")
+	// Every backup records its size and SHA-256, and is proven by a restore
+	// drill on the same server; the migrate gate shows what they proved.
+	require.Regexp(t, `\(\d+ bytes, sha256 [0-9a-f]{64}, read-only\)`, st.Step("backup/mysql").Result)
+	require.Regexp(t, `\(\d+ bytes, read-only, manifest sha256 [0-9a-f]{64}\)`, st.Step("backup/mongodb").Result)
+	require.Regexp(t, `^backup verified: \d+ tables, \d+ rows, sha256 [0-9a-f]{64} \(\d+ bytes\); copied from bk-3`, st.Step("verify-restore/mysql").Result)
+	require.Regexp(t, `^backup verified: 3 collections, [1-9]\d* documents, sha256 [0-9a-f]{64} \(\d+ bytes\); copied from bk-2`, st.Step("verify-restore/mongodb").Result)
+	require.Contains(t, st.Step("verify-restore/mongodb").Result, "the source holds the same documents")
+	require.Contains(t, st.Step("migrate/iam-subject-system-group").Prompt, "--- verify-restore/mysql (done): backup verified: ")
+	require.Contains(t, st.Step("migrate/iam-subject-system-group").Prompt, "--- verify-restore/mongodb (done): backup verified: ")
+	require.Empty(t, queryStrings(t, l.sql(t), "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'upgrader\\_verify\\_%'"),
+		"the scratch databases are dropped")
 	secrets := []string{l.db.RootPassword, "lab-paas-app-secret-7f3a", "lab-job-db", "lab-zk-token"}
 	for _, h := range append(l.site.Hosts, l.site.Control) {
 		secrets = append(secrets, strings.Split(h.ClientKeyPEM, "\n")[2])

@@ -161,7 +161,9 @@ mongodump_() {
   local c
   while read -r c; do
     [ -n "$c" ] || continue
-    mkdir -p "$out/$(dirname "$c")" && echo "{}" | gzip > "$out/$c.bson.gz"
+    # The collection's documents as the lab's FerretDB held them when the
+    # site was seeded (raw BSON back to back: mongodump's .bson format).
+    mkdir -p "$out/$(dirname "$c")" && if [ -f "$R/mongo-bson/$c.bson" ]; then gzip < "$R/mongo-bson/$c.bson"; else printf '' | gzip; fi > "$out/$c.bson.gz"
     echo "$(date -u +%Y-%m-%dT%H:%M:%S.000+0000)	done dumping $c"
   done < "$R/mongo-collections"
   count mongodump-done
