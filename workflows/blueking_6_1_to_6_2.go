@@ -531,12 +531,16 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	// Read-only checks first: every host answers, the site is 6.1 and the
 	// package is the one the guide names.
 	p.section = "1"
+	var hosts []activities.SSHTarget
 	for _, h := range sortedKeys(in.Hosts) {
-		s := p.hostStep(h, bkCmd{name: "preflight/ssh/" + h, kind: runbook.KindCheck, summary: "the host answers over SSH", script: "uname -n", repeatable: true}, "")
-		s.Parallel = "preflight/ssh"
-		s.Section = p.section
-		p.steps = append(p.steps, s)
+		hosts = append(hosts, p.target(h))
 	}
+	// The tools the guide's commands call on every host (tar/rsync/gzip to
+	// unpack and copy, flock and sha256sum for the backups' protocol).
+	p.add(runbook.Step{Name: "preflight/hosts", Kind: runbook.KindCheck,
+		Summary:  fmt.Sprintf("every host (%s) answers over SSH with its host key verified (never trusted on first use) and has tar, rsync, gzip, flock and sha256sum", strings.Join(sortedKeys(in.Hosts), ", ")),
+		Activity: preflight.CheckHosts,
+		Input:    activities.HostsCheckInput{Hosts: hosts, Tools: []string{"tar", "rsync", "gzip", "flock", "sha256sum"}}})
 	p.ctrl(bkCmd{name: "preflight/version", kind: runbook.KindCheck, summary: "the site is 6.1 (" + P.SrcDir + "/VERSION) and bkcli is there",
 		script: "test -x ./bkcli && cat " + P.SrcDir + "/VERSION", repeatable: true, success: []string{`^6\.1(\.|$)`}})
 	p.ctrl(bkCmd{name: "preflight/not-started", kind: runbook.KindCheck, summary: "nothing of this upgrade ran yet: " + P.SrcDir + ".bak and " + P.TmpDir + "/src are absent",

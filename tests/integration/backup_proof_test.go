@@ -1,9 +1,11 @@
 package integration_test
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +63,75 @@ func TestBrokenDumpPausesTheRunBeforeAnyDelete(t *testing.T) {
 		require.Equal(t, 1, l.revisions(t, ns, "base-service"), "%s: nothing deleted", c.env)
 		require.Empty(t, queryStrings(t, db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'upgrader\\_verify\\_%'"),
 			"%s: no scratch database left", c.env)
+		if c.step == "verify-restore/mysql" {
+			// The drill's writes are told apart from the site's (the kill sweep subtracts them).
+			sw := scratchWrites(t, db)
+			require.Positive(t, sw["sql Com_create_db"], "%v", sw)
+			require.Positive(t, sw["sql Com_drop_db"], "%v", sw)
+		}
 		mustStarter(t, l.workerCfg, "decide", id, c.step, "abort", "--comment", "the backup is broken; checking the disk")
 		w.kill(t)
 	}
+}
+
+// scratchWrites counts, by the counter sqlWrites reads, the statements the
+// binary log holds for restore drills' scratch databases
+// (upgrader_verify_*): a drill retried after a lost worker loads its dump
+// again, which the kill sweep must not take for the run writing to the
+// site twice. MariaDB logs each of those statements as one Query event
+// (binlog_format MIXED, the lab's default) naming the database.
+func scratchWrites(t testing.TB, db *sql.DB) map[string]int {
+	out := map[string]int{}
+	logs, err := db.Query("SHOW BINARY LOGS")
+	require.NoError(t, err)
+	var files []string
+	cols, _ := logs.Columns()
+	for logs.Next() {
+		vals := make([]any, len(cols))
+		var name string
+		vals[0] = &name
+		for i := 1; i < len(vals); i++ {
+			vals[i] = new(sql.RawBytes)
+		}
+		require.NoError(t, logs.Scan(vals...))
+		files = append(files, name)
+	}
+	logs.Close()
+	kinds := []struct{ prefix, counter string }{
+		{"CREATE DATABASE", "Com_create_db"}, {"DROP DATABASE", "Com_drop_db"}, {"CREATE TABLE", "Com_create_table"},
+		{"DROP TABLE", "Com_drop_table"}, {"ALTER TABLE", "Com_alter_table"}, {"INSERT", "Com_insert"},
+		{"REPLACE", "Com_replace"}, {"UPDATE", "Com_update"}, {"DELETE", "Com_delete"},
+	}
+	for _, f := range files {
+		rows, err := db.Query("SHOW BINLOG EVENTS IN '" + f + "'")
+		require.NoError(t, err)
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]sql.RawBytes, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			// Log_name, Pos, Event_type, Server_id, End_log_pos, Info
+			if string(vals[2]) != "Query" || !strings.Contains(string(vals[5]), "upgrader_verify_") {
+				continue
+			}
+			info := string(vals[5])
+			if strings.HasPrefix(info, "use `") {
+				if i := strings.Index(info, "; "); i >= 0 {
+					info = info[i+2:]
+				}
+			}
+			info = strings.ToUpper(strings.TrimSpace(info))
+			for _, k := range kinds {
+				if strings.HasPrefix(info, k.prefix) {
+					out["sql "+k.counter]++
+					break
+				}
+			}
+		}
+		rows.Close()
+	}
+	return out
 }

@@ -454,6 +454,9 @@ func sqlWrites(t testing.TB, db *sql.DB) map[string]int {
 		require.NoError(t, rows.Scan(&k, &v))
 		out["sql "+k] = v
 	}
+	for k, v := range scratchWrites(t, db) { // restore drills' scratch databases: not the site
+		out[k] -= v
+	}
 	return out
 }
 
