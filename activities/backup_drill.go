@@ -51,7 +51,7 @@ func (m *MySQL) drill(ctx context.Context, in VerifyBackupInput) (*RestoreDrill,
 	}
 	if problems := pre.incomplete(pre.databases, nil); len(problems) > 0 {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump %s is not a complete backup: %s; do not go on: make a new backup (retry the dump step)", in.Path, strings.Join(problems, "; ")), ErrBackupUnusable, nil)
+			"the dump %s is not a complete backup: %s; do not go on: make a new backup: abort this run and start it again (a new run dumps again)", in.Path, strings.Join(problems, "; ")), ErrBackupUnusable, nil)
 	}
 	if len(pre.databases) == 0 {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
@@ -119,7 +119,7 @@ func (m *MySQL) drill(ctx context.Context, in VerifyBackupInput) (*RestoreDrill,
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump %s does not restore what it holds: %s; do not go on: make a new backup (retry the dump step)", in.Path, strings.Join(problems, "; ")),
+			"the dump %s does not restore what it holds: %s; do not go on: make a new backup: abort this run and start it again (a new run dumps again)", in.Path, strings.Join(problems, "; ")),
 			ErrBackupUnusable, nil, res)
 	}
 	res.SourceNote = "the source holds the same rows"
@@ -173,7 +173,7 @@ func (m *MySQL) load(ctx context.Context, t DBTarget, path string, rename func(s
 	}
 	if waitErr != nil {
 		return temporal.NewNonRetryableApplicationError(m.scrub(fmt.Sprintf(
-			"the dump %s does not load into a scratch database on %s: %v: %s; do not go on: the backup is damaged, make a new one (retry the dump step)",
+			"the dump %s does not load into a scratch database on %s: %v: %s; do not go on: the backup is damaged; make a new one: abort this run and start it again (a new run dumps again)",
 			path, t, waitErr, captureTail(strings.TrimSpace(out.String()), 5))), ErrBackupUnusable, nil)
 	}
 	if scanErr != nil && scanErr != io.ErrClosedPipe {

@@ -72,7 +72,7 @@ func TestRestoreDrillProvesADumpAndRefusesABrokenOne(t *testing.T) {
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrBackupUnusable, app.Type())
 	require.Contains(t, app.Message(), `does not end with mysqldump's "-- Dump completed" line`)
-	require.Contains(t, app.Message(), "make a new backup (retry the dump step)")
+	require.Contains(t, app.Message(), "make a new backup: abort this run and start it again (a new run dumps again)")
 
 	// Damaged in the middle, trailer intact.
 	bad := filepath.Join(t.TempDir(), "bad.sql")

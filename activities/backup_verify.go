@@ -65,7 +65,7 @@ func (m *MySQL) VerifyBackup(ctx context.Context, in VerifyBackupInput) (VerifyB
 			res.SHA256, res.ReadOnly, err = backupDigest(in.Path)
 			if os.IsNotExist(err) {
 				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-					"the backup %s is gone from the worker; do not go on: make a new backup (retry the dump step)", in.Path), ErrBackupChanged, nil)
+					"the backup %s is gone from the worker; do not go on: make a new backup: abort this run and start it again (a new run dumps again)", in.Path), ErrBackupChanged, nil)
 			}
 			return err
 		}
@@ -88,7 +88,7 @@ if [ -z "$(find "$p" -perm /222 | head -n1)" ]; then echo UPGRADER-RO; fi
 		}
 		if strings.Contains(text, "UPGRADER-GONE") {
 			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"the backup %s is gone from %s; do not go on: make a new backup (retry the dump step)", in.Path, in.Via), ErrBackupChanged, nil)
+				"the backup %s is gone from %s; do not go on: make a new backup: abort this run and start it again (a new run dumps again)", in.Path, in.Via), ErrBackupChanged, nil)
 		}
 		res.SHA256 = strings.TrimSpace(afterMarker(text, "UPGRADER-SHA256"))
 		res.ReadOnly = strings.Contains(text, "UPGRADER-RO")
@@ -99,7 +99,7 @@ if [ -z "$(find "$p" -perm /222 | head -n1)" ]; then echo UPGRADER-RO; fi
 	}
 	if !strings.EqualFold(res.SHA256, in.SHA256) {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the backup %s on %s has sha256 %s, not the %s its dump recorded: it changed after it was checked; do not go on: make a new backup (retry the dump step)",
+			"the backup %s on %s has sha256 %s, not the %s its dump recorded: it changed after it was checked; do not go on: make a new backup: abort this run and start it again (a new run dumps again)",
 			in.Path, where(in.Via), res.SHA256, in.SHA256), ErrBackupChanged, nil, res)
 	}
 	res.Summary = fmt.Sprintf("backup %s on %s unchanged (sha256 %s…)", in.Path, where(in.Via), res.SHA256[:12])

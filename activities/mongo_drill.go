@@ -91,7 +91,7 @@ func (m *Mongo) drill(ctx context.Context, in MongoDrillInput) (MongoDrillResult
 	res.SHA256 = sum
 	if !strings.EqualFold(sum, in.SHA256) {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump %s on %s has manifest sha256 %s, not the %s its dump recorded: it changed after it was checked; do not go on: make a new backup (retry the dump step)",
+			"the dump %s on %s has manifest sha256 %s, not the %s its dump recorded: it changed after it was checked; do not go on: make a new backup: abort this run and start it again (a new run dumps again)",
 			in.Path, in.Via, sum, in.SHA256), ErrBackupChanged, nil, res)
 	}
 
@@ -129,7 +129,7 @@ func (m *Mongo) drill(ctx context.Context, in MongoDrillInput) (MongoDrillResult
 	sort.Strings(dbs)
 	if len(dbs) == 0 {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump %s on %s holds no collection; do not go on: make a new backup (retry the dump step)", in.Path, in.Via), ErrBackupUnusable, nil, res)
+			"the dump %s on %s holds no collection; do not go on: make a new backup: abort this run and start it again (a new run dumps again)", in.Path, in.Via), ErrBackupUnusable, nil, res)
 	}
 
 	c, err := m.connect(ctx, in.DB)
@@ -205,7 +205,7 @@ func (m *Mongo) drill(ctx context.Context, in MongoDrillInput) (MongoDrillResult
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the dump %s on %s does not restore what it holds: %s; do not go on: make a new backup (retry the dump step)",
+			"the dump %s on %s does not restore what it holds: %s; do not go on: make a new backup: abort this run and start it again (a new run dumps again)",
 			in.Path, in.Via, strings.Join(problems, "; ")), ErrBackupUnusable, nil, res)
 	}
 	res.SourceNote = "the source holds the same documents"
