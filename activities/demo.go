@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,7 +155,7 @@ func (d *Demo) BackupValues(ctx context.Context, in DemoReleaseInput) (DemoResul
 	}
 	_ = d.Artifacts.Journal(ctx, "done", path)
 	return DemoResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("values of %s@%s saved (sha256 %s…)", in.Release, rel.Version, sum[:12]),
-		Outputs: map[string]string{"path": path, "sha256": sum}}, Path: path, SHA256: sum}, nil
+		Outputs: map[string]string{"path": path, "sha256": sum, "bytes": strconv.Itoa(len(data))}}, Path: path, SHA256: sum}, nil
 }
 
 // DeleteRelease removes a release; one that is already gone is success.

@@ -74,6 +74,11 @@ func scanDump(path string, out io.Writer, rename func(string) string) (*dumpScan
 		if len(bytes.TrimSpace(line)) > 0 {
 			last = ""
 		}
+		if tuples != nil && !bytes.HasPrefix(line, []byte("(")) {
+			// A row line starts with '('; anything else after an INSERT that
+			// did not end well (a damaged dump) is the next statement.
+			tuples = nil
+		}
 		switch {
 		case tuples != nil:
 			// The rows of an INSERT that goes on over lines (MariaDB's

@@ -40,6 +40,16 @@ func TestDumpScanCountsRowsNotStatements(t *testing.T) {
 	require.Empty(t, s.incomplete([]string{"a"}, map[string]int{"a": 3}))
 	require.Equal(t, strings.Replace(strings.Replace(dump, "`a` /*!40100", "`scratch_a` /*!40100", 1), "USE `a`;", "USE `scratch_a`;", 1), out.String())
 
+	// A damaged row (a stray parenthesis) does not swallow the rest of the
+	// dump: the statements after it, and the trailer, are still read.
+	bad := filepath.Join(t.TempDir(), "bad.sql")
+	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(dump, "\n(8,'a;b'),", "\n((8,'a;b'),", 1)), 0o600))
+	s, err = scanDump(bad, nil, nil)
+	require.NoError(t, err)
+	require.True(t, s.completed)
+	require.Equal(t, []string{"t", "u", "empty"}, s.tables["a"])
+	require.Equal(t, 2, s.rows["a"]["u"])
+
 	cut := filepath.Join(t.TempDir(), "cut.sql")
 	require.NoError(t, os.WriteFile(cut, []byte(dump[:strings.Index(dump, "CREATE TABLE `empty`")]), 0o600))
 	s, err = scanDump(cut, nil, nil)

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -44,9 +45,9 @@ func bkSnapshot(t *testing.T, l *bkLab) map[string]string {
 	for _, table := range queryStrings(t, db, "SELECT CONCAT('`', table_schema, '`.`', table_name, '`') FROM information_schema.tables "+
 		"WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')") {
 		var name string
-		var sum *int64
+		var sum sql.NullInt64
 		require.NoError(t, db.QueryRow("CHECKSUM TABLE "+table).Scan(&name, &sum))
-		out["table "+table] = fmt.Sprint(sum)
+		out["table "+table] = fmt.Sprint(sum.Int64, sum.Valid)
 	}
 	return out
 }

@@ -130,7 +130,7 @@ notify:
 		require.FileExists(t, path)
 		sum, err := activities.FileSHA256(path)
 		require.NoError(t, err)
-		require.Contains(t, md, "| `"+s.Name+"` | `"+path+"` | `"+sum+"` |")
+		require.Contains(t, md, "| `"+s.Name+"` | `"+path+"` | "+s.Outputs["bytes"]+" | `"+sum+"` |")
 		n++
 	}
 	require.Equal(t, 3, n)
