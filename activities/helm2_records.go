@@ -10,7 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/golang/protobuf/proto" //nolint:staticcheck // Helm 2's generated types are golang/protobuf messages
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt" // Helm 2's generated types are golang/protobuf (v1) messages
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
@@ -98,7 +99,7 @@ func tillerRecords(ctx context.Context, cs kubernetes.Interface, ns, name string
 	for _, s := range ss.Items {
 		r, err := decodeTillerRelease(string(s.Data["release"]))
 		if err != nil {
-			return nil, fmt.Errorf("Secret %s/%s: unable to read the Helm 2 release record: %w", s.Namespace, s.Name, err)
+			return nil, fmt.Errorf("unable to read the Helm 2 release record in Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
 		out = append(out, tillerRecord{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Release: r})
 	}
@@ -151,7 +152,7 @@ func decodeTillerRelease(data string) (*v2rls.Release, error) {
 		}
 	}
 	var r v2rls.Release
-	if err := proto.Unmarshal(b, &r); err != nil {
+	if err := proto.Unmarshal(b, protoadapt.MessageV2Of(&r)); err != nil {
 		return nil, fmt.Errorf("not a hapi.release.Release: %w", err)
 	}
 	return &r, nil

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/golang/protobuf/proto" //nolint:staticcheck // Helm 2's generated types are golang/protobuf messages
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt" // Helm 2's generated types are golang/protobuf (v1) messages
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"helm.sh/helm/v3/pkg/action"
@@ -79,7 +80,7 @@ func (s *C7NSite) ToHelm2(ns, tillerNS string, releases []string) error {
 // encodeHelm2 is Helm 2's encodeRelease: protobuf, gzip at best
 // compression, base64.
 func encodeHelm2(r *v2rls.Release) (string, error) {
-	b, err := proto.Marshal(r)
+	b, err := proto.Marshal(protoadapt.MessageV2Of(r))
 	if err != nil {
 		return "", err
 	}
