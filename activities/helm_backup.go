@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type BackupFile struct {
 	Release      string `json:"release"`
 	Path         string `json:"path"`
 	SHA256       string `json:"sha256"`
+	Bytes        int    `json:"bytes"`
 	Chart        string `json:"chart,omitempty"`
 	ChartVersion string `json:"chartVersion,omitempty"`
 }
@@ -107,7 +109,7 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		if err != nil {
 			return res, err
 		}
-		f := BackupFile{Release: name, Path: p, SHA256: sum}
+		f := BackupFile{Release: name, Path: p, SHA256: sum, Bytes: len(data)}
 		if rel, err := action.NewGet(cfg).Run(name); err == nil && rel.Chart != nil && rel.Chart.Metadata != nil {
 			f.Chart, f.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
 		}
@@ -118,8 +120,9 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 	if len(helm2) > 0 {
 		res.Summary += fmt.Sprintf(" (%d read from Tiller's records in %s)", len(helm2), in.TillerNamespace)
 	}
-	// Each file's path and checksum as outputs (path.<release>,
-	// sha256.<release>): the run's report lists them among its backups. The
+	// Each file's path, checksum and size as outputs (path.<release>,
+	// sha256.<release>, bytes.<release>): the run's report lists them among
+	// its backups. The
 	// chart and its version (chart.<release>, version.<release>) are what an
 	// undo re-installs the release from, with these values.
 	for _, f := range res.Files {
@@ -127,6 +130,7 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 			res.Outputs = map[string]string{}
 		}
 		res.Outputs["path."+f.Release], res.Outputs["sha256."+f.Release] = f.Path, f.SHA256
+		res.Outputs["bytes."+f.Release] = strconv.Itoa(f.Bytes)
 		if f.Chart != "" {
 			res.Outputs["chart."+f.Release], res.Outputs["version."+f.Release] = f.Chart, f.ChartVersion
 		}

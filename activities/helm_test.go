@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,8 @@ func TestHelmStepsAgainstARealAPIServer(t *testing.T) {
 	var saved map[string]any
 	require.NoError(t, yaml.Unmarshal(b, &saved))
 	require.Equal(t, map[string]any{"env": map[string]any{"open": map[string]any{"SPRING_REDIS_HOST": "redis-0.21"}}}, saved)
+	require.Equal(t, len(b), backup.Files[0].Bytes)
+	require.Equal(t, strconv.Itoa(len(b)), backup.Outputs["bytes.agile-service"], "the report shows each file's size")
 
 	// The guide's agile upgrade: -f <(helm get values) + --set preJob… + a password by reference.
 	up := activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "agile-service", Chart: chart("0.21.1"), ReuseValues: true,
