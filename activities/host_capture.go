@@ -64,15 +64,9 @@ func (h *Host) capture(ctx context.Context, target SSHTarget, script string, sec
 	if err := sess.Start("sh -s"); err != nil {
 		return "", fmt.Errorf("unable to start sh on %s: %w", target, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = sess.Signal(ssh.SIGKILL)
-		client.Close()
-		<-done
-		return "", fmt.Errorf("stopped the command on %s: %w", target, ctx.Err())
+	err, stopped := waitSession(ctx, client, sess)
+	if stopped != nil {
+		return "", fmt.Errorf("stopped the command on %s: %w", target, stopped)
 	}
 	text := h.scrub(out.String())
 	var exitErr *ssh.ExitError

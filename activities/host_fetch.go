@@ -31,15 +31,9 @@ func (h *Host) stream(ctx context.Context, target SSHTarget, command string, w i
 	if err := sess.Start(command); err != nil {
 		return fmt.Errorf("unable to start %q on %s: %w", command, target, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = sess.Signal(ssh.SIGKILL)
-		client.Close()
-		<-done
-		return fmt.Errorf("stopped reading from %s: %w", target, ctx.Err())
+	err, stopped := waitSession(ctx, client, sess)
+	if stopped != nil {
+		return fmt.Errorf("stopped reading from %s: %w", target, stopped)
 	}
 	var exitErr *ssh.ExitError
 	switch {

@@ -262,3 +262,21 @@ func firstOr(s []string, def string) string {
 	}
 	return def
 }
+
+// waitSession waits for a started session's command. When ctx ends first it
+// kills the remote command, closes the connection (so nothing of it is left
+// behind a lost try) and returns ctx's error as stopped; otherwise err is
+// the command's own (an *ssh.ExitError for a non-zero exit).
+func waitSession(ctx context.Context, client *ssh.Client, sess *ssh.Session) (err, stopped error) {
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+		return err, nil
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		client.Close()
+		<-done
+		return nil, ctx.Err()
+	}
+}
