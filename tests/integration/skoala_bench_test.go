@@ -115,37 +115,27 @@ func BenchmarkSkoalaFanOut(b *testing.B) {
 // worker cluster to the last one's end (preflight and the canary gate's
 // wait excluded).
 func phase(st runbook.RunStatus, workers []string) time.Duration {
-	var first, last time.Time
 	var gate time.Duration
-	for _, s := range st.Steps {
-		if s.Name == "approve/canary" {
-			gate = s.EndedAt.Sub(s.StartedAt)
-		}
-		on := false
-		for _, w := range workers {
-			on = on || strings.HasSuffix(s.Name, "@"+w)
-		}
-		if !on || s.StartedAt.IsZero() || strings.HasPrefix(s.Name, "preflight/") {
-			continue
-		}
-		if first.IsZero() || s.StartedAt.Before(first) {
-			first = s.StartedAt
-		}
-		if s.EndedAt.After(last) {
-			last = s.EndedAt
-		}
+	if s := st.Step("approve/canary"); s != nil {
+		gate = s.EndedAt.Sub(s.StartedAt)
 	}
-	return last.Sub(first) - gate
+	return stepSpan(st, workers, "") - gate
 }
 
 // sideBySide is the part after the canary gate: the first start of a
 // non-canary worker's step to the last end (zero with one worker).
 func sideBySide(st runbook.RunStatus, workers []string, canary string) time.Duration {
+	return stepSpan(st, workers, canary)
+}
+
+// stepSpan is the time from the first start to the last end of the steps on
+// the workers (all but except), preflight excluded.
+func stepSpan(st runbook.RunStatus, workers []string, except string) time.Duration {
 	var first, last time.Time
 	for _, s := range st.Steps {
 		on := false
 		for _, w := range workers {
-			on = on || (w != canary && strings.HasSuffix(s.Name, "@"+w))
+			on = on || (w != except && strings.HasSuffix(s.Name, "@"+w))
 		}
 		if !on || s.StartedAt.IsZero() || strings.HasPrefix(s.Name, "preflight/") {
 			continue
