@@ -101,28 +101,15 @@ func sortedPaths(m map[string]string) []string {
 }
 
 // jsonPath reads a dotted path (a.b.0.c) from a decoded JSON document and
-// renders the value as text (numbers and booleans as JSON writes them).
-func jsonPath(doc any, path string) (string, bool) {
-	cur := doc
-	for _, part := range strings.Split(path, ".") {
-		switch v := cur.(type) {
-		case map[string]any:
-			next, ok := v[part]
-			if !ok {
-				return "", false
-			}
-			cur = next
-		case []any:
-			var i int
-			if _, err := fmt.Sscanf(part, "%d", &i); err != nil || i < 0 || i >= len(v) {
-				return "", false
-			}
-			cur = v[i]
-		default:
-			return "", false
-		}
-	}
-	return jsonText(cur), true
+// renders the value as text (numbers and booleans as JSON writes them). It
+// is jsonWalk's first value: a `*` segment reads a list's first element
+// that has the rest of the path.
+func jsonPath(doc any, path string) (got string, found bool) {
+	jsonWalk(doc, strings.Split(path, "."), func(v any) bool {
+		got, found = jsonText(v), true
+		return true
+	})
+	return got, found
 }
 
 // jsonMatch says whether the value at a dotted path equals want, where a
@@ -143,8 +130,8 @@ func jsonMatch(doc any, parts []string, want string) (matched, present bool) {
 // returns whether the document has the path's shape: false when a field on
 // the way is missing or a segment does not fit (an index into an object);
 // an index past a list's end or an empty list under `*` is the shape, with
-// nothing in it. The one walker of the grammar jsonMatch and JSONElement
-// share.
+// nothing in it. The one walker of the grammar: jsonPath, jsonMatch and
+// JSONElement read through it.
 func jsonWalk(doc any, parts []string, visit func(any) bool) (present bool) {
 	present, _ = walkJSON(doc, parts, visit)
 	return present
