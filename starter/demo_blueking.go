@@ -58,8 +58,8 @@ func blueKingDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *work
 		in.LanIPs[bh.Name] = bh.LanIP
 	}
 	in.Package = workflows.BlueKingPackage{Path: site.PackagePath, MD5: site.PackageMD5}
-	in.MySQL = workflows.BlueKingDB{Address: db.Addr, User: "root", PasswordRef: "bk-mysql-root"}
-	in.MongoDB = workflows.BlueKingMongo{BlueKingDB: workflows.BlueKingDB{Address: site.MongoAddr}} // FerretDB: no users, no replica set
+	in.MySQL = workflows.DBServer{Address: db.Addr, User: "root", PasswordRef: "bk-mysql-root"}
+	in.MongoDB = workflows.BlueKingMongo{DBServer: workflows.DBServer{Address: site.MongoAddr}} // FerretDB: no users, no replica set
 	in.IAMMigrateScriptURL = site.MigrateScriptURL
 	in.CommandTimeout, in.JobUpgradeTimeout, in.DumpTimeout = contract.Duration(5*time.Minute), contract.Duration(5*time.Minute), contract.Duration(5*time.Minute)
 	started = true

@@ -73,7 +73,7 @@ func c7nDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workflows
 	c.Environment = "lab"
 	c.Cluster = "lab"
 	c.DB.Host, c.DB.PasswordRef = "c7n-mysql.c7n-system", "c7n-db-choerodon"
-	c.DB.Admin = &workflows.ChoerodonDBAdmin{Address: db.Addr, User: "root", PasswordRef: "c7n-db-root", Backup: true}
+	c.DB.Admin = &workflows.ChoerodonDBAdmin{DBServer: workflows.DBServer{Address: db.Addr, User: "root", PasswordRef: "c7n-db-root"}, Backup: true}
 	c.Redis.Host = "c7n-redis.c7n-system"
 	c.EurekaURL = "http://register.c7n-system:8000/eureka/"
 	c.Domains = workflows.Choerodon021Domains{API: "api.lab.example", Register: "register.lab.example",

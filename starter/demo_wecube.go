@@ -55,8 +55,8 @@ func weCubeDemoLab(o demoOptions, cfg *config.Worker, log io.Writer) (in *workfl
 	w.Host = workflows.WeCubeSSH{Address: sshd.Addr, User: sshd.User, KeyRef: "wecube-host-key"}
 	w.HostIP, w.DockerHost, w.DeployRoot = site.HostIP, site.Docker.Host, site.DeployRoot
 	w.JWTSigningKeyRef = "wecube-jwt-signing-key"
-	w.MySQL.WeCube = workflows.WeCubeDB{Address: site.CoreDB.Addr, User: site.CoreUser, PasswordRef: "wecube-mysql-wecube-password"}
-	w.MySQL.Auth = workflows.WeCubeDB{Address: site.AuthDB.Addr, User: site.AuthUser, PasswordRef: "wecube-mysql-auth-password"}
+	w.MySQL.WeCube = workflows.DBServer{Address: site.CoreDB.Addr, User: site.CoreUser, PasswordRef: "wecube-mysql-wecube-password"}
+	w.MySQL.Auth = workflows.DBServer{Address: site.AuthDB.Addr, User: site.AuthUser, PasswordRef: "wecube-mysql-auth-password"}
 	w.S3 = workflows.WeCubeS3{Address: site.HostIP + ":9000", AccessKeyRef: "wecube-s3-access", SecretKeyRef: "wecube-s3-secret"}
 	w.StaticResource = workflows.WeCubeAccount{Username: "root", PasswordRef: "wecube-host-password"}
 	w.DDL.Auth = workflows.WeCubeScript{Path: site.DDLAuth, SHA256: site.DDLAuthSum}

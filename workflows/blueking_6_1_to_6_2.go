@@ -113,7 +113,7 @@ type BlueKingInput struct {
 	// MySQL is the server §5.1 dumps, as the MySQL host reaches it. The
 	// worker lists its databases to check the dump holds every one, so it
 	// needs the admin password as a worker-side secret (passwordRef).
-	MySQL BlueKingDB `mapstructure:"mysql" json:"mysql"`
+	MySQL DBServer `mapstructure:"mysql" json:"mysql"`
 	// MongoDB is the server §5.2 dumps (mongodump --oplog --gzip), as the
 	// MongoDB host reaches it.
 	MongoDB BlueKingMongo `mapstructure:"mongodb" json:"mongodb"`
@@ -149,16 +149,9 @@ type BlueKingPackage struct {
 	MD5 string `mapstructure:"md5" json:"md5"`
 }
 
-// BlueKingDB is a database server a backup reads.
-type BlueKingDB struct {
-	Address     string `mapstructure:"address" json:"address"` // host:port
-	User        string `mapstructure:"user" json:"user"`
-	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
-}
-
 // BlueKingMongo is the MongoDB server §5.2 dumps.
 type BlueKingMongo struct {
-	BlueKingDB `mapstructure:",squash" json:",inline"`
+	DBServer `mapstructure:",squash" json:",inline"`
 	// Oplog is the guide's --oplog (a point-in-time dump; BlueKing's MongoDB
 	// is a replica set). Turn it off only for a standalone server.
 	Oplog bool `mapstructure:"oplog" json:"oplog"`
@@ -177,8 +170,8 @@ func NewBlueKingInput() BlueKingInput {
 		Paths: BlueKingPaths{CtrlDir: "/data/install", SrcDir: "/data/src", InstallPath: "/data/bkce", TmpDir: "/data/tmp",
 			MySQLBackup: "/data/dbbak", MongoBackup: "/data/mongodb_bak"},
 		Package:             BlueKingPackage{Path: "/data/bkce-src-6.2.2.tgz", MD5: "4213478c6b2c3e645c0c30009de474b8"},
-		MySQL:               BlueKingDB{User: "root"},
-		MongoDB:             BlueKingMongo{BlueKingDB: BlueKingDB{User: "admin"}, Oplog: true},
+		MySQL:               DBServer{User: "root"},
+		MongoDB:             BlueKingMongo{DBServer: DBServer{User: "admin"}, Oplog: true},
 		IAMMigrateScriptURL: "https://bkopen-1252002024.file.myqcloud.com/ce/3c2955e/migrate_subject_system_group.py",
 		CMDBAdminPort:       9000,
 		JobUpgradeTimeout:   contract.Duration(2 * time.Hour),
@@ -260,20 +253,8 @@ func (in *BlueKingInput) Validate() error {
 	if !md5Hex.MatchString(in.Package.MD5) {
 		p.Add("package.md5", "%q is not an MD5 (32 lower-case hex digits; the guide's is 4213478c6b2c3e645c0c30009de474b8)", in.Package.MD5)
 	}
-	for _, db := range []struct {
-		key string
-		v   BlueKingDB
-	}{{"mysql", in.MySQL}, {"mongodb", in.MongoDB.BlueKingDB}} {
-		config.CheckHostPort(&p, db.key+".address", db.v.Address, "10.0.0.3:3306")
-		switch {
-		case db.v.User == "" && db.key == "mysql":
-			p.Add(db.key+".user", "is empty")
-		case db.v.User == "" && db.v.PasswordRef != "":
-			p.Add(db.key+".passwordRef", "is set but user is empty: give the user, or neither for a server without authentication")
-		case db.v.User != "":
-			checkSecretRef(&p, db.key+".passwordRef", db.v.PasswordRef, "the "+db.key+" admin password (for the backup)")
-		}
-	}
+	in.MySQL.check(&p, "mysql", "10.0.0.3:3306", "the MySQL admin (for the backup)", false)
+	in.MongoDB.check(&p, "mongodb", "10.0.0.3:27017", "the MongoDB admin (for the backup)", true)
 	if in.IAMMigrateScriptURL == "" {
 		p.Add("iamMigrateScriptURL", "is empty; the guide's is https://bkopen-1252002024.file.myqcloud.com/ce/3c2955e/migrate_subject_system_group.py")
 	} else {
@@ -566,7 +547,7 @@ func (in *BlueKingInput) Plan() ([]runbook.Step, error) {
 	p.section = "5.1"
 	mysqlHost, mongoHost := in.first("mysql"), in.first("mongodb")
 	dump := path.Join(P.MySQLBackup, "bk_mysql_alldata.sql")
-	mysqlDB := activities.DBTarget{Name: "mysql", Address: in.MySQL.Address, User: in.MySQL.User, PasswordRef: in.MySQL.PasswordRef}
+	mysqlDB := in.MySQL.mysql("mysql")
 	p.add(runbook.Step{Name: "backup/mysql", Kind: runbook.KindBackup, Timeout: in.DumpTimeout.D(),
 		Summary:  "on " + mysqlHost + ": mysqldump (the guide's options) of every database but the ignored ones into " + dump + ", every CREATE DATABASE checked",
 		Activity: mysqlA.DumpMySQL,

@@ -244,3 +244,18 @@ func maps(m config.Inventory, k string, v config.Host) config.Inventory {
 	out[k] = v
 	return out
 }
+
+// The guides' database servers share one type and one check: the same
+// problem reads the same under each guide's key.
+func TestDatabaseServersAreCheckedAlike(t *testing.T) {
+	in, _ := blueKingExample(t)
+	in.MongoDB.User, in.MongoDB.PasswordRef = "", "" // a server without authentication
+	require.NoError(t, in.Validate())
+	in.MongoDB.PasswordRef = "bk-mongo"
+	in.MySQL.User = "root'--"
+	err := in.Validate()
+	require.ErrorContains(t, err, "mongodb.passwordRef: is set but user is empty")
+	require.ErrorContains(t, err, `mysql.user: "root'--": a user name has no spaces, quotes or backslashes`)
+	in.MySQL.User = ""
+	require.ErrorContains(t, in.Validate(), "mysql.user: is empty; give the account the worker connects as")
+}

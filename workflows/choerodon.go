@@ -105,10 +105,7 @@ type ChoerodonDB struct {
 
 // ChoerodonDBAdmin is an administrator account the worker uses.
 type ChoerodonDBAdmin struct {
-	// Address is host:port as the worker reaches the server.
-	Address     string `mapstructure:"address" json:"address"`
-	User        string `mapstructure:"user" json:"user"`
-	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
+	DBServer `mapstructure:",squash"`
 	// Backup dumps the databases with mysqldump on the worker into the
 	// run's artifact folder before anything is deleted.
 	Backup bool `mapstructure:"backup" json:"backup"`
@@ -252,13 +249,7 @@ func (s *ChoerodonSite) validate(p *config.Problems, upgraded, old []string) {
 	}
 	checkSecretRef(p, "db.passwordRef", s.DB.PasswordRef, "the password of "+s.DB.User)
 	if a := s.DB.Admin; a != nil {
-		config.CheckHostPort(p, "db.admin.address", a.Address, "10.0.0.12:3306, as the worker reaches MySQL")
-		if a.User == "" {
-			p.Add("db.admin.user", "is empty; an account that may create databases, users and grants")
-		} else {
-			checkMySQLIdent(p, "db.admin.user", a.User)
-		}
-		checkSecretRef(p, "db.admin.passwordRef", a.PasswordRef, "the admin password")
+		a.check(p, "db.admin", "10.0.0.12:3306, as the worker reaches MySQL", "an account that may create databases, users and grants", false)
 	}
 	if s.API.URL != "" {
 		checkURL(p, "api.url", s.API.URL, nil)
@@ -701,7 +692,7 @@ func firstSentence(s string) string {
 
 func (p *c7nPlan) dbTarget() activities.DBTarget {
 	a := p.site.DB.Admin
-	return activities.DBTarget{Name: "choerodon-mysql", Address: a.Address, User: a.User, PasswordRef: a.PasswordRef}
+	return a.mysql("choerodon-mysql")
 }
 
 // jdbc renders a JDBC URL the way the guides write them.

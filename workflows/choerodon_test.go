@@ -163,7 +163,7 @@ func c7n021Input() workflows.Choerodon021Input {
 	in := workflows.NewChoerodon021Input()
 	in.Environment = "lab"
 	in.DB.Host, in.DB.PasswordRef = "c7n-mysql.c7n-system", "db-pw"
-	in.DB.Admin = &workflows.ChoerodonDBAdmin{Address: "127.0.0.1:3306", User: "root", PasswordRef: "db-root", Backup: true}
+	in.DB.Admin = &workflows.ChoerodonDBAdmin{DBServer: workflows.DBServer{Address: "127.0.0.1:3306", User: "root", PasswordRef: "db-root"}, Backup: true}
 	in.Redis.Host = "c7n-redis.c7n-system"
 	in.EurekaURL = "http://register.c7n-system:8000/eureka/"
 	in.Domains = workflows.Choerodon021Domains{API: "api.lab", Register: "register.lab", Notify: "notify.lab", Hzero: "hzero.lab", Front: "lab"}
@@ -332,7 +332,7 @@ func c7n08Input() workflows.Choerodon08Input {
 	in := workflows.NewChoerodon08Input()
 	in.Environment = "lab"
 	in.DB.Host, in.DB.PasswordRef = "choerodon-mysql", "db-pw"
-	in.DB.Admin = &workflows.ChoerodonDBAdmin{Address: "127.0.0.1:3306", User: "root", PasswordRef: "db-root"}
+	in.DB.Admin = &workflows.ChoerodonDBAdmin{DBServer: workflows.DBServer{Address: "127.0.0.1:3306", User: "root", PasswordRef: "db-root"}}
 	in.Kafka = []string{"kafka-0:9092", "kafka-1:9092"}
 	in.ZooKeeper = []string{"zk-0:2181"}
 	in.Domains = workflows.Choerodon08Domains{API: "api.lab", GitLab: "gitlab.lab", Front: "c7n.lab"}

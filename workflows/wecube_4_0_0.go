@@ -144,15 +144,8 @@ type WeCubeKey struct {
 
 // WeCubeMySQL are the guide's mysql_wecube_* and mysql_auth_* values.
 type WeCubeMySQL struct {
-	WeCube WeCubeDB `mapstructure:"wecube" json:"wecube"`
-	Auth   WeCubeDB `mapstructure:"auth" json:"auth"`
-}
-
-// WeCubeDB is one database server.
-type WeCubeDB struct {
-	Address     string `mapstructure:"address" json:"address"` // host:port
-	User        string `mapstructure:"user" json:"user"`
-	PasswordRef string `mapstructure:"passwordRef" json:"passwordRef"`
+	WeCube DBServer `mapstructure:"wecube" json:"wecube"`
+	Auth   DBServer `mapstructure:"auth" json:"auth"`
 }
 
 // WeCubeS3 are the guide's s3_* values.
@@ -217,7 +210,7 @@ func NewWeCube400Input() WeCube400Input {
 		Version:        "v4.0.0",
 		LogLevel:       "info",
 		PrivateKey:     WeCubeKey{File: "key.pem"},
-		MySQL:          WeCubeMySQL{WeCube: WeCubeDB{User: "root"}, Auth: WeCubeDB{User: "root"}},
+		MySQL:          WeCubeMySQL{WeCube: DBServer{User: "root"}, Auth: DBServer{User: "root"}},
 		StaticResource: WeCubeAccount{Username: "root"},
 		Waits:          WeCubeWaits{Timeout: contract.Duration(5 * time.Minute), StableFor: contract.Duration(10 * time.Second), Interval: contract.Duration(time.Second), FailAfterRestarts: 2},
 	}
@@ -292,16 +285,8 @@ func (in *WeCube400Input) Validate() error {
 		checkSecretRef(&p, "privateKey.secretRef", in.PrivateKey.SecretRef, "the RSA private key")
 	}
 	checkSecretRef(&p, "jwtSigningKeyRef", in.JWTSigningKeyRef, "JWT_SIGNING_KEY (the old WeCube's, with shared plugin instances)")
-	for _, db := range []struct {
-		key string
-		v   WeCubeDB
-	}{{"mysql.wecube", in.MySQL.WeCube}, {"mysql.auth", in.MySQL.Auth}} {
-		config.CheckHostPort(&p, db.key+".address", db.v.Address, "10.0.0.10:3307")
-		if db.v.User == "" || strings.ContainsAny(db.v.User, " '\"\\") {
-			p.Add(db.key+".user", "%q: give the database user (the guide uses root)", db.v.User)
-		}
-		checkSecretRef(&p, db.key+".passwordRef", db.v.PasswordRef, "the database password")
-	}
+	in.MySQL.WeCube.check(&p, "mysql.wecube", "10.0.0.10:3307", "the wecube database's user (the guide uses root)", false)
+	in.MySQL.Auth.check(&p, "mysql.auth", "10.0.0.10:3307", "the auth_server database's user (the guide uses root)", false)
 	config.CheckHostPort(&p, "s3.address", in.S3.Address, "10.0.0.12:9000")
 	checkSecretRef(&p, "s3.accessKeyRef", in.S3.AccessKeyRef, "s3_access")
 	checkSecretRef(&p, "s3.secretKeyRef", in.S3.SecretKeyRef, "s3_secret")
@@ -388,10 +373,6 @@ func (in *WeCube400Input) target() activities.SSHTarget {
 	return activities.SSHTarget{Name: "wecube-host", Address: in.Host.Address, User: in.Host.User, KeyRef: in.Host.KeyRef, HostKey: in.Host.HostKey}
 }
 
-func (in *WeCube400Input) dbTarget(name string, db WeCubeDB) activities.DBTarget {
-	return activities.DBTarget{Name: name, Address: db.Address, User: db.User, PasswordRef: db.PasswordRef}
-}
-
 // composeFile is the step input that fills in and places one of the
 // guide's files: the guide's sed lines for that file say which
 // placeholders it takes (修正yaml内容的值).
@@ -454,8 +435,8 @@ func (in *WeCube400Input) Plan() ([]runbook.Step, error) {
 	}
 	portal := fmt.Sprintf("http://%s:8080", in.HostIP)
 	account := activities.WeCubeAccount{URL: portal, Username: in.Login.Username, PasswordRef: in.Login.PasswordRef}
-	authDB := in.dbTarget("auth_server", in.MySQL.Auth)
-	coreDB := in.dbTarget("wecube", in.MySQL.WeCube)
+	authDB := in.MySQL.Auth.mysql("auth_server")
+	coreDB := in.MySQL.WeCube.mysql("wecube")
 
 	// Read-only checks first: nothing below runs on a host that cannot.
 	var images []string
