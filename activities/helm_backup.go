@@ -43,6 +43,9 @@ type BackupFile struct {
 	Bytes        int    `json:"bytes"`
 	Chart        string `json:"chart,omitempty"`
 	ChartVersion string `json:"chartVersion,omitempty"`
+	// Copy is the Secret in the release's namespace holding the same bytes
+	// (namespace/name): a worker without the file reads it there.
+	Copy string `json:"copy,omitempty"`
 }
 
 // HelmBackupResult lists the files written.
@@ -88,6 +91,10 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		}
 		sort.Strings(names)
 	}
+	cs, err := cfg.KubernetesClientSet()
+	if err != nil {
+		return HelmBackupResult{}, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
+	}
 	var res HelmBackupResult
 	for _, name := range names {
 		vals, err := action.NewGetValues(cfg).Run(name)
@@ -110,19 +117,25 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 			return res, err
 		}
 		f := BackupFile{Release: name, Path: p, SHA256: sum, Bytes: len(data)}
+		secret, err := keepValuesCopy(ctx, cs, in.Namespace, name, sum, data)
+		if err != nil {
+			return res, err
+		}
+		f.Copy = in.Namespace + "/" + secret
 		if rel, err := action.NewGet(cfg).Run(name); err == nil && rel.Chart != nil && rel.Chart.Metadata != nil {
 			f.Chart, f.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
 		}
 		res.Files = append(res.Files, f)
 		activity.RecordHeartbeat(ctx, len(res.Files))
 	}
-	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved", len(res.Files), in.Cluster, in.Namespace)
+	res.Summary = fmt.Sprintf("values of %d releases in %s/%s saved (a copy of each kept in the namespace as a Secret upgrader-values-<release>-<sha256>)",
+		len(res.Files), in.Cluster, in.Namespace)
 	if len(helm2) > 0 {
 		res.Summary += fmt.Sprintf(" (%d read from Tiller's records in %s)", len(helm2), in.TillerNamespace)
 	}
 	// Each file's path, checksum and size as outputs (path.<release>,
 	// sha256.<release>, bytes.<release>): the run's report lists them among
-	// its backups. The
+	// its backups; copy.<release> is where its in-cluster copy is. The
 	// chart and its version (chart.<release>, version.<release>) are what an
 	// undo re-installs the release from, with these values.
 	for _, f := range res.Files {
@@ -131,6 +144,7 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		}
 		res.Outputs["path."+f.Release], res.Outputs["sha256."+f.Release] = f.Path, f.SHA256
 		res.Outputs["bytes."+f.Release] = strconv.Itoa(f.Bytes)
+		res.Outputs["copy."+f.Release] = f.Copy
 		if f.Chart != "" {
 			res.Outputs["chart."+f.Release], res.Outputs["version."+f.Release] = f.Chart, f.ChartVersion
 		}

@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,8 +18,9 @@ import (
 // HelmReinstallInput puts back a release the run deleted, as it was before:
 // its chart at the version it ran, with the values `helm get values` saved
 // before the delete (BackupReleaseValues). It is the undo of a guide's
-// `helm delete --purge`. The values file stays on the worker (it holds
-// passwords); only its path and SHA-256 travel through Temporal.
+// `helm delete --purge`. The values file stays on the worker and in a Secret
+// of the release's namespace (it holds passwords); only its path and
+// SHA-256 travel through Temporal.
 type HelmReinstallInput struct {
 	Cluster   string `json:"cluster"`
 	Namespace string `json:"namespace"`
@@ -50,23 +53,9 @@ func (h *Helm) Reinstall(ctx context.Context, in HelmReinstallInput) (HelmReleas
 		return HelmReleaseResult{}, invalid("re-install %s: values file %q must be absolute and sha256 %q 64 hex digits",
 			in.Release, in.ValuesFile, in.ValuesSHA256)
 	}
-	sum, err := FileSHA256(in.ValuesFile)
-	if os.IsNotExist(err) {
-		return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the values backup of %s (%s) is not on this worker; run the undo on the worker that made the backup, "+
-				"or install %s %s by hand and skip this step", in.Release, in.ValuesFile, in.Chart, in.Release), ErrBackupChanged, nil)
-	}
+	data, err := h.valuesBackup(ctx, in)
 	if err != nil {
-		return HelmReleaseResult{}, fmt.Errorf("unable to read the values backup of %s: %w", in.Release, err)
-	}
-	if sum != in.ValuesSHA256 {
-		return HelmReleaseResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"the values backup of %s (%s) changed since backup-values wrote it (sha256 %s, recorded %s); "+
-				"check it by hand before anything is installed from it", in.Release, in.ValuesFile, sum, in.ValuesSHA256), ErrBackupChanged, nil)
-	}
-	data, err := os.ReadFile(in.ValuesFile)
-	if err != nil {
-		return HelmReleaseResult{}, fmt.Errorf("unable to read the values backup of %s: %w", in.Release, err)
+		return HelmReleaseResult{}, err
 	}
 	vals := map[string]any{}
 	if err := yaml.Unmarshal(data, &vals); err != nil {
@@ -85,4 +74,41 @@ func (h *Helm) Reinstall(ctx context.Context, in HelmReinstallInput) (HelmReleas
 		res.Summary += " from its values backup"
 	}
 	return res, err
+}
+
+// valuesBackup reads the values backup a re-install uses: the file on this
+// worker, else its copy in the release's namespace (the backup was made on
+// another worker), either checked against the SHA-256 its step recorded.
+func (h *Helm) valuesBackup(ctx context.Context, in HelmReinstallInput) ([]byte, error) {
+	data, err := os.ReadFile(in.ValuesFile)
+	if os.IsNotExist(err) {
+		cfg, err := h.config(in.Cluster, in.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := cfg.KubernetesClientSet()
+		if err != nil {
+			return nil, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
+		}
+		data, err := readValuesCopy(ctx, cs, in.Namespace, in.Release, in.ValuesSHA256)
+		if err != nil {
+			return nil, err
+		}
+		if data == nil {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"the values backup of %s (%s) is not on this worker, nor its copy in %s (Secret %s); run the undo on the worker that made the backup, "+
+					"or install %s %s by hand and skip this step", in.Release, in.ValuesFile, in.Namespace, valuesCopyName(in.Release, in.ValuesSHA256),
+				in.Chart, in.Release), ErrBackupChanged, nil)
+		}
+		return data, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the values backup of %s: %w", in.Release, err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != in.ValuesSHA256 {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"the values backup of %s (%s) changed since backup-values wrote it (sha256 %s, recorded %s); "+
+				"check it by hand before anything is installed from it", in.Release, in.ValuesFile, hex.EncodeToString(sum[:]), in.ValuesSHA256), ErrBackupChanged, nil)
+	}
+	return data, nil
 }
