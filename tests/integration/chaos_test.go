@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -276,7 +277,14 @@ func sweepGuide(t *testing.T, srv *chaosServer, g chaosGuide, full bool, rng *ra
 
 	// Invariants.
 	require.Empty(t, orphans, "processes started by a killed worker outlived it")
-	require.Equal(t, baseFacts, site.facts(t), "the killed run changed the site differently from the unkilled one")
+	if facts := site.facts(t); !assertEqualFacts(t, baseFacts, facts) {
+		for _, s := range st.Steps { // each try of each step, for the facts that differ
+			if len(s.Tries) > 1 || s.WorkerLost > 0 {
+				t.Logf("tries of %s (worker lost %d): %+v", s.Name, s.WorkerLost, s.Tries)
+			}
+		}
+		t.FailNow()
+	}
 	backups := checkBackups(t, &srv.temporalAt, id)
 	wall := wallTime(st)
 	lostTries := 0
@@ -439,6 +447,11 @@ func hashedFiles(v any) map[string]string {
 	}
 	walk(v)
 	return out
+}
+
+// assertEqualFacts says whether the killed run left the unkilled run's facts.
+func assertEqualFacts(t *testing.T, base, killed map[string]int) bool {
+	return assert.Equal(t, base, killed, "the killed run changed the site differently from the unkilled one")
 }
 
 // sqlWrites counts MariaDB's data-changing statements since it started.
@@ -637,6 +650,11 @@ func helmRevisionFacts(t testing.TB, cfg *action.Configuration, name string) map
 	require.NoError(t, err)
 	facts := map[string]int{}
 	for _, r := range h {
+		// Which step and try made each revision (activities/helm_pending.go's
+		// labels): what a sweep whose facts differ needs to say why.
+		t.Logf("helm history %s: revision %d %s (%s) step=%s try=%s labelled-revision=%s at %s", name, r.Version, r.Info.Status,
+			r.Info.Description, r.Labels["upgrader.io/step"], r.Labels["upgrader.io/try"], r.Labels["upgrader.io/revision"],
+			r.Info.LastDeployed.UTC().Format("15:04:05.000"))
 		switch {
 		case r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded:
 			facts["helm completed revisions "+name]++
