@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
 
 	"upgrader/activities"
 	"upgrader/config"
@@ -85,4 +87,90 @@ func TestUpgradeInstallRunTwiceMakesOneRevision(t *testing.T) {
 		ReuseValues: true, MustExist: true, Values: map[string]any{"env": map[string]any{"open": map[string]any{
 			"AGENT_VERSION": "0.9.6", "SECURITY_IGNORED": "/ci,/webhook,/v2/api-docs,/agent/**,/ws/**,/webhook/**"}}}}
 	twice(devops, 2)
+}
+
+// A try that died after helm had applied its revision but before helm
+// recorded it deployed leaves it pending; the next try unlocks it (marks it
+// failed) and upgrades once more. When nothing before that revision is
+// deployed — an install, or an upgrade that died after helm had marked the
+// revision before it superseded — helm's upgrade starts from the unlocked
+// revision and marks it superseded. The release then holds one more
+// completed revision than the guide made, and activities.Unlocked is what
+// tells it apart (what the kill sweep found on choerodon-0.8-0.9).
+func TestUnlockedRevisionHelmSupersedesStaysKnown(t *testing.T) {
+	cp := lab.StartControlPlane(t)
+	h := &activities.Helm{Clusters: map[string]activities.Cluster{"lab": {Kubeconfig: cp.Kubeconfig}},
+		ChartDirs: []string{packageCharts(t, "0.8.0", "0.9.0")}, Secrets: config.NewSecretStore(nil),
+		Artifacts: &activities.Artifacts{Root: t.TempDir()}}
+	var s testsuite.WorkflowTestSuite
+	ns := "c7n-unlocked"
+	run := func(in activities.HelmUpgradeInput) activities.HelmReleaseResult {
+		t.Helper()
+		env := s.NewTestActivityEnvironment()
+		env.RegisterActivity(h)
+		val, err := env.ExecuteActivity(h.UpgradeInstall, in)
+		require.NoError(t, err)
+		var res activities.HelmReleaseResult
+		require.NoError(t, val.Get(&res))
+		return res
+	}
+	// dies leaves the release's last revision as helm does when its process
+	// dies after applying the manifests: pending, started by another try of
+	// this step (try 1.0), the revision before it as the dying helm left it.
+	dies := func(name string, pending release.Status) {
+		t.Helper()
+		cfg := helmConfig(t, cp.Kubeconfig, ns)
+		rel, err := cfg.Releases.Last(name)
+		require.NoError(t, err)
+		rel.Info.Status = pending
+		rel.Labels["upgrader.io/try"] = "1.0"
+		require.NoError(t, cfg.Releases.Update(rel))
+	}
+	completed := func(name string) (all, guide int) {
+		t.Helper()
+		h, err := action.NewHistory(helmConfig(t, cp.Kubeconfig, ns)).Run(name)
+		require.NoError(t, err)
+		for _, r := range h {
+			if r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded {
+				all++
+				if !activities.Unlocked(r) {
+					guide++
+				}
+			}
+		}
+		return all, guide
+	}
+	chart := func(v string) activities.ChartRef {
+		return activities.ChartRef{Repo: "c7n", Name: "agile-service", Version: v}
+	}
+
+	// An install (notify-service).
+	install := activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "notify-service", Chart: chart("0.9.0"), CreateNamespace: true}
+	run(install)
+	dies("notify-service", release.StatusPendingInstall)
+	res := run(install)
+	require.Equal(t, 2, res.Revision)
+	rev1, err := helmConfig(t, cp.Kubeconfig, ns).Releases.Get("notify-service", 1)
+	require.NoError(t, err)
+	require.Equal(t, release.StatusSuperseded, rev1.Info.Status, "helm's upgrade started from the unlocked revision")
+	require.True(t, activities.Unlocked(rev1), rev1.Info.Description)
+	all, guide := completed("notify-service")
+	require.Equal(t, 2, all)
+	require.Equal(t, 1, guide, "the guide installed once")
+
+	// An upgrade whose helm had marked 0.8's revision superseded (iam-service).
+	run(activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "iam-service", Chart: chart("0.8.0")})
+	upgrade := activities.HelmUpgradeInput{Cluster: "lab", Namespace: ns, Release: "iam-service", Chart: chart("0.9.0"), ReuseValues: true, MustExist: true}
+	run(upgrade)
+	dies("iam-service", release.StatusPendingUpgrade)
+	res = run(upgrade)
+	require.Equal(t, 3, res.Revision)
+	all, guide = completed("iam-service")
+	require.Equal(t, 3, all)
+	require.Equal(t, 2, guide, "0.8's install and the guide's one upgrade")
+
+	// Not ours: a revision helm's CLI made says nothing of an unlock.
+	rev3, err := helmConfig(t, cp.Kubeconfig, ns).Releases.Get("iam-service", 3)
+	require.NoError(t, err)
+	require.False(t, activities.Unlocked(rev3))
 }

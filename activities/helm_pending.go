@@ -116,13 +116,28 @@ func pendingError(cfg *action.Configuration, in HelmUpgradeInput, rel *release.R
 		rollback, in.Release, in.Namespace), ErrHelmPending, nil)
 }
 
+// unlockedNote begins the description unlock gives a revision.
+const unlockedNote = "Release unlocked from stale '"
+
+// Unlocked says whether rel is a revision unlock marked failed: an earlier
+// try of its step died while helm ran it, and the next try upgraded once
+// more with the same chart and values, so the release's state is that next
+// revision's. Its status alone does not say so: when no revision before it
+// was deployed (an install, or an upgrade that died after helm had marked
+// the one before it superseded), helm's next upgrade starts from it and
+// marks it superseded; its description stays.
+func Unlocked(rel *release.Release) bool {
+	return rel != nil && rel.Info != nil && strings.HasPrefix(rel.Info.Description, unlockedNote) &&
+		strings.Contains(rel.Info.Description, "its try of step")
+}
+
 // unlock marks a revision left pending by this step's own dead try as
 // failed, so helm lets the upgrade run once more: what fluxcd/helm-controller
 // does in internal/reconcile/unlock.go (Unlock.Reconcile: SetStatus failed,
 // "Release unlocked from stale '<status>' state", Releases.Update).
 func unlock(cfg *action.Configuration, rel *release.Release, by helmOwner) error {
 	status := rel.Info.Status
-	rel.SetStatus(release.StatusFailed, fmt.Sprintf("Release unlocked from stale '%s' state: its try of step %s died; upgraded again by try %s",
+	rel.SetStatus(release.StatusFailed, fmt.Sprintf(unlockedNote+"%s' state: its try of step %s died; upgraded again by try %s",
 		status, by.Step, by.Try))
 	if err := cfg.Releases.Update(rel); err != nil {
 		return fmt.Errorf("unable to unlock %s revision %d (stale %s): %w; retry, or mark it failed with `helm rollback`",

@@ -45,6 +45,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 
+	"upgrader/activities"
 	"upgrader/internal/app"
 	"upgrader/workflows/runbook"
 )
@@ -639,9 +640,12 @@ func (s *temporalAt) drive(t testing.TB, site chaosSite, id string, timeout time
 
 // helmRevisionFacts counts a release's completed revisions (deployed or
 // superseded: what the guide's upgrades made) and any other revision,
-// except one our engine marked failed when it unlocked the pending release
-// of a try whose worker died (activities/helm_pending.go): that revision
-// changed nothing, and the same step's next try upgraded once.
+// except one our engine unlocked when the try that started it died
+// (activities.Unlocked): the same step's next try upgraded once more with
+// the same chart and values. Helm marks such a revision superseded when the
+// next upgrade starts from it (nothing deployed before it: a dead install,
+// or an upgrade that died after superseding the revision before it), so
+// its status does not tell; its description does.
 func helmRevisionFacts(t testing.TB, cfg *action.Configuration, name string) map[string]int {
 	h, err := action.NewHistory(cfg).Run(name)
 	if err == driver.ErrReleaseNotFound {
@@ -656,9 +660,9 @@ func helmRevisionFacts(t testing.TB, cfg *action.Configuration, name string) map
 			r.Info.Description, r.Labels["upgrader.io/step"], r.Labels["upgrader.io/try"], r.Labels["upgrader.io/revision"],
 			r.Info.LastDeployed.UTC().Format("15:04:05.000"))
 		switch {
+		case activities.Unlocked(r):
 		case r.Info.Status == release.StatusDeployed || r.Info.Status == release.StatusSuperseded:
 			facts["helm completed revisions "+name]++
-		case r.Info.Status == release.StatusFailed && strings.Contains(r.Info.Description, "its try of step"):
 		default:
 			facts[fmt.Sprintf("helm %s revision of %s: %s", r.Info.Status, name, r.Info.Description)]++
 		}
