@@ -47,7 +47,7 @@ func (a *Report) WriteRunReport(ctx context.Context, in report.Input) (contract.
 	if a.Notify != nil && !in.EndedAt.IsZero() {
 		st := in.Status
 		_, _ = a.Notify.NotifyOperators(ctx, notify.Event{Kind: notify.RunEnded, WorkflowID: in.WorkflowID, Guide: st.Guide,
-			Title: st.Title, Environment: st.Target.Environment, From: st.Target.From, To: st.Target.To, State: st.State,
+			Title: st.Title, Environment: st.Target.Environment, From: st.Target.From, To: st.Target.To, State: string(st.State),
 			Report: html, At: in.EndedAt})
 	}
 	return contract.Outcome{

@@ -129,8 +129,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"clock":    clock,
 	"duration": Duration,
 	"detail":   detail,
-	"color": func(s string) template.CSS {
-		if c, ok := stateColor[s]; ok {
+	// A run's or a step's state (runstatus.RunState, StepState) or a span's.
+	"color": func(s any) template.CSS {
+		if c, ok := stateColor[fmt.Sprint(s)]; ok {
 			return template.CSS(c)
 		}
 		return "#607d8b"

@@ -2,9 +2,9 @@
 // self-contained HTML file (inline CSS and an SVG timeline, nothing loaded
 // from elsewhere) that an operator hands to whoever asks what happened.
 //
-// It reads a run's status in the JSON shape of runbook.RunStatus (the status
-// query's answer and the workflow's result) through its own types, so the
-// worker's report activity can write it without importing the workflows.
+// It reads a run's status as internal/runstatus defines it (the status
+// query's answer and the workflow's result), so the worker's report
+// activity writes it without importing the workflows.
 package report
 
 import (
@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"upgrader/internal/runstatus"
 )
 
 // File names of the report inside the run's artifact folder.
@@ -49,26 +50,16 @@ type Section struct {
 	Heading string `json:"heading,omitempty"`
 }
 
-// Status mirrors runbook.RunStatus's JSON.
-type Status struct {
-	Guide         string         `json:"guide"`
-	Title         string         `json:"title"`
-	Target        Target         `json:"target"`
-	State         string         `json:"state"`
-	CurrentStep   string         `json:"currentStep,omitempty"`
-	Steps         []Step         `json:"steps"`
-	Notices       []string       `json:"notices,omitempty"`
-	ConfigChanges []ConfigChange `json:"configChanges,omitempty"`
-	Continued     int            `json:"continued,omitempty"`
-	StartedBy     *Identity      `json:"startedBy,omitempty"`
-}
-
-// Identity mirrors runbook.Identity.
-type Identity struct {
-	Name     string `json:"name"`
-	Source   string `json:"source"`
-	Verified bool   `json:"verified,omitempty"`
-}
+// The run's status as the report reads it: the status query's answer and
+// the workflow's result, the same types (internal/runstatus).
+type (
+	Status       = runstatus.RunStatus
+	Step         = runstatus.StepStatus
+	Answer       = runstatus.Answer
+	Identity     = runstatus.Identity
+	Target       = runstatus.Target
+	ConfigChange = runstatus.ConfigChange
+)
 
 // Starter is who started the run as the report says it: the name, and
 // whether a client certificate vouches for it.
@@ -84,54 +75,6 @@ func (in *Input) Starter() string {
 		return who.Name + " (client certificate)"
 	}
 	return who.Name + " (" + orDash(who.Source, "unverified") + ")"
-}
-
-// Target mirrors runbook.Target.
-type Target struct {
-	Environment string `json:"environment"`
-	From        string `json:"from"`
-	To          string `json:"to"`
-}
-
-// Step mirrors runbook.StepStatus.
-type Step struct {
-	Name      string            `json:"name"`
-	Kind      string            `json:"kind"`
-	Summary   string            `json:"summary"`
-	Section   string            `json:"section,omitempty"`
-	Prompt    string            `json:"prompt,omitempty"`
-	State     string            `json:"state"`
-	Attempts  int               `json:"attempts"`
-	StartedAt time.Time         `json:"startedAt,omitempty"`
-	EndedAt   time.Time         `json:"endedAt,omitempty"`
-	LastError string            `json:"lastError,omitempty"`
-	Result    string            `json:"result,omitempty"`
-	Outputs   map[string]string `json:"outputs,omitempty"`
-	Parent    string            `json:"parent,omitempty"`
-	Approval  *Answer           `json:"approval,omitempty"`
-	Decisions []Answer          `json:"decisions,omitempty"`
-}
-
-// Answer mirrors runbook.Answer.
-type Answer struct {
-	Action  string    `json:"action"`
-	By      string    `json:"by"`
-	Comment string    `json:"comment,omitempty"`
-	At      time.Time `json:"at"`
-	Via     string    `json:"via"`
-}
-
-// ConfigChange mirrors runbook.ConfigChange.
-type ConfigChange struct {
-	Step    string    `json:"step"`
-	Action  string    `json:"action"`
-	By      string    `json:"by"`
-	At      time.Time `json:"at"`
-	Changes []struct {
-		Key string `json:"key"`
-		Old string `json:"old,omitempty"`
-		New string `json:"new,omitempty"`
-	} `json:"changes"`
 }
 
 // Backup is a file a step set aside: its path and SHA-256 as the step
@@ -239,7 +182,7 @@ func (in *Input) Spans() []Span {
 		if s.StartedAt.IsZero() {
 			continue
 		}
-		sp := Span{Step: s.Name, State: s.State}
+		sp := Span{Step: s.Name, State: string(s.State)}
 		end := s.EndedAt
 		if end.IsZero() {
 			end, sp.Unfinished = now, true
@@ -332,7 +275,7 @@ func Markdown(in Input) string {
 	row("guide", st.Guide)
 	row("target", fmt.Sprintf("%s → %s on %s", st.Target.From, st.Target.To, st.Target.Environment))
 	row("run", strings.TrimSpace(in.WorkflowID+" "+in.RunID))
-	row("state", st.State)
+	row("state", string(st.State))
 	row("started by", in.Starter())
 	row("started", stamp(in.StartedAt))
 	row("ended", stamp(in.EndedAt))

@@ -287,28 +287,6 @@ func (r *runner) decisionLines() []string {
 	return lines
 }
 
-// String is one decision as the memo and reports show it.
-func (a Answer) String() string {
-	who := a.By
-	if a.Who != nil {
-		who = a.Who.String()
-	}
-	line := fmt.Sprintf("%s %s %s by %s", a.At.UTC().Format(time.RFC3339), a.Action, a.Step, who)
-	if a.Via == "signal" {
-		line += " (signal)"
-	}
-	if a.Ack != "" {
-		line += " acknowledging " + a.Ack
-	}
-	if a.Rollback {
-		line += " with --rollback"
-	}
-	if a.Comment != "" {
-		line += ": " + a.Comment
-	}
-	return line
-}
-
 // checkAck refuses to skip a required step (skipping: the answer would
 // skip it) unless the answer acknowledges the step's warning by its ID, and
 // refuses an acknowledgement that has nothing to acknowledge.

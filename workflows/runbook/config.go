@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"upgrader/internal/text"
 )
 
 // A run paused on a wrong config value (a missing release mapping, a bad
@@ -185,23 +181,6 @@ func renew(st *StepStatus, s Step) {
 		st.Prompt = s.Gate.Prompt
 		st.Destructive = s.Gate.Destructive
 	}
-}
-
-// String is one line for the memo: when, who, with which answer, what.
-func (c ConfigChange) String() string {
-	var parts []string
-	for _, k := range c.Changes {
-		parts = append(parts, fmt.Sprintf("%s: %s → %s", k.Key, orNone(k.Old), orNone(k.New)))
-	}
-	return fmt.Sprintf("%s %s (%s %s): %s", c.At.UTC().Format(time.RFC3339), c.By, c.Action, c.Step,
-		strings.Join(parts, "; "))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return text.Truncate(s, 120)
 }
 
 // DiffConfig lists every key whose value differs between two configs, in

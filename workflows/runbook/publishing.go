@@ -118,7 +118,7 @@ func (r *runner) details(id string) string {
 		case StepWaitingApproval:
 			b.WriteString(fmt.Sprintf("\n* %s waits for approval: %s\n", name, st.Prompt))
 			if i, ok := r.index[st.Name]; ok && i < len(r.steps) {
-				if who, key := r.target.Approvers.list(r.steps[i], st.Parent); len(who) > 0 {
+				if who, key := approversOf(r.target.Approvers, r.steps[i], st.Parent); len(who) > 0 {
 					b.WriteString(fmt.Sprintf("  Who may answer (%s): %s.\n", key, strings.Join(who, ", ")))
 				}
 				if g := r.steps[i].Gate; g != nil && g.Destructive && r.target.StartedBy != nil &&

@@ -16,28 +16,6 @@ import (
 // runbook's own activities (report, notifications) run there too. A config
 // without sites runs everything on the run's queue, as before.
 
-// Site is one network zone: the task queue its worker polls and what lives
-// there. A step goes to the site that names it (Steps), or else to the site
-// holding the cluster, host or database it acts on; a step that names no
-// site's member runs on the run's own task queue.
-type Site struct {
-	// TaskQueue is the queue this site's worker polls
-	// (worker --task-queue, or temporal.taskQueue in its config).
-	TaskQueue string `json:"taskQueue" yaml:"taskQueue" mapstructure:"taskQueue"`
-	// Clusters are the Kubernetes clusters here, as the worker's clusters:
-	// and the config name them.
-	Clusters []string `json:"clusters,omitempty" yaml:"clusters" mapstructure:"clusters"`
-	// Hosts are the inventory's hosts here, by name or address.
-	Hosts []string `json:"hosts,omitempty" yaml:"hosts" mapstructure:"hosts"`
-	// Databases are the MySQL and MongoDB servers here, by the name the
-	// config gives them or their address.
-	Databases []string `json:"databases,omitempty" yaml:"databases" mapstructure:"databases"`
-	// Steps are step names or patterns (path.Match: "backup-values/*")
-	// that run here whatever they act on: an HTTP API reachable only from
-	// this site's network.
-	Steps []string `json:"steps,omitempty" yaml:"steps" mapstructure:"steps"`
-}
-
 // StepTargets are what a step acts on, read from its activity input: a
 // "cluster" name, a "host" or "hosts" (inventory targets with a name and an
 // address), a "db" (with a name and an address).

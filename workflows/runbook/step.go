@@ -27,24 +27,6 @@ import (
 	"time"
 )
 
-// Kind says what sort of work a step does. It picks the step's default
-// activity options (timeouts, retries, heartbeat) and is shown in plans.
-type Kind string
-
-// The kinds of step. A guide picks the one that matches what the step
-// touches; the defaults for each live in KindDefaults.
-const (
-	KindGate   Kind = "gate"   // a person decides; no activity runs
-	KindCheck  Kind = "check"  // read-only pre-flight or verification
-	KindBackup Kind = "backup" // copies state aside before a change
-	KindHelm   Kind = "helm"   // a Helm release is installed, upgraded or removed
-	KindKube   Kind = "kube"   // Kubernetes objects are applied or read
-	KindSQL    Kind = "sql"    // a database is changed
-	KindHost   Kind = "host"   // a command runs on a host over SSH
-	KindHTTP   Kind = "http"   // an HTTP API is called
-	KindWait   Kind = "wait"   // polls until something is ready; heartbeats
-)
-
 // Step is one line of a guide: a stable name, what it does, and how to run it.
 // Steps are plain data so that the same list drives `starter plan`, the
 // workflow and the Web UI.
@@ -169,15 +151,6 @@ type Expand struct {
 // ItemPlaceholder is the item Build is called with when a plan is printed
 // or validated, before the list is known.
 const ItemPlaceholder = "<item>"
-
-// Warning is the guide's reason a step must not be skipped.
-type Warning struct {
-	// ID is short and stable; an operator types it to acknowledge the
-	// warning (`decide … skip --ack ID`).
-	ID string `json:"id"`
-	// Text is the warning, in the guide's words where it has them.
-	Text string `json:"text"`
-}
 
 // MinRemindAfter is the shortest reminder period a gate may have: every
 // reminder adds events to the run's history.
