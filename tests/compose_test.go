@@ -3,6 +3,9 @@ package tests
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -25,6 +28,20 @@ func TestDockerComposeFileIsValid(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "temporal:7233", *worker.Environment["UPGRADER_TEMPORAL_ADDRESS"])
 	require.Contains(t, worker.DependsOn, "temporal")
+	// One image for compose and the worker chart: deploy/Dockerfile, whose
+	// CMD reads /etc/upgrader/worker.yaml, mounted here.
+	require.Equal(t, "deploy/Dockerfile", worker.Build.Dockerfile)
+	require.Empty(t, worker.Build.DockerfileInline)
+	dockerfile, err := os.ReadFile(filepath.Join("..", worker.Build.Dockerfile))
+	require.NoError(t, err)
+	require.Contains(t, string(dockerfile), `CMD ["-c", "/etc/upgrader/worker.yaml"]`)
+	var config bool
+	for _, v := range worker.Volumes {
+		if v.Target == "/etc/upgrader/worker.yaml" {
+			config = v.ReadOnly && strings.HasSuffix(v.Source, filepath.Join("config", "worker.example.yaml"))
+		}
+	}
+	require.True(t, config, "the worker's config is mounted read-only at /etc/upgrader/worker.yaml")
 	ui, err := p.GetService("temporal-ui")
 	require.NoError(t, err)
 	require.Equal(t, "8233", ui.Ports[0].Published)
