@@ -346,12 +346,17 @@ func detail(s Step) string {
 		}
 		parts = append(parts, p)
 	}
+	if s.WorkerLost > 0 {
+		// A lost worker's try does not use up the step's attempts: the
+		// next try starts by itself (runbook's lost.go).
+		parts = append(parts, fmt.Sprintf("worker lost %d×, a new try started by itself each time", s.WorkerLost))
+	}
 	switch {
-	case s.State == "failed-awaiting-decision" || (s.LastError != "" && s.Result == ""):
+	case s.State == runstatus.StepFailedAwaiting || (s.LastError != "" && s.Result == ""):
 		if s.LastError != "" {
 			parts = append(parts, "error: "+oneLine(s.LastError, 200))
 		}
-	case s.State == "waiting-approval":
+	case s.State == runstatus.StepWaitingApproval:
 		parts = append(parts, "asks: "+oneLine(s.Prompt, 200))
 	case s.Result != "":
 		parts = append(parts, oneLine(s.Result, 200))
