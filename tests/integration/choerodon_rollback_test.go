@@ -58,6 +58,13 @@ func TestChoerodon021AbortWithRollbackPutsTheOldFrameworkBack(t *testing.T) {
 
 	mustStarter(t, l.workerCfg, "decide", id, "create-databases/hzero", "abort", "--rollback", "--comment", "DBA rotated the admin password; back to 0.21")
 	w.kill(t)
+	// The undo runs on a worker that never saw the values files (another
+	// replica, another machine): it re-installs from their copies in the
+	// namespace, checked against the SHA-256 backup-values recorded.
+	values, err := filepath.Glob(filepath.Join(l.artifacts, "upgrade", "choerodon-0.21-0.22", "back", "*", "values"))
+	require.NoError(t, err)
+	require.Len(t, values, 1)
+	require.NoError(t, os.Rename(values[0], values[0]+".on-the-first-worker"))
 	startWorker(t, l.workerCfg)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
