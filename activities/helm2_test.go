@@ -88,6 +88,10 @@ func TestHelm2ReleasesReadConvertedAndCleanedUp(t *testing.T) {
 	b, err := os.ReadFile(backup.Outputs["path.base-service"])
 	require.NoError(t, err)
 	require.Contains(t, string(b), "old-pw")
+	// What an undo re-installs from, once the guide has deleted the
+	// converted release: the chart of Tiller's newest record.
+	require.Equal(t, "base-service", backup.Outputs["chart.base-service"])
+	require.Equal(t, "0.21.0", backup.Outputs["version.base-service"])
 
 	// Conversion: every revision, as Helm 3 keeps releases; Tiller's kept.
 	in := activities.ConvertHelm2Input{Cluster: "lab", Namespace: ns, Releases: []string{"base-service", "agile-service"}}

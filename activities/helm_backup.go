@@ -98,8 +98,9 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 	var res HelmBackupResult
 	for _, name := range names {
 		vals, err := action.NewGetValues(cfg).Run(name)
-		if v2, ok := helm2[name]; ok && errors.Is(err, driver.ErrReleaseNotFound) {
-			vals, err = v2, nil
+		v2, fromTiller := helm2[name]
+		if fromTiller && errors.Is(err, driver.ErrReleaseNotFound) {
+			vals, err = v2.values, nil
 		}
 		if errors.Is(err, driver.ErrReleaseNotFound) {
 			res.Missing = append(res.Missing, name)
@@ -124,6 +125,11 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 		f.Copy = in.Namespace + "/" + secret
 		if rel, err := action.NewGet(cfg).Run(name); err == nil && rel.Chart != nil && rel.Chart.Metadata != nil {
 			f.Chart, f.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
+		} else if fromTiller {
+			// Not converted yet: the chart of Tiller's newest record, which
+			// an undo re-installs the release from after the guide deleted
+			// its converted self.
+			f.Chart, f.ChartVersion = v2.chart, v2.version
 		}
 		res.Files = append(res.Files, f)
 		activity.RecordHeartbeat(ctx, len(res.Files))
@@ -155,10 +161,17 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 	return res, nil
 }
 
-// helm2Values is the user values of each Helm 2 release Tiller keeps in
-// in.TillerNamespace that was deployed in in.Namespace and that Helm 3's
-// storage does not have, by name; nil without a Tiller namespace.
-func (h *Helm) helm2Values(ctx context.Context, cfg *action.Configuration, in HelmBackupInput) (map[string]map[string]any, error) {
+// tillerValues is a Helm 2 release's user values and chart, from Tiller's
+// newest record of it.
+type tillerValues struct {
+	values         map[string]any
+	chart, version string
+}
+
+// helm2Values is the user values and chart of each Helm 2 release Tiller
+// keeps in in.TillerNamespace that was deployed in in.Namespace and that
+// Helm 3's storage does not have, by name; nil without a Tiller namespace.
+func (h *Helm) helm2Values(ctx context.Context, cfg *action.Configuration, in HelmBackupInput) (map[string]tillerValues, error) {
 	if in.TillerNamespace == "" {
 		return nil, nil
 	}
@@ -170,7 +183,7 @@ func (h *Helm) helm2Values(ctx context.Context, cfg *action.Configuration, in He
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]map[string]any{}
+	out := map[string]tillerValues{}
 	for name, r := range newestTiller(recs) {
 		if r.Release.Namespace != in.Namespace || r.status() == "DELETED" {
 			continue
@@ -187,7 +200,11 @@ func (h *Helm) helm2Values(ctx context.Context, cfg *action.Configuration, in He
 		if v == nil {
 			v = map[string]any{}
 		}
-		out[name] = v
+		tv := tillerValues{values: v, version: r.chartVersion()}
+		if m := r.Release.GetChart().GetMetadata(); m != nil {
+			tv.chart = m.Name
+		}
+		out[name] = tv
 	}
 	return out, nil
 }

@@ -160,3 +160,57 @@ func TestChoerodon08Helm2SiteConvertedAndUpgraded(t *testing.T) {
 		require.Equal(t, "kept", l.values(t, ns, u.release)["env"].(map[string]any)["open"].(map[string]any)["SITE"])
 	}
 }
+
+// TestChoerodon021Helm2SiteRolledBack: a Helm 2 site converted, its old
+// framework deleted, then a step fails before the point of no return and a
+// person aborts with --rollback. The deleted releases were backed up from
+// Tiller's records before the conversion, so their chart came from there
+// too; each is installed again (on Helm 3) at the version Tiller ran, with
+// the values Tiller kept, and Tiller's records stay as they were (the
+// cleanup gate is never reached).
+func TestChoerodon021Helm2SiteRolledBack(t *testing.T) {
+	l := newC7nLab(t)
+	ns := "c7n-h2back"
+	all := seedC7N021Helm2(t, l, ns)
+	cfg := withHelm2(t, c7n021Config(t, l, "h2back", ns))
+	id := runbook.WorkflowID("choerodon-0.21-0.22", "h2back")
+	startWorker(t, l.workerCfg)
+	mustStarter(t, l.workerCfg, "start", "choerodon-0.21-0.22", "-c", cfg)
+	eventually(t, 2*time.Minute, "the conversion gate", func() bool { return status(t, id).State == runbook.RunWaitingApproval })
+	st := status(t, id)
+	for _, r := range labsrv.C7N021OldReleases {
+		require.Equal(t, "0.21.0", st.Step("backup-values/all").Outputs["version."+r], "%s: the chart an undo needs, read from Tiller", r)
+	}
+
+	// The DB admin's password changes under the run: create-databases/hzero,
+	// the first step after the deletes, fails.
+	root, err := l.db.Root("")
+	require.NoError(t, err)
+	defer root.Close()
+	_, err = root.Exec("ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'rotated-by-the-dba-2'")
+	require.NoError(t, err)
+	st = operate(t, l.workerCfg, id, 4*time.Minute, nil)
+	require.Equal(t, runbook.RunFailedAwaiting, st.State, "%+v", st)
+	require.Equal(t, "create-databases/hzero", st.CurrentStep)
+	for _, r := range labsrv.C7N021OldReleases {
+		require.Equal(t, 0, l.revisions(t, ns, r), "%s converted, then deleted", r)
+	}
+
+	mustStarter(t, l.workerCfg, "decide", id, "create-databases/hzero", "abort", "--rollback", "--comment", "back to 0.21 on Helm 2's records")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err = temporalClient().GetWorkflow(ctx, id, "").Get(ctx, nil)
+	require.ErrorContains(t, err, "rolled it back")
+	final := status(t, id)
+	require.Equal(t, runbook.RunRolledBack, final.State)
+	for _, r := range labsrv.C7N021OldReleases {
+		require.Equal(t, "0.21.0", l.chartVersion(t, ns, r), r)
+		require.Equal(t, 1, l.revisions(t, ns, r), "%s installed once", r)
+	}
+	require.Equal(t, "old-pw", l.values(t, ns, "base-service")["env"].(map[string]any)["open"].(map[string]any)["SPRING_DATASOURCE_PASSWORD"],
+		"the values Tiller kept")
+	require.Equal(t, len(all), l.tillerRecords(t), "Tiller's records as before the run")
+	require.Nil(t, final.Step("cleanup/tiller-records").Approval)
+	assertNoSecrets(t, id, l.artifacts, 20, c7nDBPassword, l.db.RootPassword, "rotated-by-the-dba-2", "lab-minio-ak", "lab-minio-sk-8812",
+		c7nAPIToken, "lab-admin-token-77Q", c7nOAuthSecret)
+}
