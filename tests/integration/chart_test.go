@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	authnv1 "k8s.io/api/authentication/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,6 +63,18 @@ func chartValues() map[string]any {
 // process started on that config answers /healthz and /readyz.
 func TestWorkerHelmChartInstallsIntoTheLabCluster(t *testing.T) {
 	vals := chartValues()
+	// Two replicas with their own volumes would each hold half the backups.
+	render := func(v map[string]any) error {
+		ch, err := loader.Load(chartDir)
+		require.NoError(t, err)
+		inst := action.NewInstall(&action.Configuration{})
+		inst.ReleaseName, inst.Namespace, inst.DryRun, inst.ClientOnly = "uw", "upgrader", true, true
+		_, err = inst.Run(ch, v)
+		return err
+	}
+	require.ErrorContains(t, render(map[string]any{"replicaCount": 2}), "replicaCount > 1 needs one artifact folder the replicas share")
+	require.ErrorContains(t, render(map[string]any{"replicaCount": 2, "persistence": map[string]any{"enabled": false}}), "ReadWriteMany")
+	require.NoError(t, render(map[string]any{"replicaCount": 2, "persistence": map[string]any{"accessModes": []any{"ReadWriteMany"}}}))
 	for _, v := range []map[string]any{nil, vals} { // the chart's defaults, and a site's values
 		for _, m := range lint.All(chartDir, v, "upgrader", false).Messages {
 			require.LessOrEqual(t, m.Severity, support.InfoSev, "helm lint: %s", m)
@@ -133,7 +146,13 @@ func TestWorkerHelmChartInstallsIntoTheLabCluster(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"c7n-db/root-password": "c7n-mysql-root", "ops-hooks/url": "ops-hook-url"}, secretItems)
 	require.Equal(t, "member-1-kubeconfig", vols["kube"].Projected.Sources[0].Secret.Name)
-	require.NotNil(t, vols["artifacts"].EmptyDir, "no persistence asked for")
+	// Backups outlive the pod by default: a claim kept on uninstall, and a
+	// Recreate rollout (a ReadWriteOnce volume cannot be on two pods).
+	require.Equal(t, "uw-upgrader-worker-artifacts", vols["artifacts"].PersistentVolumeClaim.ClaimName)
+	pvc, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "uw-upgrader-worker-artifacts", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "keep", pvc.Annotations["helm.sh/resource-policy"])
+	require.Equal(t, appsv1.RecreateDeploymentStrategyType, d.Spec.Strategy.Type)
 
 	svc, err := cs.CoreV1().Services(ns).Get(ctx, "uw-upgrader-worker", metav1.GetOptions{})
 	require.NoError(t, err)
