@@ -73,11 +73,14 @@ var _ = contract.Declare((*MySQL).RunScript, contract.Options{Heartbeat: 20 * ti
 
 // RunScript runs the script one statement at a time on one connection, so
 // USE and SET statements hold for the statements after them. DDL cannot be
-// rolled back, so after each statement the progress (statements done, the
-// session statements so far) is sent to Temporal as heartbeat details at
-// once (not batched): a try that starts after a lost one, on any worker,
-// replays the session statements, then continues with the first statement
-// not done. A failing statement is reported by number, line and text; an
+// rolled back, so before each statement (which one, on which server thread)
+// and after it (statements done, the session statements so far) the
+// progress is sent to Temporal as heartbeat details at once (not batched):
+// a try that starts after a lost one, on any worker, stops the statement
+// the lost try left running, replays the session statements, then continues
+// with the first statement not done; if that is the lost try's statement
+// and it finished, its "already exists" error counts it as applied
+// (alreadyApplied). A failing statement is reported by number, line and text; an
 // operator's retry resumes at it (from the step's journal on the worker, as
 // a new try of the step carries no heartbeat details).
 func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResult, error) {
@@ -134,10 +137,24 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 		st := stmts[i]
 		prog.Running = i + 1
 		p.Set(prog)
+		// "About to run statement i+1 on this connection" reaches Temporal
+		// before the statement does: a try after a lost one then knows the
+		// statement may have run (and on which server thread), where batched
+		// details could still say only "i done".
+		if err := m.recordProgress(ctx, prog); err != nil {
+			return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d was not started: its start could not be recorded in Temporal (%v); the next try resumes here",
+				in.Name, i+1, len(stmts), err)
+		}
 		err := whileHeartbeating(ctx, &p, func(ctx context.Context) error {
 			_, err := conn.ExecContext(ctx, st.SQL)
 			return err
 		})
+		if err != nil && i+1 == prior.Running && alreadyApplied(err) {
+			// The lost try's statement ran to its end: what it makes is there.
+			notes = append(notes, fmt.Sprintf("statement %d was in flight when the earlier try was lost and its effect is there (%v): counted as applied by that try",
+				i+1, err))
+			err = nil
+		}
 		if err != nil {
 			prog.Running = 0
 			return SQLScriptResult{}, m.scriptFailed(in, fmt.Sprintf("statement %d of %d (line %d: %s)", i+1, len(stmts), st.Line, oneLine(st.SQL)), prog, err)
@@ -163,6 +180,34 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 		res.Summary += "; " + strings.Join(notes, "; ")
 	}
 	return res, nil
+}
+
+// alreadyApplied says whether a statement failed only because what it
+// makes is already there: the table, database, column, index or foreign
+// key it creates exists, what it drops is gone, the row it inserts is
+// present. Asked only of the statement a lost try had in flight, whose
+// outcome no one recorded: DDL commits by itself and cannot be undone, so
+// running it again gives exactly these errors when the lost try's run
+// finished on the server. An INSERT into a table without a unique key gives
+// none, and runs twice: the guides' DDL scripts hold no such statement.
+func alreadyApplied(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1007, // ER_DB_CREATE_EXISTS: CREATE DATABASE
+		1008, // ER_DB_DROP_EXISTS: DROP DATABASE
+		1050, // ER_TABLE_EXISTS_ERROR: CREATE TABLE, RENAME TABLE
+		1051, // ER_BAD_TABLE_ERROR: DROP TABLE
+		1060, // ER_DUP_FIELDNAME: ADD COLUMN
+		1061, // ER_DUP_KEYNAME: ADD INDEX, CREATE INDEX
+		1062, // ER_DUP_ENTRY: INSERT of a row with a unique key
+		1091, // ER_CANT_DROP_FIELD_OR_KEY: DROP COLUMN, DROP INDEX
+		1826: // ER_FK_DUP_NAME: ADD FOREIGN KEY
+		return true
+	}
+	return false
 }
 
 func countSession(stmts []Statement) int {

@@ -157,3 +157,37 @@ func TestRunScriptKillsTheStatementALostTryLeftRunning(t *testing.T) {
 	require.Contains(t, res.Summary, fmt.Sprintf("statement 3 was still running for the lost try (connection %d): killed, then run again", id))
 	require.Equal(t, 2, res.Statements)
 }
+
+// The statement a lost try had in flight (it recorded "running statement 2"
+// before sending it) ran to its end on the server: run again, it finds its
+// table there, and the new try counts it as applied by the lost one and goes
+// on. The same error on a statement no lost try had in flight still stops
+// the step (what the WeCube kill sweep found: CREATE TABLE proc_def_collect,
+// statement 8 of v4.0.0.sql, "already exists" on the next try).
+func TestRunScriptCountsTheLostTrysFinishedStatement(t *testing.T) {
+	f := newDBFixture(t)
+	f.sql(t, "CREATE DATABASE shop")
+	script := "USE shop;\nCREATE TABLE made (id INT PRIMARY KEY);\nINSERT INTO made VALUES (1);\n"
+	sum := sha256.Sum256([]byte(script))
+	f.sql(t, "CREATE TABLE shop.made (id INT PRIMARY KEY)") // the lost try's statement 2, finished
+
+	w := newScriptEnv(f)
+	w.env.SetHeartbeatDetails(activities.SQLProgress{Script: hex.EncodeToString(sum[:]), Done: 1,
+		Session: []string{"USE shop"}, Running: 2, ConnID: 987654321})
+	val, err := w.env.ExecuteActivity(w.m.RunScript, activities.SQLScriptInput{DB: f.root, Name: "s.sql", Script: script})
+	require.NoError(t, err)
+	var res activities.SQLScriptResult
+	require.NoError(t, val.Get(&res))
+	require.Contains(t, res.Summary, "statement 2 was in flight when the earlier try was lost and its effect is there")
+	require.Equal(t, 2, res.Statements)
+
+	// No lost try: the same script on a site where the table already is stops at it.
+	f.sql(t, "CREATE DATABASE shop2")
+	f.sql(t, "CREATE TABLE shop2.made (id INT PRIMARY KEY)")
+	again := newScriptEnv(f)
+	_, err = again.env.ExecuteActivity(again.m.RunScript, activities.SQLScriptInput{DB: f.root, Name: "s.sql",
+		Script: strings.ReplaceAll(script, "USE shop;", "USE shop2;")})
+	app := appErr(t, err)
+	require.Equal(t, activities.ErrSQLStatementFailed, app.Type())
+	require.Contains(t, app.Message(), "statement 2 of 3")
+}
