@@ -145,6 +145,29 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 			return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d was not started: its start could not be recorded in Temporal (%v); the next try resumes here",
 				in.Name, i+1, len(stmts), err)
 		}
+		if i+1 == prior.Running {
+			// The lost try's statement: if what it makes is there, it
+			// finished, and is not sent again.
+			there, known, err := effectThere(ctx, conn, st.SQL)
+			if err != nil {
+				return SQLScriptResult{}, m.classify(in.DB, fmt.Sprintf("look for what statement %d makes on", i+1), err)
+			}
+			if known && there {
+				notes = append(notes, fmt.Sprintf("statement %d was in flight when the earlier try was lost and what it makes is there: "+
+					"counted as applied by that try, not sent again", i+1))
+				if isSessionStatement(st.SQL) {
+					prog.Session = append(prog.Session, st.SQL)
+				}
+				prog.Done, prog.Running = i+1, 0
+				journal(prog)
+				p.Set(prog)
+				if err := m.recordProgress(ctx, prog); err != nil {
+					return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d is applied, but its progress could not be recorded in Temporal (%v); "+
+						"the next try resumes after it on this worker (journal), or looks for it again on another", in.Name, i+1, len(stmts), err)
+				}
+				continue
+			}
+		}
 		err := whileHeartbeating(ctx, &p, func(ctx context.Context) error {
 			_, err := conn.ExecContext(ctx, st.SQL)
 			return err

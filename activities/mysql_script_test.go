@@ -171,6 +171,7 @@ func TestRunScriptCountsTheLostTrysFinishedStatement(t *testing.T) {
 	sum := sha256.Sum256([]byte(script))
 	f.sql(t, "CREATE TABLE shop.made (id INT PRIMARY KEY)") // the lost try's statement 2, finished
 
+	before := f.createTables(t)
 	w := newScriptEnv(f)
 	w.env.SetHeartbeatDetails(activities.SQLProgress{Script: hex.EncodeToString(sum[:]), Done: 1,
 		Session: []string{"USE shop"}, Running: 2, ConnID: 987654321})
@@ -178,8 +179,23 @@ func TestRunScriptCountsTheLostTrysFinishedStatement(t *testing.T) {
 	require.NoError(t, err)
 	var res activities.SQLScriptResult
 	require.NoError(t, val.Get(&res))
-	require.Contains(t, res.Summary, "statement 2 was in flight when the earlier try was lost and its effect is there")
+	require.Contains(t, res.Summary, "statement 2 was in flight when the earlier try was lost and what it makes is there: "+
+		"counted as applied by that try, not sent again")
 	require.Equal(t, 2, res.Statements)
+	require.Equal(t, before, f.createTables(t), "CREATE TABLE was not sent again")
+
+	// A form effectThere does not know (CREATE VIEW): sent again, and its
+	// "already exists" counts it as the lost try's.
+	view := "USE shop;\nCREATE VIEW v AS SELECT id FROM made;\nINSERT INTO made VALUES (2);\n"
+	vsum := sha256.Sum256([]byte(view))
+	f.sql(t, "CREATE VIEW shop.v AS SELECT id FROM shop.made")
+	w = newScriptEnv(f)
+	w.env.SetHeartbeatDetails(activities.SQLProgress{Script: hex.EncodeToString(vsum[:]), Done: 1,
+		Session: []string{"USE shop"}, Running: 2, ConnID: 987654321})
+	val, err = w.env.ExecuteActivity(w.m.RunScript, activities.SQLScriptInput{DB: f.root, Name: "v.sql", Script: view})
+	require.NoError(t, err)
+	require.NoError(t, val.Get(&res))
+	require.Contains(t, res.Summary, "statement 2 was in flight when the earlier try was lost and its effect is there")
 
 	// No lost try: the same script on a site where the table already is stops at it.
 	f.sql(t, "CREATE DATABASE shop2")
@@ -190,4 +206,45 @@ func TestRunScriptCountsTheLostTrysFinishedStatement(t *testing.T) {
 	app := appErr(t, err)
 	require.Equal(t, activities.ErrSQLStatementFailed, app.Type())
 	require.Contains(t, app.Message(), "statement 2 of 3")
+}
+
+// createTables is the server's count of CREATE TABLE statements received.
+func (f *dbFixture) createTables(t *testing.T) int {
+	t.Helper()
+	db, err := sql.Open("mysql", f.maria.DSN("root", f.maria.RootPassword, ""))
+	require.NoError(t, err)
+	defer db.Close()
+	var k string
+	var n int
+	require.NoError(t, db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_create_table'").Scan(&k, &n))
+	return n
+}
+
+// effectThere's forms, on the WeCube scripts' statements.
+func TestRunScriptFindsWhatALostStatementMade(t *testing.T) {
+	f := newDBFixture(t)
+	for _, q := range []string{"CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, name VARCHAR(8))",
+		"CREATE INDEX idx_name ON shop.t (name)", "ALTER TABLE shop.t ADD COLUMN `updated_time` datetime",
+		"ALTER TABLE shop.t ADD CONSTRAINT name_unique UNIQUE (`name`)"} {
+		f.sql(t, q)
+	}
+	for _, c := range []struct {
+		stmt  string
+		there bool
+	}{
+		{"CREATE TABLE `t` (\n `id` int)", true},
+		{"CREATE TABLE IF NOT EXISTS shop.other (id int)", false},
+		{"CREATE INDEX idx_name ON t (name)", true},
+		{"create index idx_other on `shop`.`t` (name)", false},
+		{"alter table t add column `updated_time` datetime DEFAULT NULL COMMENT '更新时间-新'", true},
+		{"alter table t add publish_status varchar(64) default 'published' not null after name", false},
+		{"alter table t add constraint name_unique unique (`name`)", true},
+		{"CREATE DATABASE IF NOT EXISTS shop", true},
+	} {
+		got, known := activities.EffectThere(t, f.maria.DSN("root", f.maria.RootPassword, "shop"), c.stmt)
+		require.True(t, known, c.stmt)
+		require.Equal(t, c.there, got, c.stmt)
+	}
+	_, known := activities.EffectThere(t, f.maria.DSN("root", f.maria.RootPassword, "shop"), "INSERT INTO t VALUES (1, 'a')")
+	require.False(t, known)
 }
