@@ -189,6 +189,13 @@ func bkChaosSite(t testing.TB, address, env string) chaosSite {
 			facts[f+" "+strings.TrimSpace(key)] = strings.Count(string(b), key)
 		}
 		return facts
+	}, hostRoot: func(host string) string {
+		for _, h := range append([]*labsrv.BlueKingHost{l.site.Control}, l.site.Hosts...) {
+			if h.Name == host {
+				return h.Root
+			}
+		}
+		return ""
 	}}
 }
 

@@ -102,7 +102,7 @@ func TestChaosRollingRestartOnACluster(t *testing.T) {
 		require.Empty(t, s.Decisions, "%s: nobody decides anything", s.Name)
 	}
 	require.Equal(t, baseFacts, site.facts(t), "the run through a rolling restart changed the site differently")
-	backups := checkBackups(t, at, id)
+	backups := checkBackups(t, at, id, site.hostRoot)
 
 	var rs []string
 	for _, s := range ilab.TemporalServices {

@@ -24,6 +24,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -57,6 +58,10 @@ type chaosSite struct {
 	workerCfg, runCfg string
 	workerEnv         []string
 	facts             func(t testing.TB) map[string]int
+	// hostRoot is where a host's files are on this machine (its / is
+	// there), for the backups steps wrote on hosts over SSH; nil when the
+	// guide's steps write none.
+	hostRoot func(host string) string
 }
 
 // chaosGuide builds a fresh site for one environment of a guide.
@@ -286,7 +291,7 @@ func sweepGuide(t *testing.T, srv *chaosServer, g chaosGuide, full bool, rng *ra
 		}
 		t.FailNow()
 	}
-	backups := checkBackups(t, &srv.temporalAt, id)
+	backups := checkBackups(t, &srv.temporalAt, id, site.hostRoot)
 	wall := wallTime(st)
 	lostTries := 0
 	for _, s := range st.Steps {
@@ -389,34 +394,121 @@ func killCost(k landed, base, killed runbook.RunStatus) time.Duration {
 
 // checkBackups re-hashes every file a step of the run recorded with a
 // SHA-256 (dump outputs, values backups) and returns how many it checked.
-func checkBackups(t *testing.T, srv *temporalAt, id string) int {
+// A step that ran on a host over SSH (its input's "via") recorded a path on
+// that host: hostRoot (nil: no host holds files) says where that host's
+// files are on this machine. A recorded folder (a mongodump) is checked by
+// its manifest, as activities/backup_verify.go's backupDigest does.
+func checkBackups(t *testing.T, srv *temporalAt, id string, hostRoot func(host string) string) int {
 	t.Helper()
 	ctx := context.Background()
-	it := srv.client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	dc := payloadCodec.DataConverter()
 	n := 0
-	for it.HasNext() {
-		e, err := it.Next()
-		require.NoError(t, err)
-		a := e.GetActivityTaskCompletedEventAttributes()
-		if a == nil {
-			continue
-		}
-		for _, p := range a.GetResult().GetPayloads() {
-			var v any
-			if dc.FromPayload(p, &v) != nil {
+	// A long run continues as new (runbook.DefaultHistoryLimit): its
+	// backups are in the histories of the runs before the last; each run's
+	// first event names the one it continued.
+	for runID, runs := "", 0; ; runs++ {
+		require.Less(t, runs, 100, "%s: more than 100 runs continued as new", id)
+		it := srv.client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		via := map[int64]string{} // scheduled event → the host its input runs on
+		prev := ""
+		for it.HasNext() {
+			e, err := it.Next()
+			require.NoError(t, err)
+			if s := e.GetWorkflowExecutionStartedEventAttributes(); s != nil {
+				prev = s.GetContinuedExecutionRunId()
 				continue
 			}
-			for path, sum := range hashedFiles(v) {
-				b, err := os.ReadFile(path)
-				require.NoError(t, err, "a recorded backup is gone")
-				got := sha256.Sum256(b)
-				require.Equal(t, sum, hex.EncodeToString(got[:]), "%s no longer matches its recorded SHA-256", path)
-				n++
+			if s := e.GetActivityTaskScheduledEventAttributes(); s != nil {
+				for _, p := range s.GetInput().GetPayloads() {
+					var in struct {
+						Via *struct {
+							Name string `json:"name"`
+						} `json:"via"`
+					}
+					if dc.FromPayload(p, &in) == nil && in.Via != nil {
+						via[e.GetEventId()] = in.Via.Name
+					}
+				}
+				continue
+			}
+			a := e.GetActivityTaskCompletedEventAttributes()
+			if a == nil {
+				continue
+			}
+			host := via[a.GetScheduledEventId()]
+			for _, p := range a.GetResult().GetPayloads() {
+				var v any
+				if dc.FromPayload(p, &v) != nil {
+					continue
+				}
+				for path, sum := range hashedFiles(v) {
+					local := path
+					if host != "" {
+						require.NotNil(t, hostRoot, "%s was recorded on host %s, and the sweep does not know where its files are", path, host)
+						root := hostRoot(host)
+						require.NotEmpty(t, root, "%s was recorded on host %s, and the sweep does not know where its files are", path, host)
+						local = filepath.Join(root, path)
+					}
+					got, err := digest(local)
+					require.NoError(t, err, "a recorded backup is gone (%s on %s)", path, or(host, "the worker"))
+					require.Equal(t, sum, got, "%s on %s no longer matches its recorded SHA-256", path, or(host, "the worker"))
+					n++
+				}
 			}
 		}
+		if prev == "" {
+			return n
+		}
+		runID = prev
 	}
-	return n
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// digest is a file's SHA-256, or a folder's manifest's: `sha256sum` of
+// every file in it, sorted by path, hashed again.
+func digest(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	sum := func(p string) (string, error) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		h := sha256.Sum256(b)
+		return hex.EncodeToString(h[:]), nil
+	}
+	if !st.IsDir() {
+		return sum(path)
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(path, p)
+			files = append(files, "./"+filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	for _, f := range files {
+		s, err := sum(filepath.Join(path, filepath.FromSlash(f)))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s  %s\n", s, f)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // hashedFiles finds every {"path": …, "sha256": …} in a decoded result.
