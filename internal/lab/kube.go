@@ -39,9 +39,42 @@ type ControlPlane struct {
 // StartControlPlane starts etcd and kube-apiserver and waits until the API
 // server is ready.
 func StartControlPlane(l *Lab) (*ControlPlane, error) {
-	if err := need("etcd"); err != nil {
+	etcdURL, err := StartEtcd(l)
+	if err != nil {
 		return nil, err
 	}
+	return StartControlPlaneOn(l, etcdURL, "")
+}
+
+// StartEtcd starts an etcd of the lab (Debian's) and returns its client URL.
+func StartEtcd(l *Lab) (string, error) {
+	if err := need("etcd"); err != nil {
+		return "", err
+	}
+	dir, err := l.TempDir()
+	if err != nil {
+		return "", err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return "", err
+	}
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	if _, _, err := l.startProc("etcd", []string{"--data-dir", filepath.Join(dir, "etcd"), "--name", "lab",
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "lab=" + peerURL, "--log-level", "warn"}, 10*time.Second); err != nil {
+		return "", err
+	}
+	return etcdURL, nil
+}
+
+// StartControlPlaneOn starts a kube-apiserver over the etcd at etcdURL,
+// its objects under prefix (kube-apiserver's --etcd-prefix; "" is its
+// default, /registry). API servers over one etcd with their own prefixes
+// are separate clusters: none sees another's objects.
+func StartControlPlaneOn(l *Lab, etcdURL, prefix string) (*ControlPlane, error) {
 	bin, err := ToolBin("kube-apiserver", KubeVersion)
 	if err != nil {
 		return nil, err
@@ -50,18 +83,12 @@ func StartControlPlane(l *Lab) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	apiPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	apiPort := ports[2]
-	if _, _, err := l.startProc("etcd", []string{"--data-dir", filepath.Join(dir, "etcd"), "--name", "lab",
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "lab=" + peerURL, "--log-level", "warn"}, 10*time.Second); err != nil {
-		return nil, err
+	if prefix == "" {
+		prefix = "/registry"
 	}
 
 	caPEM, certFile, keyFile, err := serverCert(dir)
@@ -87,7 +114,7 @@ func StartControlPlane(l *Lab) (*ControlPlane, error) {
 		return nil, err
 	}
 	if _, _, err := l.startProc(bin, []string{
-		"--etcd-servers", etcdURL,
+		"--etcd-servers", etcdURL, "--etcd-prefix", prefix,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
 		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile, "--cert-dir", filepath.Join(dir, "certs"),
 		"--service-account-key-file", saPub, "--service-account-signing-key-file", saKey,

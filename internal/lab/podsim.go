@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -33,6 +34,7 @@ type PodSim struct {
 
 	lab     *Lab
 	cs      *kubernetes.Clientset
+	pods    corelisters.PodLister // the kubelet's informer cache
 	node    string
 	mu      sync.Mutex
 	logs    map[string]*podLog // ns/pod
