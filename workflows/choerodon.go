@@ -581,16 +581,18 @@ func (p *c7nPlan) preflightAPI() {
 // for the dump, mysqldump's --single-transaction --master-data=2 needs
 // RELOAD and REPLICATION CLIENT besides the reads), and the worker's disk
 // holds the dump.
-func (p *c7nPlan) preflightMySQL() {
+//
+// extra are what the guide's own statements need beyond that.
+func (p *c7nPlan) preflightMySQL(extra ...activities.PrivilegeNeed) {
 	a := p.site.DB.Admin
 	if a == nil {
 		return
 	}
-	privs := []activities.PrivilegeNeed{
-		{Privilege: "CREATE", Why: "CREATE DATABASE"}, {Privilege: "ALTER", Why: "the guide's DDL"},
-		{Privilege: "DROP", Why: "dropping the restore drill's scratch database"}, {Privilege: "INDEX", Why: "the guide's DDL"},
+	privs := append([]activities.PrivilegeNeed{
+		{Privilege: "CREATE", Why: "CREATE DATABASE"},
+		{Privilege: "DROP", Why: "dropping the restore drill's scratch database"},
 		{Privilege: "CREATE USER", Why: "creating the services' user"}, {Privilege: "GRANT OPTION", Why: "granting it the new databases"},
-	}
+	}, extra...)
 	summary := "connect to MySQL as the admin account (read-only session) and check it may create databases, users and grants"
 	if a.Backup {
 		privs = append(privs, activities.PrivilegeNeed{Privilege: "SELECT", Why: "mysqldump"}, activities.PrivilegeNeed{Privilege: "LOCK TABLES", Why: "mysqldump"},
@@ -605,8 +607,8 @@ func (p *c7nPlan) preflightMySQL() {
 		Input:    activities.MySQLCheckInput{DB: p.dbTarget(), Privileges: privs, Backup: a.Backup}})
 }
 
-// preflightInstalledVersion (the 0.8 guide's, until its replay history is recorded with
-// preflightFrom's checks) checks, before anything changes, that the site is at the
+// preflightInstalledVersion (0.8's plan before its revision 1, kept for runs that
+// started with it) checks, before anything changes, that the site is at the
 // config's from version: releases are the guide's names of releases that
 // show it.
 func (p *c7nPlan) preflightInstalledVersion(from string, releases []string) {
@@ -621,7 +623,7 @@ func (p *c7nPlan) preflightInstalledVersion(from string, releases []string) {
 			Helm2: p.site.Helm2.Convert, TillerNamespace: p.tillerNamespace()}})
 }
 
-// preflightMySQLAdmin (the 0.8 guide's, as preflightInstalledVersion) checks the worker's admin access before anything changes.
+// preflightMySQLAdmin (0.8's plan before its revision 1, as preflightInstalledVersion) checks the worker's admin access before anything changes.
 func (p *c7nPlan) preflightMySQLAdmin() {
 	if p.site.DB.Admin == nil {
 		return

@@ -233,7 +233,7 @@ func (in *Choerodon021Input) Plan() ([]runbook.Step, error) {
 	p.preflightFrom(in.From, in.OldReleases, SecretRefs(in))
 	p.preflightHelm2()
 	p.preflightAPI()
-	p.preflightMySQL()
+	p.preflightMySQL(activities.PrivilegeNeed{Privilege: "ALTER", Why: "the guide's DDL"}, activities.PrivilegeNeed{Privilege: "INDEX", Why: "the guide's DDL"})
 
 	// 数据备份: every release's values, and the databases.
 	p.in("1.3")

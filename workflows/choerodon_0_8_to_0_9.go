@@ -19,6 +19,10 @@ import (
 // new databases, the C7NHelmRelease CRD, DevOps, agile, test, the XWiki
 // procedure done by hand, and the front end.
 var Choerodon08Guide = runbook.Guide{Name: "choerodon-0.8-0.9", Title: "Choerodon 0.8 → 0.9",
+	// 1: the read-only checks before any change are 0.21's (preflight/releases,
+	// cluster-access, secrets, mysql with privileges) instead of
+	// preflight/installed-version and a bare MySQL login.
+	PlanRevision: 1,
 	// The guide has no numbering of its own: parts 1–6 are its "##"
 	// headings, their sections its "###" headings, in its order (as
 	// ../shared/guide-notes/choerodon-0.8-0.9.md numbers them).
@@ -165,10 +169,24 @@ func (in *Choerodon08Input) Plan() ([]runbook.Step, error) {
 	p.preflightCharts()
 	// The framework's releases show the version: the guide upgrades them all from 0.8.
 	p.in("pre")
-	p.preflightInstalledVersion(in.From, []string{"register-server", "manager-service", "iam-service", "api-gateway"})
-	p.preflightHelm2()
-	p.preflightAPI()
-	p.preflightMySQLAdmin()
+	atFrom := []string{"register-server", "manager-service", "iam-service", "api-gateway"}
+	if in.PlanRevision == runbook.OriginalPlan {
+		// Runs that started before revision 1 keep the checks they
+		// started with (workflows/testdata/choerodon-0.8-0.9-history.json).
+		p.preflightInstalledVersion(in.From, atFrom)
+		p.preflightHelm2()
+		p.preflightAPI()
+		p.preflightMySQLAdmin()
+	} else {
+		// Revision 1: 0.21's checks. Every release the run upgrades or
+		// deletes is there (the framework's at 0.8), the worker may do what
+		// the run does in the namespace, every secret resolves, and the
+		// admin holds what the run's SQL needs.
+		p.preflightFrom(in.From, atFrom, SecretRefs(in))
+		p.preflightHelm2()
+		p.preflightAPI()
+		p.preflightMySQL(activities.PrivilegeNeed{Privilege: "SELECT", Why: "reading devops_check_log (2.1.7)"})
+	}
 	// Not in the guide, but cheap and what every operator wants first: the
 	// values of every release as they were.
 	p.in("backup")

@@ -22,7 +22,7 @@ func TestChoerodonHelm2SitesConvertFirstAndCleanUpLast(t *testing.T) {
 	in021 := c7n021Input()
 	in021.Helm2 = workflows.ChoerodonHelm2{Convert: true, TillerNamespace: "tiller"}
 	in08 := c7n08Input()
-	in08.Helm2.Convert = true
+	in08.Helm2 = workflows.ChoerodonHelm2{Convert: true, TillerNamespace: "tiller"}
 	guides := []runbook.Guide{workflows.Choerodon021Guide, workflows.Choerodon08Guide}
 	for gi, in := range []workflows.Input{&in021, &in08} {
 		steps, err := in.Plan()

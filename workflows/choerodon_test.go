@@ -508,3 +508,21 @@ func TestChoerodon08RollbackBeforeManagerServiceUpgradesTheFrameworkBack(t *test
 	require.Equal(t, "WaitUp register-server", h.calls[len(h.calls)-1], "the registry checked up last")
 	require.NotContains(t, h.calls, "UpgradeInstall manager-service")
 }
+
+// Choerodon 0.8's plan revision 1 checks the site as 0.21's does; a run that
+// started before it (its recorded history replays in replay_test.go) keeps
+// the checks it started with.
+func TestChoerodon08PlanRevisions(t *testing.T) {
+	require.Equal(t, 1, workflows.Choerodon08Guide.PlanRevision)
+	in := c7n08Input()
+	newest := planNames(t, &in)
+	for _, s := range []string{"preflight/releases", "preflight/cluster-access", "preflight/secrets", "preflight/mysql"} {
+		require.Contains(t, newest, s)
+	}
+	require.NotContains(t, newest, "preflight/installed-version")
+	in.PlanRevision = runbook.OriginalPlan
+	original := planNames(t, &in)
+	require.Contains(t, original, "preflight/installed-version")
+	require.NotContains(t, original, "preflight/releases")
+	require.Equal(t, newest[len(newest)-20:], original[len(original)-20:], "only the checks before any change differ")
+}

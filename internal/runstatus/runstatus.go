@@ -68,6 +68,12 @@ type Target struct {
 	// notification at gates. Nil (runs started before it was set) notifies
 	// as those runs did. Configs never set it.
 	Webhooks *bool `json:"webhooks,omitempty" yaml:"-" mapstructure:"-"`
+	// PlanRevision is the revision of the guide's plan the run follows, fixed when
+	// it starts (runbook.Guide.PlanRevision then; -1: the plan before the
+	// guide's first revision), kept across continue-as-new and corrected
+	// configs, so a worker with a newer plan goes on with the run's own.
+	// 0: the newest (a plan shown before any run). Configs never set it.
+	PlanRevision int `json:"planRevision,omitempty" yaml:"-" mapstructure:"-"`
 	// Resume carries a run's progress into the run it continues as; guides
 	// and configs never set it.
 	Resume *Resume `json:"resume,omitempty" yaml:"-" mapstructure:"-"`

@@ -47,6 +47,7 @@ func (r *runner) checkConfig(raw json.RawMessage) (*configCandidate, error) {
 	// themselves, in the answer they send.
 	t.StartedBy = r.target.StartedBy
 	t.Webhooks = r.target.Webhooks
+	t.PlanRevision = r.target.PlanRevision // the run's plan revision, whatever the worker's newest
 	if was, now := mustJSON(r.target.Approvers), mustJSON(t.Approvers); !bytes.Equal(was, now) {
 		return nil, fmt.Errorf("corrected config refused: approvers cannot change within a run (the run has %s, the config %s); "+
 			"abort and start a new run to change them", was, now)

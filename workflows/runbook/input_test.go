@@ -61,6 +61,9 @@ func (in *testInput) Plan() ([]runbook.Step, error) {
 		return nil, err
 	}
 	steps := []runbook.Step{work("preflight")}
+	if in.PlanRevision == runbook.OriginalPlan {
+		steps = []runbook.Step{work("preflight/original")} // a guide's plan before its first revision
+	}
 	if in.Stall {
 		steps = append(steps, runbook.Step{Name: "upgrade/stall", Kind: runbook.KindHelm, Summary: "upgrade",
 			Activity: "Stall", Input: workIn{Label: "stall"}, Heartbeat: 2 * time.Second, Timeout: time.Minute})
@@ -110,13 +113,21 @@ func (h *harness) withInput(limit int) *[]string {
 // with RunInput (newHarness calls it: workflows register before mocks).
 func (h *harness) registerInputWorkflow() {
 	h.env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in testInput) (runbook.RunStatus, error) {
-		return inputWorkflow(ctx, in, h.limit)
+		g := guide
+		if h.guide != nil {
+			g = *h.guide
+		}
+		return inputWorkflowOf(ctx, g, in, h.limit)
 	}, workflow.RegisterOptions{Name: "TestInputUpgrade"})
 }
 
 // inputWorkflow is a guide's one-line workflow body, as the guides write it.
 func inputWorkflow(ctx workflow.Context, in testInput, limit int) (runbook.RunStatus, error) {
-	return runbook.RunInput(ctx, guide, &in, runbook.Options{
+	return inputWorkflowOf(ctx, guide, in, limit)
+}
+
+func inputWorkflowOf(ctx workflow.Context, g runbook.Guide, in testInput, limit int) (runbook.RunStatus, error) {
+	return runbook.RunInput(ctx, g, &in, runbook.Options{
 		NewInput:     func() runbook.Input { return &testInput{} },
 		HistoryLimit: limit,
 	})

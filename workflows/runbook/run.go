@@ -22,6 +22,32 @@ type Guide struct {
 	// (Manual) or why nothing does it (NotAutomated). Tests check that every
 	// step names a section and every section is accounted for.
 	Map []Section
+	// PlanRevision is the newest revision of the guide's plan. A change to
+	// the plan that a run in flight would not replay (a step added, renamed
+	// or given another activity before steps that have run) raises it, and
+	// the guide's Plan keeps the old steps for Target.PlanRevision below it: a run
+	// fixes its revision when it starts (workflow.GetVersion "plan"), so a
+	// run waiting at a gate for days goes on with its own plan on a worker
+	// that has the newer one. Zero: the plan has never been revised.
+	PlanRevision int
+}
+
+// OriginalPlan is Target.PlanRevision of a run that started before its
+// guide's first plan revision (workflow.DefaultVersion).
+const OriginalPlan = int(workflow.DefaultVersion)
+
+// PlanVersionID is the change ID under which a run records its plan's
+// revision (workflow.GetVersion).
+const PlanVersionID = "plan"
+
+// fixPlan sets the run's plan revision when it starts: the guide's newest
+// for a new run, -1 (workflow.DefaultVersion) when replaying a run that
+// started before the guide's plan had revisions. A run that continued as
+// new, or a corrected config, carries it already.
+func fixPlan(ctx workflow.Context, g Guide, t *Target) {
+	if g.PlanRevision > 0 && t.PlanRevision == 0 {
+		t.PlanRevision = int(workflow.GetVersion(ctx, PlanVersionID, workflow.DefaultVersion, workflow.Version(g.PlanRevision)))
+	}
 }
 
 // Section is one part of the vendor's guide as the guide numbers it.
@@ -114,6 +140,7 @@ func RunInput(ctx workflow.Context, g Guide, in Input, o Options) (RunStatus, er
 	t := in.GetTarget()
 	resume := t.Resume
 	t.Resume = nil
+	fixPlan(ctx, g, t)
 	r := &runner{guide: g, target: *t, input: in, opts: o}
 	if err := in.Validate(); err != nil {
 		return RunStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)

@@ -36,6 +36,8 @@ type harness struct {
 	onEvent func()
 	// limit is the HistoryLimit of TestInputUpgrade runs.
 	limit int
+	// guide, when set, is the guide TestInputUpgrade runs (default: guide).
+	guide *runbook.Guide
 }
 
 type workIn struct{ Label string }
