@@ -43,15 +43,25 @@ type ChartCRDsResult struct {
 	Changes []string `json:"changes,omitempty"`
 }
 
-// DiffChartCRDs reads a few objects and returns: no heartbeat.
-var _ = contract.Declare((*Helm).DiffChartCRDs, contract.Options{})
+// DiffChartCRDs is short, yet heartbeats from the shared ticker: a worker lost while
+// it holds the step (handed to it eagerly) is noticed within the heartbeat
+// timeout, not at the end of the try.
+var _ = contract.Declare((*Helm).DiffChartCRDs, contract.Options{Heartbeat: callHeartbeat})
 
 // DiffChartCRDs lists, read-only, the chart's CRDs the cluster does not
 // serve as the chart has them: missing ones, and ones where a field the
 // chart sets (a new version, a schema property, a printer column) differs.
 // Fields the API server adds by itself (status, defaults) are not compared.
 // Items are the names of the CRDs to apply.
-func (h *Helm) DiffChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDsResult, error) {
+func (h *Helm) DiffChartCRDs(ctx context.Context, in ChartCRDsInput) (res ChartCRDsResult, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		res, err = h.diffChartCRDs(ctx, in)
+		return err
+	})
+	return res, err
+}
+
+func (h *Helm) diffChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDsResult, error) {
 	crds, dyn, err := h.chartCRDs(in)
 	if err != nil {
 		return ChartCRDsResult{}, err

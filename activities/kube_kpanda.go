@@ -40,8 +40,10 @@ type KpandaClustersInput struct {
 	Workers []string `json:"workers"`
 }
 
-// ListKpandaClusters reads one list and returns: no heartbeat.
-var _ = contract.Declare((*Kube).ListKpandaClusters, contract.Options{})
+// ListKpandaClusters is short, yet heartbeats from the shared ticker: a worker lost while
+// it holds the step (handed to it eagerly) is noticed within the heartbeat
+// timeout, not at the end of the try.
+var _ = contract.Declare((*Kube).ListKpandaClusters, contract.Options{Heartbeat: callHeartbeat})
 
 // ListKpandaClusters reads the control plane's kpanda Cluster objects,
 // read-only, and says which managed clusters the config leaves out (they
@@ -49,7 +51,15 @@ var _ = contract.Declare((*Kube).ListKpandaClusters, contract.Options{})
 // configured workers kpanda does not know. Items are the managed worker
 // clusters. Where kpanda's API is not served, the config's list stands
 // alone and the summary says so.
-func (k *Kube) ListKpandaClusters(ctx context.Context, in KpandaClustersInput) (contract.Outcome, error) {
+func (k *Kube) ListKpandaClusters(ctx context.Context, in KpandaClustersInput) (res contract.Outcome, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		res, err = k.listKpandaClusters(ctx, in)
+		return err
+	})
+	return res, err
+}
+
+func (k *Kube) listKpandaClusters(ctx context.Context, in KpandaClustersInput) (contract.Outcome, error) {
 	cfg, err := k.restConfig(in.Cluster)
 	if err != nil {
 		return contract.Outcome{}, err

@@ -21,8 +21,10 @@ type Helm2CheckInput struct {
 	Releases []string `json:"releases"`
 }
 
-// Reads Tiller's records once: no heartbeat.
-var _ = contract.Declare((*Preflight).CheckHelm2Releases, contract.Options{})
+// CheckHelm2Releases is short, yet heartbeats from the shared ticker: a worker lost while
+// it holds the step (handed to it eagerly) is noticed within the heartbeat
+// timeout, not at the end of the try.
+var _ = contract.Declare((*Preflight).CheckHelm2Releases, contract.Options{Heartbeat: callHeartbeat})
 
 // CheckHelm2Releases reads, before anything changes, the Helm 2 records
 // (Tiller's ConfigMaps and Secrets in helm2.tillerNamespace, decoded as
@@ -32,7 +34,15 @@ var _ = contract.Declare((*Preflight).CheckHelm2Releases, contract.Options{})
 // its newest revision is not DEPLOYED, it was deployed in another
 // namespace, or Helm 3 has another release of that name. Its output
 // "releases" is the list the conversion gate shows.
-func (p *Preflight) CheckHelm2Releases(ctx context.Context, in Helm2CheckInput) (contract.Outcome, error) {
+func (p *Preflight) CheckHelm2Releases(ctx context.Context, in Helm2CheckInput) (res contract.Outcome, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		res, err = p.checkHelm2Releases(ctx, in)
+		return err
+	})
+	return res, err
+}
+
+func (p *Preflight) checkHelm2Releases(ctx context.Context, in Helm2CheckInput) (contract.Outcome, error) {
 	cs, err := p.kubeClient(in.Cluster)
 	if err != nil {
 		return contract.Outcome{}, err

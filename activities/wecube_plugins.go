@@ -13,8 +13,9 @@ import (
 	"upgrader/internal/contract"
 )
 
-// ListRunningPlugins makes one request per package, each bounded by the client's timeout.
-var _ = contract.Declare((*WeCube).ListRunningPlugins, contract.Options{Timeout: 2 * time.Minute})
+// ListRunningPlugins makes one request per package, each bounded by the
+// client's timeout, heartbeating from the shared ticker (as WeCubeLogin).
+var _ = contract.Declare((*WeCube).ListRunningPlugins, contract.Options{Heartbeat: callHeartbeat, Timeout: 2 * time.Minute})
 
 // RunningPluginsResult lists the plugins that run now, one item each.
 type RunningPluginsResult struct {
@@ -51,7 +52,15 @@ var itemUnsafe = regexp.MustCompile(`[^a-z0-9._-]+`)
 // package (platform-core/api/api.go). The list is read at run time, as the
 // guide's 对已运行的插件挨个点 means the plugins running then; each becomes
 // one step. It changes nothing.
-func (w *WeCube) ListRunningPlugins(ctx context.Context, acc WeCubeAccount) (RunningPluginsResult, error) {
+func (w *WeCube) ListRunningPlugins(ctx context.Context, acc WeCubeAccount) (res RunningPluginsResult, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		res, err = w.listRunningPlugins(ctx, acc)
+		return err
+	})
+	return res, err
+}
+
+func (w *WeCube) listRunningPlugins(ctx context.Context, acc WeCubeAccount) (RunningPluginsResult, error) {
 	token, err := w.login(ctx, acc)
 	if err != nil {
 		return RunningPluginsResult{}, err

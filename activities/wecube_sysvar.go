@@ -12,8 +12,9 @@ import (
 	"upgrader/internal/contract"
 )
 
-// EnsureSystemVariable makes a few short requests, each bounded by the client's timeout.
-var _ = contract.Declare((*WeCube).EnsureSystemVariable, contract.Options{Timeout: time.Minute})
+// EnsureSystemVariable makes a few short requests, each bounded by the
+// client's timeout, heartbeating from the shared ticker (as WeCubeLogin).
+var _ = contract.Declare((*WeCube).EnsureSystemVariable, contract.Options{Heartbeat: callHeartbeat, Timeout: time.Minute})
 
 // systemVariable is a row of platform-core's system_variables as its API
 // shows it (platform-core/models/system-variable.go at v4.0.0).
@@ -54,7 +55,15 @@ type SystemVariableResult struct {
 // duplicate check), so a retry after a lost answer must find the row the
 // first try made instead of adding a second. An active row with another
 // value is updated in place. The result is read back.
-func (w *WeCube) EnsureSystemVariable(ctx context.Context, in SystemVariableInput) (SystemVariableResult, error) {
+func (w *WeCube) EnsureSystemVariable(ctx context.Context, in SystemVariableInput) (res SystemVariableResult, err error) {
+	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		res, err = w.ensureSystemVariable(ctx, in)
+		return err
+	})
+	return res, err
+}
+
+func (w *WeCube) ensureSystemVariable(ctx context.Context, in SystemVariableInput) (SystemVariableResult, error) {
 	if in.Name == "" || in.Value == "" {
 		return SystemVariableResult{}, invalid("system variable: a name and a value are needed")
 	}
