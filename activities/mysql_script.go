@@ -145,6 +145,7 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 			return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d was not started: its start could not be recorded in Temporal (%v); the next try resumes here",
 				in.Name, i+1, len(stmts), err)
 		}
+		sent := true // false: the lost try's statement finished, and is not sent again
 		if i+1 == prior.Running {
 			// The lost try's statement: if what it makes is there, it
 			// finished, and is not sent again.
@@ -155,32 +156,13 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 			if known && there {
 				notes = append(notes, fmt.Sprintf("statement %d was in flight when the earlier try was lost and what it makes is there: "+
 					"counted as applied by that try, not sent again", i+1))
-				if isSessionStatement(st.SQL) {
-					prog.Session = append(prog.Session, st.SQL)
-				}
-				prog.Done, prog.Running = i+1, 0
-				journal(prog)
-				p.Set(prog)
-				if err := m.recordProgress(ctx, prog); err != nil {
-					return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d is applied, but its progress could not be recorded in Temporal (%v); "+
-						"the next try resumes after it on this worker (journal), or looks for it again on another", in.Name, i+1, len(stmts), err)
-				}
-				continue
+				sent = false
 			}
 		}
-		err := whileHeartbeating(ctx, &p, func(ctx context.Context) error {
-			_, err := conn.ExecContext(ctx, st.SQL)
-			return err
-		})
-		if err != nil && i+1 == prior.Running && alreadyApplied(err) {
-			// The lost try's statement ran to its end: what it makes is there.
-			notes = append(notes, fmt.Sprintf("statement %d was in flight when the earlier try was lost and its effect is there (%v): counted as applied by that try",
-				i+1, err))
-			err = nil
-		}
-		if err != nil {
-			prog.Running = 0
-			return SQLScriptResult{}, m.scriptFailed(in, fmt.Sprintf("statement %d of %d (line %d: %s)", i+1, len(stmts), st.Line, oneLine(st.SQL)), prog, err)
+		if sent {
+			if err := m.sendStatement(ctx, conn, &p, in, stmts, i, prior, prog, &notes); err != nil {
+				return SQLScriptResult{}, err
+			}
 		}
 		if isSessionStatement(st.SQL) {
 			prog.Session = append(prog.Session, st.SQL)
@@ -189,8 +171,12 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 		journal(prog)
 		p.Set(prog)
 		if err := m.recordProgress(ctx, prog); err != nil {
+			elsewhere := "repeats it on another"
+			if !sent {
+				elsewhere = "looks for it again on another"
+			}
 			return SQLScriptResult{}, fmt.Errorf("%s: statement %d of %d is applied, but its progress could not be recorded in Temporal (%v); "+
-				"the next try resumes after it on this worker (journal), or repeats it on another", in.Name, i+1, len(stmts), err)
+				"the next try resumes after it on this worker (journal), or %s", in.Name, i+1, len(stmts), err, elsewhere)
 		}
 	}
 	res := SQLScriptResult{Statements: len(stmts) - skipped, Skipped: skipped}
@@ -203,6 +189,29 @@ func (m *MySQL) RunScript(ctx context.Context, in SQLScriptInput) (SQLScriptResu
 		res.Summary += "; " + strings.Join(notes, "; ")
 	}
 	return res, nil
+}
+
+// sendStatement runs statement i, heartbeating while it blocks. The lost
+// try's statement (prior.Running) that fails only because what it makes is
+// there counts as applied by that try.
+func (m *MySQL) sendStatement(ctx context.Context, conn *sql.Conn, p *Progress, in SQLScriptInput, stmts []Statement, i int,
+	prior, prog SQLProgress, notes *[]string) error {
+	st := stmts[i]
+	err := whileHeartbeating(ctx, p, func(ctx context.Context) error {
+		_, err := conn.ExecContext(ctx, st.SQL)
+		return err
+	})
+	if err != nil && i+1 == prior.Running && alreadyApplied(err) {
+		// The lost try's statement ran to its end: what it makes is there.
+		*notes = append(*notes, fmt.Sprintf("statement %d was in flight when the earlier try was lost and its effect is there (%v): counted as applied by that try",
+			i+1, err))
+		return nil
+	}
+	if err != nil {
+		prog.Running = 0
+		return m.scriptFailed(in, fmt.Sprintf("statement %d of %d (line %d: %s)", i+1, len(stmts), st.Line, oneLine(st.SQL)), prog, err)
+	}
+	return nil
 }
 
 // alreadyApplied says whether a statement failed only because what it
