@@ -103,11 +103,11 @@ func readRelease(lab, name string) (*DemoRelease, error) {
 const demoQuick = 15 * time.Second
 
 var (
-	_ = contract.Declare((*Demo).Preflight, contract.Options{Timeout: demoQuick})
-	_ = contract.Declare((*Demo).BackupValues, contract.Options{Timeout: demoQuick})
-	_ = contract.Declare((*Demo).DeleteRelease, contract.Options{Timeout: demoQuick})
+	_ = contract.Declare((*Demo).Preflight, contract.Options{Heartbeat: demoQuick, Timeout: demoQuick})
+	_ = contract.Declare((*Demo).BackupValues, contract.Options{Heartbeat: demoQuick, Timeout: demoQuick})
+	_ = contract.Declare((*Demo).DeleteRelease, contract.Options{Heartbeat: demoQuick, Timeout: demoQuick})
 	_ = contract.Declare((*Demo).Install, contract.Options{Heartbeat: 20 * time.Second})
-	_ = contract.Declare((*Demo).Verify, contract.Options{Timeout: demoQuick})
+	_ = contract.Declare((*Demo).Verify, contract.Options{Heartbeat: demoQuick, Timeout: demoQuick})
 )
 
 // Preflight checks the lab folder exists and every secret resolves, before

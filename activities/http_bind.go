@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"upgrader/config"
 	"upgrader/internal/contract"
@@ -52,8 +53,9 @@ type SecretHostsInput struct {
 	Secrets []string `json:"secrets,omitempty"`
 }
 
-// PreflightSecretHosts sends nothing and returns at once.
-var _ = contract.Declare((*HTTP).PreflightSecretHosts, contract.Options{})
+// PreflightSecretHosts sends nothing and returns at once; its heartbeat
+// timeout notices a worker that died holding the task.
+var _ = contract.Declare((*HTTP).PreflightSecretHosts, contract.Options{Heartbeat: callHeartbeat, Timeout: time.Minute})
 
 // PreflightSecretHosts checks, before any step changes anything, that a URL
 // the run will send secrets to is on the platform's hosts or the worker's

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -32,8 +33,11 @@ type JobFileInput struct {
 	Want map[string]string `json:"want"`
 }
 
-// PreflightJobFile reads one local file: no heartbeat.
-var _ = contract.Declare((*Kube).PreflightJobFile, contract.Options{})
+// PreflightJobFile reads one local file and returns; it declares a heartbeat
+// all the same, so a worker that dies holding the task (the server hands a
+// worker its next activity eagerly) is noticed in seconds, not at the try's
+// limit.
+var _ = contract.Declare((*Kube).PreflightJobFile, contract.Options{Heartbeat: callHeartbeat, Timeout: time.Minute})
 
 // PreflightJobFile reports, before anything changes, a job file that is
 // missing, is not YAML, holds no Job of that name, or whose settings block

@@ -27,7 +27,8 @@ func (n *Notify) NotifyOperators(ctx context.Context, ev notify.Event) (contract
 	if ev.WorkflowID == "" {
 		ev.WorkflowID = activity.GetInfo(ctx).WorkflowExecution.ID
 	}
-	errs := n.Sender.Send(ctx, ev)
+	var errs []error
+	_ = whileHeartbeating(ctx, nil, func(ctx context.Context) error { errs = n.Sender.Send(ctx, ev); return nil })
 	for _, err := range errs {
 		activity.GetLogger(ctx).Warn("a webhook failed; the run goes on", "event", ev.Kind, "step", ev.Step, "error", err)
 	}
@@ -41,4 +42,11 @@ func (n *Notify) NotifyOperators(ctx context.Context, ev notify.Event) (contract
 	return contract.Outcome{Summary: fmt.Sprintf("%s posted to %d webhooks", ev.Kind, len(n.Sender.Webhooks))}, nil
 }
 
-var _ = contract.Declare((*Notify).NotifyOperators, contract.Options{Timeout: time.Minute})
+// NotifyOperators heartbeats while webhooks answer; the runbook runs it
+// with NotifyHeartbeat (workflows/runbook/notify.go).
+var _ = contract.Declare((*Notify).NotifyOperators, contract.Options{Heartbeat: NotifyHeartbeat, Timeout: time.Minute})
+
+// NotifyHeartbeat is the heartbeat timeout of NotifyOperators and
+// WriteRunReport; the runbook, which names them by string, uses the same
+// (notifyHeartbeat in workflows/runbook/notify.go).
+const NotifyHeartbeat = 15 * time.Second

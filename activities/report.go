@@ -56,4 +56,7 @@ func (a *Report) WriteRunReport(ctx context.Context, in report.Input) (contract.
 	}, nil
 }
 
-var _ = contract.Declare((*Report).WriteRunReport, contract.Options{Timeout: time.Minute})
+// WriteRunReport writes two local files, then posts the run's end to the
+// webhooks (heartbeating while they answer): NotifyHeartbeat notices a
+// worker lost with the task, which the run's end otherwise waits a minute for.
+var _ = contract.Declare((*Report).WriteRunReport, contract.Options{Heartbeat: NotifyHeartbeat, Timeout: time.Minute})

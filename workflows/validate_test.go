@@ -124,9 +124,9 @@ func TestSecretNamesTheWorkerLacksAreFoundAtPlanTime(t *testing.T) {
 }
 
 // TestEveryStepsActivityDeclaresItsOptions: each activity a guide's plan
-// runs declares beside its code whether and how often it heartbeats
-// (contract.Declare), so no step gets a heartbeat timeout guessed per kind
-// for an activity that never heartbeats.
+// runs declares beside its code how often it heartbeats (contract.Declare),
+// so no step gets a heartbeat timeout guessed per kind, and none goes
+// without one.
 func TestEveryStepsActivityDeclaresItsOptions(t *testing.T) {
 	for _, g := range workflows.Guides() {
 		in := g.NewInput()
@@ -137,8 +137,12 @@ func TestEveryStepsActivityDeclaresItsOptions(t *testing.T) {
 			if s.Activity == nil {
 				continue
 			}
-			_, ok := contract.Declared(s.Activity)
+			o, ok := contract.Declared(s.Activity)
 			require.True(t, ok, "%s: step %s runs %s, which declares no options (contract.Declare beside it)", g.Name, s.Name, contract.Name(s.Activity))
+			// A worker that dies holding the step's task (handed to it
+			// eagerly, before it even starts) is noticed at the heartbeat
+			// timeout; without one, only at the try's limit.
+			require.NotZero(t, o.Heartbeat, "%s: step %s runs %s, which declares no heartbeat timeout", g.Name, s.Name, contract.Name(s.Activity))
 		}
 	}
 }

@@ -13,6 +13,11 @@ import (
 // end is posted by the report activity, once the report is written.
 const ActivityNotifyOperators = "NotifyOperators"
 
+// notifyHeartbeat is the heartbeat timeout NotifyOperators and
+// WriteRunReport declare (activities.NotifyHeartbeat): a worker lost while
+// it held one of them is noticed in seconds.
+const notifyHeartbeat = 15 * time.Second
+
 // versionNotify marks runs that notify; runs started before it replay
 // without the activity.
 const versionNotify = "notify-webhooks"
@@ -64,6 +69,7 @@ func (r *runner) notifyStep(ctx workflow.Context, st *StepStatus, prev, s StepSt
 		ActivityID:          fmt.Sprintf("notify/%s/%s#%d", st.Name, kind, st.Attempts),
 		Summary:             "notify: " + st.Name + " " + kind,
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    notifyHeartbeat,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
 	workflow.ExecuteActivity(actx, ActivityNotifyOperators, ev)

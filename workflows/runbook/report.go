@@ -49,6 +49,7 @@ func (r *runner) writeReport(ctx workflow.Context) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ActivityID:          "report",
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    notifyHeartbeat,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	if err := workflow.ExecuteActivity(actx, ActivityWriteRunReport, in).Get(ctx, nil); err != nil {
