@@ -53,8 +53,8 @@ test: lint
 ## chaos: the full kill sweep — every guide with the worker SIGKILLed at each step (during and right
 ## after it) and the dev server SIGKILLed mid-run — then Choerodon 0.8 → 0.9 on a production-shaped
 ## Temporal (server v1.29.1 on PostgreSQL, 4 shards, one process per service) through a rolling restart.
-## make test runs a seeded sample of the sweep on the demo guide (UPGRADER_CHAOS_SEED picks another;
-## UPGRADER_CHAOS_GUIDES=a,b samples other guides).
+## make test runs a seeded sample of the sweep on every guide: 3 worker kills and the server kill each
+## (UPGRADER_CHAOS_SEED picks another; UPGRADER_CHAOS_GUIDES=a,b only those guides).
 chaos:
 	scripts/install-test-deps.sh
 	$(TOOLS) temporal temporal-server kube-apiserver kube-controller-manager >/dev/null
