@@ -21,7 +21,8 @@ import (
 )
 
 // BenchmarkSkoalaFanOut measures the dce5-skoala guide across 1, 3 and N
-// worker clusters (SKOALA_BENCH_N, default 8), each a real lab control
+// worker clusters (SKOALA_BENCH_N, default 8; or the list in
+// SKOALA_BENCH_SIZES, e.g. 1,3,5,6,7,8,10), each a real lab control
 // plane: the wall time from the go-ahead (approve/clusters) to the end, and
 // the worker clusters' phase alone (the canary's lane for one cluster; the
 // canary then the other N-1 side by side, parallelism N, for more). Gates
@@ -40,7 +41,19 @@ func BenchmarkSkoalaFanOut(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SKOALA_BENCH_N")); err == nil && v > 0 {
 		n = v
 	}
-	for _, workers := range []int{1, 3, n} {
+	sizes := []int{1, 3, n}
+	// SKOALA_BENCH_SIZES=1,3,5,6,7,8,10 measures those instead, in one go.
+	if v := os.Getenv("SKOALA_BENCH_SIZES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			w, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || w < 1 {
+				b.Fatalf("SKOALA_BENCH_SIZES=%q: %q is not a number of worker clusters", v, f)
+			}
+			sizes = append(sizes, w)
+		}
+	}
+	for _, workers := range sizes {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			l := newSkoalaLab(b, workers, "0.19.0")
 			perCluster := float64(labRSSKiB()) / 1024 / float64(workers+1)
