@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"helm.sh/helm/v3/pkg/action"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"upgrader/internal/contract"
 )
@@ -56,6 +55,16 @@ type Helm struct {
 	CacheDir  string
 	Secrets   Secrets
 	Artifacts *Artifacts
+	// Kube caches each cluster's discovery and OpenAPI answers across
+	// actions (kube_cache.go); share it with Kube. Nil uses the process's.
+	APICache *KubeCache
+}
+
+func (h *Helm) kubeCache() *KubeCache {
+	if h.APICache != nil {
+		return h.APICache
+	}
+	return sharedKubeCache
 }
 
 var helmMu sync.Mutex // helm's kube client reads global klog state; keep one init at a time
@@ -70,14 +79,19 @@ func (h *Helm) config(cluster, namespace string) (*action.Configuration, error) 
 		sort.Strings(names)
 		return nil, invalid("cluster %q is not configured on the worker (known: %s)", cluster, strings.Join(names, ", "))
 	}
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Context, flags.Namespace = &c.Kubeconfig, &c.Context, &namespace
+	// The kubeconfig is read once per action, and discovery and the
+	// OpenAPI answers come from the cluster's cache (kube_cache.go).
+	getter, err := h.kubeCache().getter(cluster, c, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("unable to reach cluster %s: kubeconfig %s: %w", cluster, c.Kubeconfig, err)
+	}
 	cfg := new(action.Configuration)
 	helmMu.Lock()
 	defer helmMu.Unlock()
-	if err := cfg.Init(flags, namespace, "secret", func(string, ...any) {}); err != nil {
+	if err := cfg.Init(getter, namespace, "secret", func(string, ...any) {}); err != nil {
 		return nil, fmt.Errorf("unable to reach cluster %s: %w", cluster, err)
 	}
+	withCachedValidation(cfg.KubeClient, getter)
 	return cfg, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 
 	"upgrader/internal/contract"
 )
@@ -30,7 +32,30 @@ func (h *Helm) ApplyChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDs
 		if err != nil {
 			return err
 		}
+		// Discovery, uncached: a CRD is Established a moment before the
+		// server's discovery lists its kind, and the cache must not be
+		// refilled in that moment.
+		cfg, err := h.config(in.Cluster, "default")
+		if err != nil {
+			return err
+		}
+		rc, err := cfg.RESTClientGetter.ToRESTConfig()
+		if err != nil {
+			return err
+		}
+		disc, err := discovery.NewDiscoveryClientForConfig(rc)
+		if err != nil {
+			return err
+		}
+		byName := map[string]*unstructured.Unstructured{}
 		var applied []string
+		defer func() {
+			if len(applied) > 0 {
+				// The next helm action on this cluster must see the new
+				// kinds and schemas, not the worker's cached discovery.
+				h.kubeCache().Invalidate(in.Cluster)
+			}
+		}()
 		for _, want := range crds {
 			change, err := crdChange(ctx, dyn, in.Cluster, want)
 			if err != nil {
@@ -51,13 +76,14 @@ func (h *Helm) ApplyChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDs
 				return fmt.Errorf("unable to apply CRD %s on %s: %w", obj.GetName(), in.Cluster, err)
 			}
 			applied = append(applied, obj.GetName())
+			byName[obj.GetName()] = obj
 			res.Changes = append(res.Changes, obj.GetName()+": "+change)
 			progress.Set(applied)
 		}
 		for _, name := range applied {
 			for {
 				obj, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
-				if err == nil && conditionTrue(obj, "Established") {
+				if err == nil && conditionTrue(obj, "Established") && servedByDiscovery(disc, byName[name]) {
 					break
 				}
 				select {
@@ -77,4 +103,30 @@ func (h *Helm) ApplyChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDs
 		return nil
 	})
 	return res, err
+}
+
+// servedByDiscovery says whether the server's discovery lists the CRD's
+// kind in each version it serves.
+func servedByDiscovery(disc discovery.DiscoveryInterface, crd *unstructured.Unstructured) bool {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if served, _ := m["served"].(bool); !served {
+			continue
+		}
+		list, err := disc.ServerResourcesForGroupVersion(group + "/" + fmt.Sprint(m["name"]))
+		if err != nil {
+			return false
+		}
+		found := false
+		for _, r := range list.APIResources {
+			found = found || r.Name == plural
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"helm.sh/helm/v3/pkg/strvals"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/yaml"
 
 	"upgrader/config"
@@ -180,17 +181,29 @@ func (h *Helm) upgradeInstall(ctx context.Context, in HelmUpgradeInput, progress
 		activity.RecordHeartbeat(ctx, HelmUpgradeProgress{Release: in.Release, Revision: revision, Started: time.Now().UTC()})
 	}
 	labels := owner.labels(revision)
-	var rel *release.Release
-	if install {
-		i := action.NewInstall(cfg)
-		i.ReleaseName, i.Namespace, i.CreateNamespace = in.Release, in.Namespace, in.CreateNamespace
-		i.Wait, i.Timeout, i.Labels = in.Wait, timeout, labels
-		i.Replace = current != nil // reinstall over an uninstalled release's history
-		rel, err = i.RunWithContext(ctx, ch, vals)
-	} else {
+	run := func(cfg *action.Configuration) (*release.Release, error) {
+		if install {
+			i := action.NewInstall(cfg)
+			i.ReleaseName, i.Namespace, i.CreateNamespace = in.Release, in.Namespace, in.CreateNamespace
+			i.Wait, i.Timeout, i.Labels = in.Wait, timeout, labels
+			i.Replace = current != nil // reinstall over an uninstalled release's history
+			return i.RunWithContext(ctx, ch, vals)
+		}
 		u := action.NewUpgrade(cfg)
 		u.Namespace, u.Wait, u.Timeout, u.MaxHistory, u.Labels = in.Namespace, in.Wait, timeout, 10, labels
-		rel, err = u.RunWithContext(ctx, in.Release, ch, vals)
+		return u.RunWithContext(ctx, in.Release, ch, vals)
+	}
+	rel, err := run(cfg)
+	if isNoMatch(err) && !wroteRevision(cfg, in.Release, current) {
+		// A kind the cluster's cached discovery did not know yet (a CRD
+		// applied by someone else since): forget what the worker cached
+		// of this cluster and try once more. Helm refused before writing
+		// a revision, so nothing runs twice.
+		h.kubeCache().Invalidate(in.Cluster)
+		if cfg, err = h.config(in.Cluster, in.Namespace); err != nil {
+			return HelmReleaseResult{}, err
+		}
+		rel, err = run(cfg)
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress") {
@@ -210,6 +223,25 @@ func (h *Helm) upgradeInstall(ctx context.Context, in HelmUpgradeInput, progress
 	return HelmReleaseResult{Outcome: contract.Outcome{Summary: fmt.Sprintf("%s %s to %s (revision %d, %s)%s",
 		verb, in.Release, in.Chart.Version, rel.Version, rel.Info.Status, unlocked)},
 		Release: in.Release, Revision: rel.Version, Chart: in.Chart.Version, Status: string(rel.Info.Status), Changed: true}, nil
+}
+
+// isNoMatch says whether helm failed to map a manifest's kind to a
+// resource ("resource mapping not found … no matches for kind").
+func isNoMatch(err error) bool {
+	return err != nil && (meta.IsNoMatchError(err) || strings.Contains(err.Error(), "no matches for kind"))
+}
+
+// wroteRevision says whether the release's newest revision is no longer
+// current: helm got as far as writing one (or cannot tell).
+func wroteRevision(cfg *action.Configuration, name string, current *release.Release) bool {
+	last, err := cfg.Releases.Last(name)
+	switch {
+	case errors.Is(err, driver.ErrReleaseNotFound):
+		return current != nil
+	case err != nil:
+		return true
+	}
+	return current == nil || last.Version != current.Version
 }
 
 // copyValues deep-copies a values map so coalescing never edits the input.

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -43,6 +42,17 @@ type Kube struct {
 	Clusters map[string]Cluster
 	// PollInterval paces waits.
 	PollInterval time.Duration
+	// APICache is the clusters' cached discovery, shared with Helm
+	// (kube_cache.go): Apply reads it and forgets it after applying a CRD.
+	// Nil uses the process's.
+	APICache *KubeCache
+}
+
+func (k *Kube) kubeCache() *KubeCache {
+	if k.APICache != nil {
+		return k.APICache
+	}
+	return sharedKubeCache
 }
 
 func (k *Kube) restConfig(cluster string) (*rest.Config, error) {
@@ -139,11 +149,20 @@ func (k *Kube) apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, e
 	if err != nil {
 		return KubeApplyResult{}, err
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	entry, err := k.kubeCache().entry(in.Cluster, cfg)
 	if err != nil {
 		return KubeApplyResult{}, err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+	disc := entry.disc
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(disc)
+	// What helm (and a later mapping here) sees of the cluster's kinds
+	// changes with a CRD or an aggregated API applied.
+	changesAPI := false
+	defer func() {
+		if changesAPI {
+			k.kubeCache().Invalidate(in.Cluster)
+		}
+	}()
 	text, err := in.manifests(ctx)
 	if err != nil {
 		return KubeApplyResult{}, err
@@ -162,6 +181,9 @@ func (k *Kube) apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, e
 			continue
 		}
 		gvk := obj.GroupVersionKind()
+		if gvk.Kind == "CustomResourceDefinition" || gvk.Kind == "APIService" {
+			changesAPI = true
+		}
 		if isCRDv1(obj) {
 			// A cluster before 1.16 serves CRDs as v1beta1 only (the 0.8
 			// guide's own C7NHelmRelease.yaml is v1beta1): found by discovery.
@@ -270,6 +292,9 @@ func (k *Kube) WaitCRDsEstablished(ctx context.Context, in WaitCRDInput) (contra
 		}
 		activity.RecordHeartbeat(ctx, waiting)
 		if len(waiting) == 0 {
+			// Whatever read the cluster's discovery between the apply and
+			// now may have cached it without the new kinds.
+			k.kubeCache().Invalidate(in.Cluster)
 			return contract.Outcome{Summary: fmt.Sprintf("%d CRDs established on %s", len(in.Names), in.Cluster)}, nil
 		}
 		select {

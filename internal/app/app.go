@@ -135,9 +135,11 @@ func Register(w worker.Registry, cfg config.Worker, secrets *config.SecretStore)
 	for name, c := range cfg.Clusters {
 		clusters[name] = activities.Cluster{Kubeconfig: c.Kubeconfig, Context: c.Context}
 	}
+	// One cache of the clusters' discovery for Helm and Kube: a CRD either applies invalidates both.
+	apiCache := activities.NewKubeCache(activities.DefaultKubeCacheTTL)
 	w.RegisterActivity(&activities.Helm{Clusters: clusters, ChartDirs: cfg.ChartDirs, Repos: cfg.ChartRepos,
-		CacheDir: cfg.ChartCache, Secrets: secrets, Artifacts: art})
-	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: activities.DefaultPollInterval})
+		CacheDir: cfg.ChartCache, Secrets: secrets, Artifacts: art, APICache: apiCache})
+	w.RegisterActivity(&activities.Kube{Clusters: clusters, PollInterval: activities.DefaultPollInterval, APICache: apiCache})
 	w.RegisterActivity(&activities.Preflight{Secrets: secrets, Scrub: secrets, Clusters: clusters, ArtifactDir: cfg.ArtifactDir,
 		KnownHostsFiles: cfg.SSH.KnownHostsFiles})
 }
