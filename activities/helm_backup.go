@@ -97,7 +97,14 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 	}
 	var res HelmBackupResult
 	for _, name := range names {
-		vals, err := action.NewGetValues(cfg).Run(name)
+		// One read of the release gives its values (what `helm get values`
+		// prints: the release's Config) and its chart; GetValues then Get
+		// read and decode its whole history twice.
+		rel, err := action.NewGet(cfg).Run(name)
+		var vals map[string]any
+		if err == nil {
+			vals = rel.Config
+		}
 		v2, fromTiller := helm2[name]
 		if fromTiller && errors.Is(err, driver.ErrReleaseNotFound) {
 			vals, err = v2.values, nil
@@ -123,7 +130,7 @@ func (h *Helm) BackupReleaseValues(ctx context.Context, in HelmBackupInput) (Hel
 			return res, err
 		}
 		f.Copy = in.Namespace + "/" + secret
-		if rel, err := action.NewGet(cfg).Run(name); err == nil && rel.Chart != nil && rel.Chart.Metadata != nil {
+		if rel != nil && rel.Chart != nil && rel.Chart.Metadata != nil {
 			f.Chart, f.ChartVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version
 		} else if fromTiller {
 			// Not converted yet: the chart of Tiller's newest record, which
