@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
@@ -156,4 +157,40 @@ func TestKubeCacheSeesCRDsOurStepsApplyAfterItFilled(t *testing.T) {
 		return err == nil && conditionTrue(obj, "Established") && servedByDiscovery(disc, &thing)
 	}, 30*time.Second, 100*time.Millisecond)
 	require.NoError(t, mapKind("lab", "Thing"))
+}
+
+// Entries are per cluster name and credentials, expire, and Invalidate
+// drops only the named cluster's.
+func TestKubeCacheEntriesPerClusterAndCredentials(t *testing.T) {
+	cache := NewKubeCache(time.Hour)
+	rc := &rest.Config{Host: "https://127.0.0.1:6443", BearerToken: "a"}
+	a, err := cache.entry("a", rc)
+	require.NoError(t, err)
+	again, err := cache.entry("a", rest.CopyConfig(rc))
+	require.NoError(t, err)
+	require.Same(t, a, again)
+	b, err := cache.entry("b", rc)
+	require.NoError(t, err)
+	require.NotSame(t, a, b, "two clusters never share an entry")
+	rotated := rest.CopyConfig(rc)
+	rotated.BearerToken = "a2"
+	a2, err := cache.entry("a", rotated)
+	require.NoError(t, err)
+	require.NotSame(t, a, a2, "new credentials, new entry")
+
+	cache.Invalidate("a")
+	fresh, err := cache.entry("a", rc)
+	require.NoError(t, err)
+	require.NotSame(t, a, fresh)
+	stillB, err := cache.entry("b", rc)
+	require.NoError(t, err)
+	require.Same(t, b, stillB)
+
+	short := NewKubeCache(time.Millisecond)
+	x, err := short.entry("a", rc)
+	require.NoError(t, err)
+	time.Sleep(5 * time.Millisecond)
+	y, err := short.entry("a", rc)
+	require.NoError(t, err)
+	require.NotSame(t, x, y, "an entry past its TTL is not handed out")
 }
