@@ -17,10 +17,8 @@ import (
 	"upgrader/internal/contract"
 )
 
-// ValidateCompose loads a file in memory; it declares a heartbeat all the
-// same, because what costs a lost worker's time is not this work but the
-// worker holding the task: without a heartbeat timeout a dead worker that
-// was handed this step is noticed only at the try's minute.
+// ValidateCompose loads a file in memory, yet declares a heartbeat timeout
+// (see heartbeating).
 var _ = contract.Declare((*Compose).ValidateCompose, contract.Options{Heartbeat: callHeartbeat, Timeout: time.Minute})
 
 // ComposeCheckResult describes a rendered file that loads.
@@ -42,12 +40,8 @@ type ComposeCheckResult struct {
 // there, with an image and a container name, and every environment entry
 // reads back exactly as meant — a password with $, # or quotes included.
 // It changes nothing.
-func (c *Compose) ValidateCompose(ctx context.Context, in ComposeFileInput) (res ComposeCheckResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = c.validateCompose(ctx, in)
-		return err
-	})
-	return res, err
+func (c *Compose) ValidateCompose(ctx context.Context, in ComposeFileInput) (ComposeCheckResult, error) {
+	return heartbeating(ctx, in, c.validateCompose)
 }
 
 func (c *Compose) validateCompose(ctx context.Context, in ComposeFileInput) (ComposeCheckResult, error) {

@@ -94,6 +94,21 @@ func whileHeartbeating(ctx context.Context, p *Progress, fn func(ctx context.Con
 	return err
 }
 
+// heartbeating runs fn(ctx, in) under whileHeartbeating (no progress
+// details) and returns its result. It is the shape of an activity whose work
+// is short but which declares a heartbeat timeout all the same: the server
+// hands a worker its next activity eagerly, so a worker that dies holding
+// the task is then noticed within that timeout, not at the try's limit.
+func heartbeating[I, R any](ctx context.Context, in I, fn func(context.Context, I) (R, error)) (R, error) {
+	var res R
+	err := whileHeartbeating(ctx, nil, func(ctx context.Context) error {
+		var err error
+		res, err = fn(ctx, in)
+		return err
+	})
+	return res, err
+}
+
 // priorProgress reads the heartbeat details an earlier attempt of this
 // activity left (after a lost worker), into v; false when there are none.
 // A try the runbook started because the one before it lost its worker

@@ -28,21 +28,13 @@ func (h *Helm) ApplyChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDs
 	var res ChartCRDsResult
 	var progress Progress
 	err := whileHeartbeating(ctx, &progress, func(ctx context.Context) error {
-		crds, dyn, err := h.chartCRDs(in)
+		crds, dyn, rc, err := h.chartCRDs(in)
 		if err != nil {
 			return err
 		}
 		// Discovery, uncached: a CRD is Established a moment before the
 		// server's discovery lists its kind, and the cache must not be
 		// refilled in that moment.
-		cfg, err := h.config(in.Cluster, "default")
-		if err != nil {
-			return err
-		}
-		rc, err := cfg.RESTClientGetter.ToRESTConfig()
-		if err != nil {
-			return err
-		}
 		disc, err := discovery.NewDiscoveryClientForConfig(rc)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"upgrader/internal/contract"
 	"upgrader/internal/text"
@@ -43,9 +44,7 @@ type ChartCRDsResult struct {
 	Changes []string `json:"changes,omitempty"`
 }
 
-// DiffChartCRDs is short, yet heartbeats from the shared ticker: a worker lost while
-// it holds the step (handed to it eagerly) is noticed within the heartbeat
-// timeout, not at the end of the try.
+// DiffChartCRDs is short, yet declares a heartbeat timeout (see heartbeating).
 var _ = contract.Declare((*Helm).DiffChartCRDs, contract.Options{Heartbeat: callHeartbeat})
 
 // DiffChartCRDs lists, read-only, the chart's CRDs the cluster does not
@@ -53,16 +52,12 @@ var _ = contract.Declare((*Helm).DiffChartCRDs, contract.Options{Heartbeat: call
 // chart sets (a new version, a schema property, a printer column) differs.
 // Fields the API server adds by itself (status, defaults) are not compared.
 // Items are the names of the CRDs to apply.
-func (h *Helm) DiffChartCRDs(ctx context.Context, in ChartCRDsInput) (res ChartCRDsResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = h.diffChartCRDs(ctx, in)
-		return err
-	})
-	return res, err
+func (h *Helm) DiffChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDsResult, error) {
+	return heartbeating(ctx, in, h.diffChartCRDs)
 }
 
 func (h *Helm) diffChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDsResult, error) {
-	crds, dyn, err := h.chartCRDs(in)
+	crds, dyn, _, err := h.chartCRDs(in)
 	if err != nil {
 		return ChartCRDsResult{}, err
 	}
@@ -93,23 +88,24 @@ func (h *Helm) diffChartCRDs(ctx context.Context, in ChartCRDsInput) (ChartCRDsR
 }
 
 // chartCRDs loads the chart's CRDs (helm's Chart.CRDObjects: crds/ of the
-// chart and of every subchart) and a dynamic client for the cluster.
-func (h *Helm) chartCRDs(in ChartCRDsInput) ([]*unstructured.Unstructured, dynamic.Interface, error) {
+// chart and of every subchart), and a dynamic client and the REST config
+// for the cluster.
+func (h *Helm) chartCRDs(in ChartCRDsInput) ([]*unstructured.Unstructured, dynamic.Interface, *rest.Config, error) {
 	ch, _, err := h.loadChart(in.Chart)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, err := h.config(in.Cluster, "default")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rc, err := cfg.RESTClientGetter.ToRESTConfig()
 	if err != nil {
-		return nil, nil, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
+		return nil, nil, nil, fmt.Errorf("unable to reach cluster %s: %w", in.Cluster, err)
 	}
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var out []*unstructured.Unstructured
 	for _, f := range ch.CRDObjects() {
@@ -120,19 +116,19 @@ func (h *Helm) chartCRDs(in ChartCRDsInput) ([]*unstructured.Unstructured, dynam
 				if errors.Is(err, io.EOF) {
 					break
 				}
-				return nil, nil, invalid("chart %s: %s is not valid YAML: %v", in.Chart, f.Filename, err)
+				return nil, nil, nil, invalid("chart %s: %s is not valid YAML: %v", in.Chart, f.Filename, err)
 			}
 			if len(obj.Object) == 0 {
 				continue
 			}
 			if obj.GetKind() != "CustomResourceDefinition" {
-				return nil, nil, invalid("chart %s: %s holds a %s, not a CustomResourceDefinition", in.Chart, f.Filename, obj.GetKind())
+				return nil, nil, nil, invalid("chart %s: %s holds a %s, not a CustomResourceDefinition", in.Chart, f.Filename, obj.GetKind())
 			}
 			out = append(out, obj)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
-	return out, dyn, nil
+	return out, dyn, rc, nil
 }
 
 // crdChange says how the cluster's CRD differs from want ("" when it does

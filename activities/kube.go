@@ -124,20 +124,14 @@ type KubeApplyResult struct {
 	Objects []string `json:"objects"`
 }
 
-// Apply is short, yet heartbeats from the shared ticker: a worker lost while
-// it holds the step (handed to it eagerly) is noticed within the heartbeat
-// timeout, not at the end of the try.
+// Apply is short, yet declares a heartbeat timeout (see heartbeating).
 var _ = contract.Declare((*Kube).Apply, contract.Options{Heartbeat: callHeartbeat})
 
 // Apply applies every document with server-side apply (field manager
 // "upgrader", conflicts forced, as the guide's operator would), which is
 // idempotent: applying the same files again changes nothing.
-func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (res KubeApplyResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = k.apply(ctx, in)
-		return err
-	})
-	return res, err
+func (k *Kube) Apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, error) {
+	return heartbeating(ctx, in, k.apply)
 }
 
 func (k *Kube) apply(ctx context.Context, in KubeApplyInput) (KubeApplyResult, error) {

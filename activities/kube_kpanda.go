@@ -40,9 +40,7 @@ type KpandaClustersInput struct {
 	Workers []string `json:"workers"`
 }
 
-// ListKpandaClusters is short, yet heartbeats from the shared ticker: a worker lost while
-// it holds the step (handed to it eagerly) is noticed within the heartbeat
-// timeout, not at the end of the try.
+// ListKpandaClusters is short, yet declares a heartbeat timeout (see heartbeating).
 var _ = contract.Declare((*Kube).ListKpandaClusters, contract.Options{Heartbeat: callHeartbeat})
 
 // ListKpandaClusters reads the control plane's kpanda Cluster objects,
@@ -51,12 +49,8 @@ var _ = contract.Declare((*Kube).ListKpandaClusters, contract.Options{Heartbeat:
 // configured workers kpanda does not know. Items are the managed worker
 // clusters. Where kpanda's API is not served, the config's list stands
 // alone and the summary says so.
-func (k *Kube) ListKpandaClusters(ctx context.Context, in KpandaClustersInput) (res contract.Outcome, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = k.listKpandaClusters(ctx, in)
-		return err
-	})
-	return res, err
+func (k *Kube) ListKpandaClusters(ctx context.Context, in KpandaClustersInput) (contract.Outcome, error) {
+	return heartbeating(ctx, in, k.listKpandaClusters)
 }
 
 func (k *Kube) listKpandaClusters(ctx context.Context, in KpandaClustersInput) (contract.Outcome, error) {

@@ -21,9 +21,7 @@ type Helm2CheckInput struct {
 	Releases []string `json:"releases"`
 }
 
-// CheckHelm2Releases is short, yet heartbeats from the shared ticker: a worker lost while
-// it holds the step (handed to it eagerly) is noticed within the heartbeat
-// timeout, not at the end of the try.
+// CheckHelm2Releases is short, yet declares a heartbeat timeout (see heartbeating).
 var _ = contract.Declare((*Preflight).CheckHelm2Releases, contract.Options{Heartbeat: callHeartbeat})
 
 // CheckHelm2Releases reads, before anything changes, the Helm 2 records
@@ -34,12 +32,8 @@ var _ = contract.Declare((*Preflight).CheckHelm2Releases, contract.Options{Heart
 // its newest revision is not DEPLOYED, it was deployed in another
 // namespace, or Helm 3 has another release of that name. Its output
 // "releases" is the list the conversion gate shows.
-func (p *Preflight) CheckHelm2Releases(ctx context.Context, in Helm2CheckInput) (res contract.Outcome, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = p.checkHelm2Releases(ctx, in)
-		return err
-	})
-	return res, err
+func (p *Preflight) CheckHelm2Releases(ctx context.Context, in Helm2CheckInput) (contract.Outcome, error) {
+	return heartbeating(ctx, in, p.checkHelm2Releases)
 }
 
 func (p *Preflight) checkHelm2Releases(ctx context.Context, in Helm2CheckInput) (contract.Outcome, error) {

@@ -11,21 +11,15 @@ import (
 )
 
 // WeCubeLogin makes three short requests, each bounded by the client's
-// timeout, heartbeating from the shared ticker: a worker lost while it holds
-// the step (the dev server hands it the next activity eagerly) is noticed
-// within the heartbeat timeout, not at the try's minute.
+// timeout, and heartbeats meanwhile (see heartbeating).
 var _ = contract.Declare((*WeCube).WeCubeLogin, contract.Options{Heartbeat: callHeartbeat, Timeout: time.Minute})
 
 // WeCubeLogin is the guide's check after the containers start (WeCube主页
 // http://HOSTIP:8080 使用老版本账户密码登录验证): the portal serves its page, an
 // account of the old WeCube logs in through it, and platform-core accepts
 // the token it got (the same JWT seed on both sides). It changes nothing.
-func (w *WeCube) WeCubeLogin(ctx context.Context, acc WeCubeAccount) (res WeCubeLoginResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = w.weCubeLogin(ctx, acc)
-		return err
-	})
-	return res, err
+func (w *WeCube) WeCubeLogin(ctx context.Context, acc WeCubeAccount) (WeCubeLoginResult, error) {
+	return heartbeating(ctx, acc, w.weCubeLogin)
 }
 
 func (w *WeCube) weCubeLogin(ctx context.Context, acc WeCubeAccount) (WeCubeLoginResult, error) {

@@ -52,12 +52,8 @@ var itemUnsafe = regexp.MustCompile(`[^a-z0-9._-]+`)
 // package (platform-core/api/api.go). The list is read at run time, as the
 // guide's 对已运行的插件挨个点 means the plugins running then; each becomes
 // one step. It changes nothing.
-func (w *WeCube) ListRunningPlugins(ctx context.Context, acc WeCubeAccount) (res RunningPluginsResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = w.listRunningPlugins(ctx, acc)
-		return err
-	})
-	return res, err
+func (w *WeCube) ListRunningPlugins(ctx context.Context, acc WeCubeAccount) (RunningPluginsResult, error) {
+	return heartbeating(ctx, acc, w.listRunningPlugins)
 }
 
 func (w *WeCube) listRunningPlugins(ctx context.Context, acc WeCubeAccount) (RunningPluginsResult, error) {

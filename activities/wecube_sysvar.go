@@ -55,12 +55,8 @@ type SystemVariableResult struct {
 // duplicate check), so a retry after a lost answer must find the row the
 // first try made instead of adding a second. An active row with another
 // value is updated in place. The result is read back.
-func (w *WeCube) EnsureSystemVariable(ctx context.Context, in SystemVariableInput) (res SystemVariableResult, err error) {
-	err = whileHeartbeating(ctx, nil, func(ctx context.Context) error {
-		res, err = w.ensureSystemVariable(ctx, in)
-		return err
-	})
-	return res, err
+func (w *WeCube) EnsureSystemVariable(ctx context.Context, in SystemVariableInput) (SystemVariableResult, error) {
+	return heartbeating(ctx, in, w.ensureSystemVariable)
 }
 
 func (w *WeCube) ensureSystemVariable(ctx context.Context, in SystemVariableInput) (SystemVariableResult, error) {
